@@ -1,0 +1,302 @@
+import datetime
+
+from google.protobuf import duration_pb2 as _duration_pb2
+from google.protobuf import struct_pb2 as _struct_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class ActivityTier(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ACTIVITY_TIER_UNSPECIFIED: _ClassVar[ActivityTier]
+    ACTIVE: _ClassVar[ActivityTier]
+    IDLE: _ClassVar[ActivityTier]
+    DORMANT: _ClassVar[ActivityTier]
+ACTIVITY_TIER_UNSPECIFIED: ActivityTier
+ACTIVE: ActivityTier
+IDLE: ActivityTier
+DORMANT: ActivityTier
+
+class Session(_message.Message):
+    __slots__ = ("session_id", "game_id", "channel_id", "character_id", "world_id", "title", "game_name", "title_screen_url", "state", "session_state", "state_version", "turn_number", "current_options", "window", "settings", "player_count", "game_master_player_id", "create_time", "update_time", "last_activity_time", "expire_time", "etag", "last_event_id")
+    class State(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        STATE_UNSPECIFIED: _ClassVar[Session.State]
+        ACTIVE: _ClassVar[Session.State]
+        PAUSED: _ClassVar[Session.State]
+        ENDED: _ClassVar[Session.State]
+        EXPIRED: _ClassVar[Session.State]
+    STATE_UNSPECIFIED: Session.State
+    ACTIVE: Session.State
+    PAUSED: Session.State
+    ENDED: Session.State
+    EXPIRED: Session.State
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    GAME_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_ID_FIELD_NUMBER: _ClassVar[int]
+    CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    WORLD_ID_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    GAME_NAME_FIELD_NUMBER: _ClassVar[int]
+    TITLE_SCREEN_URL_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    SESSION_STATE_FIELD_NUMBER: _ClassVar[int]
+    STATE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    TURN_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_FIELD_NUMBER: _ClassVar[int]
+    SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    PLAYER_COUNT_FIELD_NUMBER: _ClassVar[int]
+    GAME_MASTER_PLAYER_ID_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    LAST_ACTIVITY_TIME_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    LAST_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    game_id: str
+    channel_id: str
+    character_id: str
+    world_id: str
+    title: str
+    game_name: str
+    title_screen_url: str
+    state: Session.State
+    session_state: _struct_pb2.Struct
+    state_version: int
+    turn_number: int
+    current_options: _containers.RepeatedScalarFieldContainer[str]
+    window: ChoiceWindow
+    settings: SessionSettings
+    player_count: int
+    game_master_player_id: str
+    create_time: _timestamp_pb2.Timestamp
+    update_time: _timestamp_pb2.Timestamp
+    last_activity_time: _timestamp_pb2.Timestamp
+    expire_time: _timestamp_pb2.Timestamp
+    etag: str
+    last_event_id: int
+    def __init__(self, session_id: _Optional[str] = ..., game_id: _Optional[str] = ..., channel_id: _Optional[str] = ..., character_id: _Optional[str] = ..., world_id: _Optional[str] = ..., title: _Optional[str] = ..., game_name: _Optional[str] = ..., title_screen_url: _Optional[str] = ..., state: _Optional[_Union[Session.State, str]] = ..., session_state: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., state_version: _Optional[int] = ..., turn_number: _Optional[int] = ..., current_options: _Optional[_Iterable[str]] = ..., window: _Optional[_Union[ChoiceWindow, _Mapping]] = ..., settings: _Optional[_Union[SessionSettings, _Mapping]] = ..., player_count: _Optional[int] = ..., game_master_player_id: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_activity_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., last_event_id: _Optional[int] = ...) -> None: ...
+
+class SessionSettings(_message.Message):
+    __slots__ = ("window_duration", "early_close", "tie_break", "tie_break_seed", "idle_ttl", "max_players")
+    class TieBreak(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        TIE_BREAK_UNSPECIFIED: _ClassVar[SessionSettings.TieBreak]
+        FIRST_CHOSEN: _ClassVar[SessionSettings.TieBreak]
+        SEEDED_RANDOM: _ClassVar[SessionSettings.TieBreak]
+        NARRATOR: _ClassVar[SessionSettings.TieBreak]
+    TIE_BREAK_UNSPECIFIED: SessionSettings.TieBreak
+    FIRST_CHOSEN: SessionSettings.TieBreak
+    SEEDED_RANDOM: SessionSettings.TieBreak
+    NARRATOR: SessionSettings.TieBreak
+    WINDOW_DURATION_FIELD_NUMBER: _ClassVar[int]
+    EARLY_CLOSE_FIELD_NUMBER: _ClassVar[int]
+    TIE_BREAK_FIELD_NUMBER: _ClassVar[int]
+    TIE_BREAK_SEED_FIELD_NUMBER: _ClassVar[int]
+    IDLE_TTL_FIELD_NUMBER: _ClassVar[int]
+    MAX_PLAYERS_FIELD_NUMBER: _ClassVar[int]
+    window_duration: _duration_pb2.Duration
+    early_close: bool
+    tie_break: SessionSettings.TieBreak
+    tie_break_seed: int
+    idle_ttl: _duration_pb2.Duration
+    max_players: int
+    def __init__(self, window_duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., early_close: _Optional[bool] = ..., tie_break: _Optional[_Union[SessionSettings.TieBreak, str]] = ..., tie_break_seed: _Optional[int] = ..., idle_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., max_players: _Optional[int] = ...) -> None: ...
+
+class Player(_message.Message):
+    __slots__ = ("player_id", "display_name", "tier", "consecutive_skips", "join_time", "last_action_time", "last_action_turn")
+    PLAYER_ID_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    TIER_FIELD_NUMBER: _ClassVar[int]
+    CONSECUTIVE_SKIPS_FIELD_NUMBER: _ClassVar[int]
+    JOIN_TIME_FIELD_NUMBER: _ClassVar[int]
+    LAST_ACTION_TIME_FIELD_NUMBER: _ClassVar[int]
+    LAST_ACTION_TURN_FIELD_NUMBER: _ClassVar[int]
+    player_id: str
+    display_name: str
+    tier: ActivityTier
+    consecutive_skips: int
+    join_time: _timestamp_pb2.Timestamp
+    last_action_time: _timestamp_pb2.Timestamp
+    last_action_turn: int
+    def __init__(self, player_id: _Optional[str] = ..., display_name: _Optional[str] = ..., tier: _Optional[_Union[ActivityTier, str]] = ..., consecutive_skips: _Optional[int] = ..., join_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_action_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_action_turn: _Optional[int] = ...) -> None: ...
+
+class ChoiceWindow(_message.Message):
+    __slots__ = ("turn_number", "open_time", "deadline", "choice_count", "opened_by")
+    TURN_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    OPEN_TIME_FIELD_NUMBER: _ClassVar[int]
+    DEADLINE_FIELD_NUMBER: _ClassVar[int]
+    CHOICE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    OPENED_BY_FIELD_NUMBER: _ClassVar[int]
+    turn_number: int
+    open_time: _timestamp_pb2.Timestamp
+    deadline: _timestamp_pb2.Timestamp
+    choice_count: int
+    opened_by: str
+    def __init__(self, turn_number: _Optional[int] = ..., open_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., choice_count: _Optional[int] = ..., opened_by: _Optional[str] = ...) -> None: ...
+
+class Choice(_message.Message):
+    __slots__ = ("player_id", "choice", "choose_time")
+    PLAYER_ID_FIELD_NUMBER: _ClassVar[int]
+    CHOICE_FIELD_NUMBER: _ClassVar[int]
+    CHOOSE_TIME_FIELD_NUMBER: _ClassVar[int]
+    player_id: str
+    choice: str
+    choose_time: _timestamp_pb2.Timestamp
+    def __init__(self, player_id: _Optional[str] = ..., choice: _Optional[str] = ..., choose_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class OptionTally(_message.Message):
+    __slots__ = ("option", "votes")
+    OPTION_FIELD_NUMBER: _ClassVar[int]
+    VOTES_FIELD_NUMBER: _ClassVar[int]
+    option: str
+    votes: int
+    def __init__(self, option: _Optional[str] = ..., votes: _Optional[int] = ...) -> None: ...
+
+class Turn(_message.Message):
+    __slots__ = ("session_id", "turn_number", "options", "choices", "tally", "winner", "tied", "tie_break", "tie_break_seed", "close_reason", "open_time", "resolve_time", "summary")
+    class CloseReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        CLOSE_REASON_UNSPECIFIED: _ClassVar[Turn.CloseReason]
+        DEADLINE: _ClassVar[Turn.CloseReason]
+        ALL_CHOSEN: _ClassVar[Turn.CloseReason]
+        SESSION_ENDED: _ClassVar[Turn.CloseReason]
+    CLOSE_REASON_UNSPECIFIED: Turn.CloseReason
+    DEADLINE: Turn.CloseReason
+    ALL_CHOSEN: Turn.CloseReason
+    SESSION_ENDED: Turn.CloseReason
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    TURN_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    CHOICES_FIELD_NUMBER: _ClassVar[int]
+    TALLY_FIELD_NUMBER: _ClassVar[int]
+    WINNER_FIELD_NUMBER: _ClassVar[int]
+    TIED_FIELD_NUMBER: _ClassVar[int]
+    TIE_BREAK_FIELD_NUMBER: _ClassVar[int]
+    TIE_BREAK_SEED_FIELD_NUMBER: _ClassVar[int]
+    CLOSE_REASON_FIELD_NUMBER: _ClassVar[int]
+    OPEN_TIME_FIELD_NUMBER: _ClassVar[int]
+    RESOLVE_TIME_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    turn_number: int
+    options: _containers.RepeatedScalarFieldContainer[str]
+    choices: _containers.RepeatedCompositeFieldContainer[Choice]
+    tally: _containers.RepeatedCompositeFieldContainer[OptionTally]
+    winner: str
+    tied: bool
+    tie_break: SessionSettings.TieBreak
+    tie_break_seed: int
+    close_reason: Turn.CloseReason
+    open_time: _timestamp_pb2.Timestamp
+    resolve_time: _timestamp_pb2.Timestamp
+    summary: str
+    def __init__(self, session_id: _Optional[str] = ..., turn_number: _Optional[int] = ..., options: _Optional[_Iterable[str]] = ..., choices: _Optional[_Iterable[_Union[Choice, _Mapping]]] = ..., tally: _Optional[_Iterable[_Union[OptionTally, _Mapping]]] = ..., winner: _Optional[str] = ..., tied: _Optional[bool] = ..., tie_break: _Optional[_Union[SessionSettings.TieBreak, str]] = ..., tie_break_seed: _Optional[int] = ..., close_reason: _Optional[_Union[Turn.CloseReason, str]] = ..., open_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolve_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., summary: _Optional[str] = ...) -> None: ...
+
+class SessionEvent(_message.Message):
+    __slots__ = ("event_id", "session_id", "event_time", "snapshot", "window_opened", "choice_received", "countdown_tick", "turn_resolved", "player_joined", "player_left", "state_changed", "status_changed", "options_changed", "turn_updated")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    EVENT_TIME_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_OPENED_FIELD_NUMBER: _ClassVar[int]
+    CHOICE_RECEIVED_FIELD_NUMBER: _ClassVar[int]
+    COUNTDOWN_TICK_FIELD_NUMBER: _ClassVar[int]
+    TURN_RESOLVED_FIELD_NUMBER: _ClassVar[int]
+    PLAYER_JOINED_FIELD_NUMBER: _ClassVar[int]
+    PLAYER_LEFT_FIELD_NUMBER: _ClassVar[int]
+    STATE_CHANGED_FIELD_NUMBER: _ClassVar[int]
+    STATUS_CHANGED_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_CHANGED_FIELD_NUMBER: _ClassVar[int]
+    TURN_UPDATED_FIELD_NUMBER: _ClassVar[int]
+    event_id: int
+    session_id: str
+    event_time: _timestamp_pb2.Timestamp
+    snapshot: Session
+    window_opened: WindowOpened
+    choice_received: ChoiceReceived
+    countdown_tick: CountdownTick
+    turn_resolved: Turn
+    player_joined: Player
+    player_left: PlayerLeft
+    state_changed: StateChanged
+    status_changed: StatusChanged
+    options_changed: OptionsChanged
+    turn_updated: Turn
+    def __init__(self, event_id: _Optional[int] = ..., session_id: _Optional[str] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., snapshot: _Optional[_Union[Session, _Mapping]] = ..., window_opened: _Optional[_Union[WindowOpened, _Mapping]] = ..., choice_received: _Optional[_Union[ChoiceReceived, _Mapping]] = ..., countdown_tick: _Optional[_Union[CountdownTick, _Mapping]] = ..., turn_resolved: _Optional[_Union[Turn, _Mapping]] = ..., player_joined: _Optional[_Union[Player, _Mapping]] = ..., player_left: _Optional[_Union[PlayerLeft, _Mapping]] = ..., state_changed: _Optional[_Union[StateChanged, _Mapping]] = ..., status_changed: _Optional[_Union[StatusChanged, _Mapping]] = ..., options_changed: _Optional[_Union[OptionsChanged, _Mapping]] = ..., turn_updated: _Optional[_Union[Turn, _Mapping]] = ...) -> None: ...
+
+class WindowOpened(_message.Message):
+    __slots__ = ("turn_number", "open_time", "deadline", "opened_by", "options")
+    TURN_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    OPEN_TIME_FIELD_NUMBER: _ClassVar[int]
+    DEADLINE_FIELD_NUMBER: _ClassVar[int]
+    OPENED_BY_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    turn_number: int
+    open_time: _timestamp_pb2.Timestamp
+    deadline: _timestamp_pb2.Timestamp
+    opened_by: str
+    options: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, turn_number: _Optional[int] = ..., open_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., opened_by: _Optional[str] = ..., options: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ChoiceReceived(_message.Message):
+    __slots__ = ("turn_number", "player_id", "choice_count", "replaced")
+    TURN_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    PLAYER_ID_FIELD_NUMBER: _ClassVar[int]
+    CHOICE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    REPLACED_FIELD_NUMBER: _ClassVar[int]
+    turn_number: int
+    player_id: str
+    choice_count: int
+    replaced: bool
+    def __init__(self, turn_number: _Optional[int] = ..., player_id: _Optional[str] = ..., choice_count: _Optional[int] = ..., replaced: _Optional[bool] = ...) -> None: ...
+
+class CountdownTick(_message.Message):
+    __slots__ = ("turn_number", "deadline", "time_remaining")
+    TURN_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    DEADLINE_FIELD_NUMBER: _ClassVar[int]
+    TIME_REMAINING_FIELD_NUMBER: _ClassVar[int]
+    turn_number: int
+    deadline: _timestamp_pb2.Timestamp
+    time_remaining: _duration_pb2.Duration
+    def __init__(self, turn_number: _Optional[int] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., time_remaining: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class PlayerLeft(_message.Message):
+    __slots__ = ("player_id",)
+    PLAYER_ID_FIELD_NUMBER: _ClassVar[int]
+    player_id: str
+    def __init__(self, player_id: _Optional[str] = ...) -> None: ...
+
+class StateChanged(_message.Message):
+    __slots__ = ("state_version", "patch", "reset")
+    STATE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    PATCH_FIELD_NUMBER: _ClassVar[int]
+    RESET_FIELD_NUMBER: _ClassVar[int]
+    state_version: int
+    patch: _struct_pb2.Struct
+    reset: bool
+    def __init__(self, state_version: _Optional[int] = ..., patch: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., reset: _Optional[bool] = ...) -> None: ...
+
+class StatusChanged(_message.Message):
+    __slots__ = ("old_state", "new_state")
+    OLD_STATE_FIELD_NUMBER: _ClassVar[int]
+    NEW_STATE_FIELD_NUMBER: _ClassVar[int]
+    old_state: Session.State
+    new_state: Session.State
+    def __init__(self, old_state: _Optional[_Union[Session.State, str]] = ..., new_state: _Optional[_Union[Session.State, str]] = ...) -> None: ...
+
+class OptionsChanged(_message.Message):
+    __slots__ = ("turn_number", "options")
+    TURN_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    turn_number: int
+    options: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, turn_number: _Optional[int] = ..., options: _Optional[_Iterable[str]] = ...) -> None: ...

@@ -1,0 +1,243 @@
+import datetime
+
+from google.protobuf import duration_pb2 as _duration_pb2
+from google.protobuf import empty_pb2 as _empty_pb2
+from google.protobuf import struct_pb2 as _struct_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from sessiond_client._proto.sessiond.v1 import resources_pb2 as _resources_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class CreateSessionRequest(_message.Message):
+    __slots__ = ("session_id", "session", "request_id")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    session: _resources_pb2.Session
+    request_id: str
+    def __init__(self, session_id: _Optional[str] = ..., session: _Optional[_Union[_resources_pb2.Session, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class GetSessionRequest(_message.Message):
+    __slots__ = ("session_id",)
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    def __init__(self, session_id: _Optional[str] = ...) -> None: ...
+
+class ListSessionsRequest(_message.Message):
+    __slots__ = ("page_size", "page_token", "filter")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    filter: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., filter: _Optional[str] = ...) -> None: ...
+
+class ListSessionsResponse(_message.Message):
+    __slots__ = ("sessions", "next_page_token", "total_size")
+    SESSIONS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_SIZE_FIELD_NUMBER: _ClassVar[int]
+    sessions: _containers.RepeatedCompositeFieldContainer[_resources_pb2.Session]
+    next_page_token: str
+    total_size: int
+    def __init__(self, sessions: _Optional[_Iterable[_Union[_resources_pb2.Session, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., total_size: _Optional[int] = ...) -> None: ...
+
+class DeleteSessionRequest(_message.Message):
+    __slots__ = ("session_id", "etag")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    etag: str
+    def __init__(self, session_id: _Optional[str] = ..., etag: _Optional[str] = ...) -> None: ...
+
+class PauseSessionRequest(_message.Message):
+    __slots__ = ("session_id", "etag")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    etag: str
+    def __init__(self, session_id: _Optional[str] = ..., etag: _Optional[str] = ...) -> None: ...
+
+class ResumeSessionRequest(_message.Message):
+    __slots__ = ("session_id", "etag")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    etag: str
+    def __init__(self, session_id: _Optional[str] = ..., etag: _Optional[str] = ...) -> None: ...
+
+class EndSessionRequest(_message.Message):
+    __slots__ = ("session_id", "etag")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    etag: str
+    def __init__(self, session_id: _Optional[str] = ..., etag: _Optional[str] = ...) -> None: ...
+
+class UpdateSessionStateRequest(_message.Message):
+    __slots__ = ("session_id", "patch", "expected_state_version")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    PATCH_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_STATE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    patch: _struct_pb2.Struct
+    expected_state_version: int
+    def __init__(self, session_id: _Optional[str] = ..., patch: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., expected_state_version: _Optional[int] = ...) -> None: ...
+
+class ResetSessionStateRequest(_message.Message):
+    __slots__ = ("session_id", "session_state", "expected_state_version")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    SESSION_STATE_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_STATE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    session_state: _struct_pb2.Struct
+    expected_state_version: int
+    def __init__(self, session_id: _Optional[str] = ..., session_state: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., expected_state_version: _Optional[int] = ...) -> None: ...
+
+class JoinSessionRequest(_message.Message):
+    __slots__ = ("session_id", "player_id", "display_name")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    PLAYER_ID_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    player_id: str
+    display_name: str
+    def __init__(self, session_id: _Optional[str] = ..., player_id: _Optional[str] = ..., display_name: _Optional[str] = ...) -> None: ...
+
+class LeaveSessionRequest(_message.Message):
+    __slots__ = ("session_id", "player_id")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    PLAYER_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    player_id: str
+    def __init__(self, session_id: _Optional[str] = ..., player_id: _Optional[str] = ...) -> None: ...
+
+class ListPlayersRequest(_message.Message):
+    __slots__ = ("session_id", "page_size", "page_token")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    page_size: int
+    page_token: str
+    def __init__(self, session_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListPlayersResponse(_message.Message):
+    __slots__ = ("players", "next_page_token")
+    PLAYERS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    players: _containers.RepeatedCompositeFieldContainer[_resources_pb2.Player]
+    next_page_token: str
+    def __init__(self, players: _Optional[_Iterable[_Union[_resources_pb2.Player, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class SubmitChoiceRequest(_message.Message):
+    __slots__ = ("session_id", "player_id", "choice")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    PLAYER_ID_FIELD_NUMBER: _ClassVar[int]
+    CHOICE_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    player_id: str
+    choice: str
+    def __init__(self, session_id: _Optional[str] = ..., player_id: _Optional[str] = ..., choice: _Optional[str] = ...) -> None: ...
+
+class SubmitChoiceResponse(_message.Message):
+    __slots__ = ("turn_number", "opened_window", "replaced", "deadline", "time_remaining", "choice_count", "resolved_turn")
+    TURN_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    OPENED_WINDOW_FIELD_NUMBER: _ClassVar[int]
+    REPLACED_FIELD_NUMBER: _ClassVar[int]
+    DEADLINE_FIELD_NUMBER: _ClassVar[int]
+    TIME_REMAINING_FIELD_NUMBER: _ClassVar[int]
+    CHOICE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    RESOLVED_TURN_FIELD_NUMBER: _ClassVar[int]
+    turn_number: int
+    opened_window: bool
+    replaced: bool
+    deadline: _timestamp_pb2.Timestamp
+    time_remaining: _duration_pb2.Duration
+    choice_count: int
+    resolved_turn: _resources_pb2.Turn
+    def __init__(self, turn_number: _Optional[int] = ..., opened_window: _Optional[bool] = ..., replaced: _Optional[bool] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., time_remaining: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., choice_count: _Optional[int] = ..., resolved_turn: _Optional[_Union[_resources_pb2.Turn, _Mapping]] = ...) -> None: ...
+
+class WatchSessionRequest(_message.Message):
+    __slots__ = ("session_id", "after_event_id", "exclude_ticks")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    AFTER_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDE_TICKS_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    after_event_id: int
+    exclude_ticks: bool
+    def __init__(self, session_id: _Optional[str] = ..., after_event_id: _Optional[int] = ..., exclude_ticks: _Optional[bool] = ...) -> None: ...
+
+class ListTurnsRequest(_message.Message):
+    __slots__ = ("session_id", "page_size", "page_token")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    page_size: int
+    page_token: str
+    def __init__(self, session_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListTurnsResponse(_message.Message):
+    __slots__ = ("turns", "next_page_token")
+    TURNS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    turns: _containers.RepeatedCompositeFieldContainer[_resources_pb2.Turn]
+    next_page_token: str
+    def __init__(self, turns: _Optional[_Iterable[_Union[_resources_pb2.Turn, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class SetTurnSummaryRequest(_message.Message):
+    __slots__ = ("session_id", "turn_number", "summary", "winner")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    TURN_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    WINNER_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    turn_number: int
+    summary: str
+    winner: str
+    def __init__(self, session_id: _Optional[str] = ..., turn_number: _Optional[int] = ..., summary: _Optional[str] = ..., winner: _Optional[str] = ...) -> None: ...
+
+class SetTurnOptionsRequest(_message.Message):
+    __slots__ = ("session_id", "options")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    options: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, session_id: _Optional[str] = ..., options: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class GetServiceStatsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ServiceStats(_message.Message):
+    __slots__ = ("sessions_by_state", "player_count", "open_windows", "watchers", "store", "version", "start_time")
+    class StateCount(_message.Message):
+        __slots__ = ("state", "count")
+        STATE_FIELD_NUMBER: _ClassVar[int]
+        COUNT_FIELD_NUMBER: _ClassVar[int]
+        state: _resources_pb2.Session.State
+        count: int
+        def __init__(self, state: _Optional[_Union[_resources_pb2.Session.State, str]] = ..., count: _Optional[int] = ...) -> None: ...
+    SESSIONS_BY_STATE_FIELD_NUMBER: _ClassVar[int]
+    PLAYER_COUNT_FIELD_NUMBER: _ClassVar[int]
+    OPEN_WINDOWS_FIELD_NUMBER: _ClassVar[int]
+    WATCHERS_FIELD_NUMBER: _ClassVar[int]
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    sessions_by_state: _containers.RepeatedCompositeFieldContainer[ServiceStats.StateCount]
+    player_count: int
+    open_windows: int
+    watchers: int
+    store: str
+    version: str
+    start_time: _timestamp_pb2.Timestamp
+    def __init__(self, sessions_by_state: _Optional[_Iterable[_Union[ServiceStats.StateCount, _Mapping]]] = ..., player_count: _Optional[int] = ..., open_windows: _Optional[int] = ..., watchers: _Optional[int] = ..., store: _Optional[str] = ..., version: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

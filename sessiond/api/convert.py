@@ -1,0 +1,269 @@
+"""Proto messages to and from domain records. Pure mapping: no rules, no I/O."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from google.protobuf import duration_pb2, json_format, struct_pb2, timestamp_pb2
+from sessiond_client._proto.sessiond.v1 import resources_pb2 as pb
+from sessiond_client._proto.sessiond.v1 import session_service_pb2 as spb
+
+from sessiond.core import codec
+from sessiond.core.errors import InvalidInput
+from sessiond.core.lifecycle import SessionSpec
+from sessiond.core.models import ChoiceEntry, Event, EventKind, PlayerEntry, Session, SessionStatus, TieBreak, Turn
+from sessiond.core.window import ChoiceReceipt
+from sessiond.manager.sessions import PlayerView, Snapshot, Stats, Tick
+
+STATE_TO_PB = {
+    SessionStatus.ACTIVE: pb.Session.ACTIVE,
+    SessionStatus.PAUSED: pb.Session.PAUSED,
+    SessionStatus.ENDED: pb.Session.ENDED,
+    SessionStatus.EXPIRED: pb.Session.EXPIRED,
+}
+TIE_BREAK_TO_PB = {
+    TieBreak.FIRST_CHOSEN: pb.SessionSettings.FIRST_CHOSEN,
+    TieBreak.SEEDED_RANDOM: pb.SessionSettings.SEEDED_RANDOM,
+    TieBreak.NARRATOR: pb.SessionSettings.NARRATOR,
+}
+TIE_BREAK_FROM_PB = {v: k for k, v in TIE_BREAK_TO_PB.items()}
+TIER_TO_PB = {"ACTIVE": pb.ACTIVE, "IDLE": pb.IDLE, "DORMANT": pb.DORMANT}
+
+
+def ts(seconds: float) -> timestamp_pb2.Timestamp:
+    out = timestamp_pb2.Timestamp()
+    out.FromNanoseconds(round(seconds * 1e9))
+    return out
+
+
+def dur(seconds: float) -> duration_pb2.Duration:
+    out = duration_pb2.Duration()
+    out.FromNanoseconds(round(seconds * 1e9))
+    return out
+
+
+def seconds_of(field: str, d: duration_pb2.Duration) -> float:
+    seconds: float = d.ToNanoseconds() / 1e9
+    if seconds < 0:
+        raise InvalidInput(field, "must not be negative")
+    return seconds
+
+
+def struct_of(data: dict[str, Any]) -> struct_pb2.Struct:
+    out = struct_pb2.Struct()
+    out.update(data)
+    return out
+
+
+def dict_of(field: str, struct: struct_pb2.Struct) -> dict[str, Any]:
+    """A Struct as a JSON-ready dict; non-finite numbers are not JSON and are refused."""
+    data: dict[str, Any] = json_format.MessageToDict(struct)
+    _check_finite(field, data)
+    return data
+
+
+def _check_finite(field: str, value: Any) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidInput(field, "contains a NaN or infinite number, which JSON cannot hold")
+    if isinstance(value, dict):
+        for v in value.values():
+            _check_finite(field, v)
+    elif isinstance(value, list):
+        for v in value:
+            _check_finite(field, v)
+
+
+def spec_from_pb(s: pb.Session) -> SessionSpec:
+    settings = s.settings
+    try:
+        tie_break = TIE_BREAK_FROM_PB.get(settings.tie_break) if settings.tie_break else None
+    except ValueError:
+        tie_break = None
+    if settings.tie_break and tie_break is None:
+        raise InvalidInput("session.settings.tie_break", f"unknown value {settings.tie_break}")
+    return SessionSpec(
+        game_id=s.game_id,
+        channel_id=s.channel_id,
+        character_id=s.character_id,
+        world_id=s.world_id,
+        title=s.title,
+        game_name=s.game_name,
+        title_screen_url=s.title_screen_url,
+        state=dict_of("session.session_state", s.session_state),
+        options=tuple(s.current_options),
+        window_seconds=seconds_of("session.settings.window_duration", settings.window_duration),
+        early_close=settings.early_close if settings.HasField("early_close") else None,
+        tie_break=tie_break,
+        tie_break_seed=settings.tie_break_seed if settings.HasField("tie_break_seed") else None,
+        idle_ttl_seconds=seconds_of("session.settings.idle_ttl", settings.idle_ttl),
+        max_players=settings.max_players,
+    )
+
+
+def session_to_pb(s: Session) -> pb.Session:
+    st = s.settings
+    out = pb.Session(
+        session_id=s.session_id,
+        game_id=s.game_id,
+        channel_id=s.channel_id,
+        character_id=s.character_id,
+        world_id=s.world_id,
+        title=s.title,
+        game_name=s.game_name,
+        title_screen_url=s.title_screen_url,
+        state=STATE_TO_PB[s.status],
+        session_state=struct_of(s.state),
+        state_version=s.state_version,
+        turn_number=s.turn_number,
+        current_options=s.options,
+        settings=pb.SessionSettings(
+            window_duration=dur(st.window_seconds),
+            early_close=st.early_close,
+            tie_break=TIE_BREAK_TO_PB[st.tie_break],
+            tie_break_seed=st.tie_break_seed,
+            idle_ttl=dur(st.idle_ttl_seconds),
+            max_players=st.max_players,
+        ),
+        player_count=len(s.roster),
+        game_master_player_id=s.game_master,
+        create_time=ts(s.create_time),
+        update_time=ts(s.update_time),
+        last_activity_time=ts(s.last_activity_time),
+        expire_time=ts(s.expire_time),
+        etag=s.etag,
+        last_event_id=s.last_event_id,
+    )
+    if s.window is not None:
+        w = s.window
+        out.window.CopyFrom(
+            pb.ChoiceWindow(
+                turn_number=w.turn_number,
+                open_time=ts(w.open_time),
+                deadline=ts(w.deadline),
+                choice_count=len(w.choices),
+                opened_by=w.opened_by,
+            )
+        )
+    return out
+
+
+def player_to_pb(p: PlayerEntry, tier: str = "") -> pb.Player:
+    return pb.Player(
+        player_id=p.player_id,
+        display_name=p.display_name,
+        tier=TIER_TO_PB.get(tier, pb.ACTIVITY_TIER_UNSPECIFIED),
+        consecutive_skips=p.consecutive_skips,
+        join_time=ts(p.join_time),
+        last_action_time=ts(p.last_action_time),
+        last_action_turn=p.last_action_turn,
+    )
+
+
+def view_to_pb(view: PlayerView) -> pb.Player:
+    return player_to_pb(view.player, view.tier.value)
+
+
+def turn_to_pb(t: Turn) -> pb.Turn:
+    return pb.Turn(
+        session_id=t.session_id,
+        turn_number=t.turn_number,
+        options=t.options,
+        choices=[_choice_to_pb(c) for c in t.choices],
+        tally=[pb.OptionTally(option=o, votes=n) for o, n in t.tally],
+        winner=t.winner,
+        tied=t.tied,
+        tie_break=TIE_BREAK_TO_PB[t.tie_break],
+        tie_break_seed=t.tie_break_seed,
+        close_reason=pb.Turn.CloseReason.Value(t.close_reason.value),
+        open_time=ts(t.open_time),
+        resolve_time=ts(t.resolve_time),
+        summary=t.summary,
+    )
+
+
+def _choice_to_pb(c: ChoiceEntry) -> pb.Choice:
+    return pb.Choice(player_id=c.player_id, choice=c.choice, choose_time=ts(c.time))
+
+
+def receipt_to_pb(r: ChoiceReceipt) -> spb.SubmitChoiceResponse:
+    out = spb.SubmitChoiceResponse(
+        turn_number=r.turn_number,
+        opened_window=r.opened_window,
+        replaced=r.replaced,
+        deadline=ts(r.deadline),
+        time_remaining=dur(r.time_remaining),
+        choice_count=r.choice_count,
+    )
+    if r.resolved_turn is not None:
+        out.resolved_turn.CopyFrom(turn_to_pb(r.resolved_turn))
+    return out
+
+
+def event_to_pb(e: Event) -> pb.SessionEvent:
+    out = pb.SessionEvent(event_id=e.event_id, session_id=e.session_id, event_time=ts(e.time))
+    d = e.data
+    match e.kind:
+        case EventKind.WINDOW_OPENED:
+            out.window_opened.CopyFrom(
+                pb.WindowOpened(
+                    turn_number=d["turn_number"],
+                    open_time=ts(d["open_time"]),
+                    deadline=ts(d["deadline"]),
+                    opened_by=d["opened_by"],
+                    options=d["options"],
+                )
+            )
+        case EventKind.CHOICE_RECEIVED:
+            out.choice_received.CopyFrom(pb.ChoiceReceived(**d))
+        case EventKind.TURN_RESOLVED:
+            out.turn_resolved.CopyFrom(turn_to_pb(codec.turn_from_dict(d["turn"])))
+        case EventKind.TURN_UPDATED:
+            out.turn_updated.CopyFrom(turn_to_pb(codec.turn_from_dict(d["turn"])))
+        case EventKind.PLAYER_JOINED:
+            out.player_joined.CopyFrom(player_to_pb(PlayerEntry(**d["player"])))
+        case EventKind.PLAYER_LEFT:
+            out.player_left.CopyFrom(pb.PlayerLeft(player_id=d["player_id"]))
+        case EventKind.STATE_CHANGED:
+            out.state_changed.CopyFrom(
+                pb.StateChanged(state_version=d["state_version"], patch=struct_of(d["patch"]), reset=d["reset"])
+            )
+        case EventKind.STATUS_CHANGED:
+            out.status_changed.CopyFrom(
+                pb.StatusChanged(
+                    old_state=STATE_TO_PB[SessionStatus(d["old"])], new_state=STATE_TO_PB[SessionStatus(d["new"])]
+                )
+            )
+        case EventKind.OPTIONS_CHANGED:
+            out.options_changed.CopyFrom(pb.OptionsChanged(turn_number=d["turn_number"], options=d["options"]))
+    return out
+
+
+def tick_to_pb(t: Tick) -> pb.SessionEvent:
+    return pb.SessionEvent(
+        session_id=t.session_id,
+        event_time=ts(t.time),
+        countdown_tick=pb.CountdownTick(
+            turn_number=t.turn_number, deadline=ts(t.deadline), time_remaining=dur(t.remaining)
+        ),
+    )
+
+
+def snapshot_to_pb(snap: Snapshot) -> pb.SessionEvent:
+    s = snap.session
+    return pb.SessionEvent(session_id=s.session_id, event_time=ts(s.update_time), snapshot=session_to_pb(s))
+
+
+def stats_to_pb(stats: Stats, version: str) -> spb.ServiceStats:
+    return spb.ServiceStats(
+        sessions_by_state=[
+            spb.ServiceStats.StateCount(state=STATE_TO_PB[status], count=n)
+            for status, n in sorted(stats.store_stats.sessions_by_status.items())
+        ],
+        player_count=stats.store_stats.players,
+        open_windows=stats.store_stats.open_windows,
+        watchers=stats.watchers,
+        store=stats.store,
+        version=version,
+        start_time=ts(stats.start_time),
+    )

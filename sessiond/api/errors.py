@@ -1,0 +1,39 @@
+"""The one table from domain errors to gRPC status codes."""
+
+from __future__ import annotations
+
+import grpc
+
+from sessiond.core.errors import (
+    EventsExpired,
+    InvalidInput,
+    LimitReached,
+    PlayerNotFound,
+    SessiondError,
+    SessionExists,
+    SessionNotFound,
+    TurnNotFound,
+    Unavailable,
+    VersionConflict,
+    WrongState,
+)
+
+STATUS_OF: dict[type[SessiondError], grpc.StatusCode] = {
+    InvalidInput: grpc.StatusCode.INVALID_ARGUMENT,
+    SessionNotFound: grpc.StatusCode.NOT_FOUND,
+    PlayerNotFound: grpc.StatusCode.NOT_FOUND,
+    TurnNotFound: grpc.StatusCode.NOT_FOUND,
+    SessionExists: grpc.StatusCode.ALREADY_EXISTS,
+    LimitReached: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    WrongState: grpc.StatusCode.FAILED_PRECONDITION,
+    VersionConflict: grpc.StatusCode.ABORTED,
+    EventsExpired: grpc.StatusCode.OUT_OF_RANGE,
+    Unavailable: grpc.StatusCode.UNAVAILABLE,
+}
+
+
+def status_of(error: SessiondError) -> grpc.StatusCode:
+    for cls in type(error).__mro__:
+        if cls in STATUS_OF:
+            return STATUS_OF[cls]  # type: ignore[index]
+    return grpc.StatusCode.INTERNAL

@@ -1,0 +1,72 @@
+"""Domain errors. The transport layer maps each class to one gRPC status."""
+
+from __future__ import annotations
+
+
+class SessiondError(Exception):
+    """Root of every error sessiond raises on purpose; ``message`` is for the caller."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(SessiondError):
+    """A request field is malformed, out of range or too large."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+
+
+class SessionNotFound(SessiondError):
+    def __init__(self, session_id: str) -> None:
+        super().__init__(f"session {session_id!r} does not exist")
+        self.session_id = session_id
+
+
+class PlayerNotFound(SessiondError):
+    def __init__(self, session_id: str, player_id: str) -> None:
+        super().__init__(f"player {player_id!r} is not on the roster of session {session_id!r}")
+        self.session_id = session_id
+        self.player_id = player_id
+
+
+class TurnNotFound(SessiondError):
+    def __init__(self, session_id: str, turn_number: int) -> None:
+        super().__init__(f"turn {turn_number} of session {session_id!r} is not in its history")
+        self.session_id = session_id
+        self.turn_number = turn_number
+
+
+class SessionExists(SessiondError):
+    def __init__(self, session_id: str) -> None:
+        super().__init__(f"session {session_id!r} already exists")
+        self.session_id = session_id
+
+
+class LimitReached(SessiondError):
+    """A configured capacity (sessions, roster) is full."""
+
+
+class WrongState(SessiondError):
+    """The session's lifecycle state or window does not allow the call."""
+
+
+class VersionConflict(SessiondError):
+    """An expected state version or etag is stale."""
+
+
+class EventsExpired(SessiondError):
+    """A watcher asked to resume from events that are no longer retained."""
+
+    def __init__(self, session_id: str, after_event_id: int, oldest_event_id: int) -> None:
+        super().__init__(
+            f"events of session {session_id!r} after id {after_event_id} are no longer retained "
+            f"(oldest kept: {oldest_event_id}); get the session and watch without after_event_id"
+        )
+        self.oldest_event_id = oldest_event_id
+
+
+class Unavailable(SessiondError):
+    """A backend is unreachable or the server is draining; the call may be retried."""

@@ -1,0 +1,192 @@
+"""Session lifecycle, state and roster rules. Each function checks before it changes."""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+from sessiond.core import events
+from sessiond.core.errors import InvalidInput, PlayerNotFound, WrongState
+from sessiond.core.guards import add_player, check_etag, check_version, require_open
+from sessiond.core.limits import Limits, check_id, check_options, check_state, check_text
+from sessiond.core.mergepatch import merge_patch
+from sessiond.core.models import (
+    UNCHANGED,
+    CloseReason,
+    EventDraft,
+    Mutation,
+    PlayerEntry,
+    Session,
+    SessionSettings,
+    SessionStatus,
+    TieBreak,
+)
+from sessiond.core.window import close_window
+
+# Which lifecycle call moves which states where.
+TRANSITIONS: dict[str, tuple[frozenset[SessionStatus], SessionStatus]] = {
+    "pause": (frozenset({SessionStatus.ACTIVE}), SessionStatus.PAUSED),
+    "resume": (frozenset({SessionStatus.PAUSED}), SessionStatus.ACTIVE),
+    "end": (frozenset({SessionStatus.ACTIVE, SessionStatus.PAUSED}), SessionStatus.ENDED),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Defaults:
+    """Server-wide defaults of per-session settings."""
+
+    window_seconds: float = 10.0
+    early_close: bool = True
+    idle_ttl_seconds: float = 4 * 3600.0
+    max_players: int = 100
+
+
+def change_status(s: Session, action: str, etag: str, now: float) -> Mutation:
+    """Pause, resume or end. Ending resolves an open window first, so no choice is lost."""
+    allowed, target = TRANSITIONS[action]
+    check_etag(s, etag)
+    if s.status not in allowed:
+        names = " or ".join(sorted(a.value for a in allowed))
+        raise WrongState(f"cannot {action} session {s.session_id!r}: it is {s.status.value}, not {names}")
+    drafts: list[EventDraft] = []
+    new_turn = None
+    if target is SessionStatus.ENDED and s.window is not None:
+        closed, new_turn = close_window(s, now, CloseReason.SESSION_ENDED)
+        drafts.extend(closed.events)
+    drafts.append(events.status_changed(s.status, target))
+    s.status = target
+    return Mutation(events=tuple(drafts), new_turn=new_turn)
+
+
+def expire(s: Session, now: float) -> Mutation:
+    """The janitor's step: only a session still idle past its TTL expires."""
+    if s.status.final or s.expire_time > now:
+        return UNCHANGED
+    old = s.status
+    s.status = SessionStatus.EXPIRED
+    s.window = None
+    return Mutation(events=(events.status_changed(old, SessionStatus.EXPIRED),), activity=False)
+
+
+def patch_state(
+    s: Session, patch: dict[str, Any], expected_version: int | None, limits: Limits
+) -> Mutation:
+    require_open(s, "change the state")
+    check_version(s, expected_version)
+    s.state = check_state("patch", merge_patch(s.state, patch), limits)
+    s.state_version += 1
+    return Mutation(events=(events.state_changed(s.state_version, patch, reset=False),))
+
+
+def reset_state(
+    s: Session, state: dict[str, Any], expected_version: int | None, limits: Limits
+) -> Mutation:
+    require_open(s, "reset the state")
+    check_version(s, expected_version)
+    s.state = check_state("session_state", state, limits)
+    s.state_version += 1
+    return Mutation(events=(events.state_changed(s.state_version, state, reset=True),))
+
+
+def join(s: Session, player_id: str, display_name: str, now: float) -> tuple[Mutation, PlayerEntry]:
+    require_open(s, "join")
+    player = s.roster.get(player_id)
+    if player is None:
+        player = add_player(s, player_id, display_name, now)
+        return Mutation(events=(events.player_joined(player),)), player
+    if display_name:
+        player.display_name = display_name
+    player.last_action_time = now
+    player.last_action_turn = s.turn_number
+    return Mutation(), player
+
+
+def leave(s: Session, player_id: str) -> Mutation:
+    """Remove a player. A choice they already made stays in the window: it was acknowledged."""
+    if s.roster.pop(player_id, None) is None:
+        raise PlayerNotFound(s.session_id, player_id)
+    if s.game_master == player_id:
+        s.game_master = ""
+    return Mutation(events=(events.player_left(player_id),))
+
+
+def set_options(s: Session, options: list[str]) -> Mutation:
+    require_open(s, "set the options")
+    if s.window is not None:
+        raise WrongState(
+            f"cannot change the options of turn {s.turn_number} of session {s.session_id!r}: "
+            "its window is open; set them after it resolves"
+        )
+    s.options = list(options)
+    return Mutation(events=(events.options_changed(s.turn_number, s.options),))
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSpec:
+    """What a caller may set when creating a session; zero values take the defaults."""
+
+    game_id: str = ""
+    channel_id: str = ""
+    character_id: str = ""
+    world_id: str = ""
+    title: str = ""
+    game_name: str = ""
+    title_screen_url: str = ""
+    state: dict[str, Any] | None = None
+    options: tuple[str, ...] = ()
+    window_seconds: float = 0.0
+    early_close: bool | None = None
+    tie_break: TieBreak | None = None
+    tie_break_seed: int | None = None
+    idle_ttl_seconds: float = 0.0
+    max_players: int = 0
+
+
+def new_session(session_id: str, spec: SessionSpec, now: float, defaults: Defaults, limits: Limits) -> Session:
+    """Validate ``spec`` and build an ACTIVE session from it."""
+    for name in ("game_id", "channel_id", "character_id", "world_id"):
+        check_id(name, getattr(spec, name), required=False)
+    check_text("title", spec.title, limits.max_title_chars)
+    check_text("game_name", spec.game_name, limits.max_title_chars)
+    check_text("title_screen_url", spec.title_screen_url, limits.max_url_chars)
+    window = spec.window_seconds or defaults.window_seconds
+    if not limits.min_window_seconds <= window <= limits.max_window_seconds:
+        raise InvalidInput(
+            "settings.window_duration",
+            f"{window:g}s is outside {limits.min_window_seconds:g}s-{limits.max_window_seconds:g}s",
+        )
+    ttl = spec.idle_ttl_seconds or defaults.idle_ttl_seconds
+    if not limits.min_idle_ttl_seconds <= ttl <= limits.max_idle_ttl_seconds:
+        raise InvalidInput(
+            "settings.idle_ttl",
+            f"{ttl:g}s is outside {limits.min_idle_ttl_seconds:g}s-{limits.max_idle_ttl_seconds:g}s",
+        )
+    max_players = spec.max_players or defaults.max_players
+    if not 1 <= max_players <= limits.max_players_cap:
+        raise InvalidInput("settings.max_players", f"{max_players} is outside 1-{limits.max_players_cap}")
+    settings = SessionSettings(
+        window_seconds=window,
+        early_close=defaults.early_close if spec.early_close is None else spec.early_close,
+        tie_break=spec.tie_break or TieBreak.FIRST_CHOSEN,
+        tie_break_seed=zlib.crc32(session_id.encode()) if spec.tie_break_seed is None else spec.tie_break_seed,
+        idle_ttl_seconds=ttl,
+        max_players=max_players,
+    )
+    return Session(
+        session_id=session_id,
+        status=SessionStatus.ACTIVE,
+        settings=settings,
+        create_time=now,
+        update_time=now,
+        last_activity_time=now,
+        game_id=spec.game_id,
+        channel_id=spec.channel_id,
+        character_id=spec.character_id,
+        world_id=spec.world_id,
+        title=spec.title,
+        game_name=spec.game_name,
+        title_screen_url=spec.title_screen_url,
+        state=check_state("session.session_state", spec.state or {}, limits),
+        options=check_options("session.current_options", list(spec.options), limits),
+    )

@@ -1,0 +1,193 @@
+"""Plain domain records. No I/O, no proto: times are float seconds since the epoch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+
+class SessionStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    PAUSED = "PAUSED"
+    ENDED = "ENDED"
+    EXPIRED = "EXPIRED"
+
+    @property
+    def final(self) -> bool:
+        return self in (SessionStatus.ENDED, SessionStatus.EXPIRED)
+
+
+class TieBreak(StrEnum):
+    FIRST_CHOSEN = "FIRST_CHOSEN"
+    SEEDED_RANDOM = "SEEDED_RANDOM"
+    NARRATOR = "NARRATOR"
+
+
+class Tier(StrEnum):
+    ACTIVE = "ACTIVE"
+    IDLE = "IDLE"
+    DORMANT = "DORMANT"
+
+
+class CloseReason(StrEnum):
+    DEADLINE = "DEADLINE"
+    ALL_CHOSEN = "ALL_CHOSEN"
+    SESSION_ENDED = "SESSION_ENDED"
+
+
+@dataclass(slots=True)
+class SessionSettings:
+    window_seconds: float
+    early_close: bool
+    tie_break: TieBreak
+    tie_break_seed: int
+    idle_ttl_seconds: float
+    max_players: int
+
+
+@dataclass(slots=True)
+class PlayerEntry:
+    player_id: str
+    display_name: str
+    join_time: float
+    last_action_time: float
+    last_action_turn: int
+    consecutive_skips: int = 0
+
+
+@dataclass(slots=True)
+class ChoiceEntry:
+    player_id: str
+    choice: str
+    time: float
+    seq: int  # order of the choice within its window; breaks equal-time ties
+
+
+@dataclass(slots=True)
+class Window:
+    turn_number: int
+    open_time: float
+    deadline: float
+    opened_by: str
+    # Final choice per player, in the order the players first chose.
+    choices: dict[str, ChoiceEntry] = field(default_factory=dict)
+    next_seq: int = 1
+
+
+@dataclass(slots=True)
+class Turn:
+    session_id: str
+    turn_number: int
+    options: list[str]
+    choices: list[ChoiceEntry]
+    tally: list[tuple[str, int]]
+    winner: str
+    tied: bool
+    tie_break: TieBreak
+    tie_break_seed: int
+    close_reason: CloseReason
+    open_time: float
+    resolve_time: float
+    summary: str = ""
+
+
+@dataclass(slots=True)
+class Session:
+    session_id: str
+    status: SessionStatus
+    settings: SessionSettings
+    create_time: float
+    update_time: float
+    last_activity_time: float
+    game_id: str = ""
+    channel_id: str = ""
+    character_id: str = ""
+    world_id: str = ""
+    title: str = ""
+    game_name: str = ""
+    title_screen_url: str = ""
+    # Treated as immutable: changes build a new dict (see mergepatch).
+    state: dict[str, Any] = field(default_factory=dict)
+    state_version: int = 0
+    turn_number: int = 1
+    options: list[str] = field(default_factory=list)
+    window: Window | None = None
+    roster: dict[str, PlayerEntry] = field(default_factory=dict)
+    game_master: str = ""
+    revision: int = 1
+    last_event_id: int = 0
+
+    @property
+    def etag(self) -> str:
+        return f"r{self.revision}"
+
+    @property
+    def expire_time(self) -> float:
+        return self.last_activity_time + self.settings.idle_ttl_seconds
+
+    def clone(self) -> Session:
+        """A copy whose roster, window and options can be changed without touching this one."""
+        window = None
+        if self.window is not None:
+            window = replace(
+                self.window, choices={k: replace(v) for k, v in self.window.choices.items()}
+            )
+        return replace(
+            self,
+            settings=replace(self.settings),
+            options=list(self.options),
+            window=window,
+            roster={k: replace(v) for k, v in self.roster.items()},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EventDraft:
+    """An event a rule produced; the store gives it an id and a time when it commits."""
+
+    kind: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    event_id: int
+    session_id: str
+    time: float
+    kind: str
+    data: dict[str, Any]
+
+
+class EventKind:
+    """Kinds of stored events; ``data`` carries the fields named in core.events."""
+
+    WINDOW_OPENED = "window_opened"
+    CHOICE_RECEIVED = "choice_received"
+    TURN_RESOLVED = "turn_resolved"
+    TURN_UPDATED = "turn_updated"
+    PLAYER_JOINED = "player_joined"
+    PLAYER_LEFT = "player_left"
+    STATE_CHANGED = "state_changed"
+    STATUS_CHANGED = "status_changed"
+    OPTIONS_CHANGED = "options_changed"
+    SESSION_DELETED = "session_deleted"
+
+
+@dataclass(frozen=True, slots=True)
+class Mutation:
+    """What a rule did to a session inside one atomic store step.
+
+    ``changed`` False means nothing is written (a guard did not hold).
+    ``activity`` False for changes no caller made (a window closing at its deadline,
+    expiry), so they do not extend the idle TTL.
+    """
+
+    changed: bool = True
+    events: tuple[EventDraft, ...] = ()
+    new_turn: Turn | None = None
+    updated_turn: Turn | None = None
+    activity: bool = True
+
+
+UNCHANGED = Mutation(changed=False)

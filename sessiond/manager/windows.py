@@ -1,0 +1,104 @@
+"""Closes choice windows at their deadline: a local timer per open window for
+precision, a periodic sweep of the store's deadline index for safety (windows opened
+by another replica, or before a restart). The store's guarded close decides; running
+it twice is harmless."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import structlog
+
+from sessiond.core.errors import SessiondError, SessionNotFound
+from sessiond.core.window import close_if_due
+from sessiond.store.protocols import SessionStore
+
+log = structlog.get_logger(__name__)
+
+# A timer may fire a hair before the store's clock reaches the deadline.
+EARLY_FIRE_RETRIES = 5
+
+
+class WindowCloser:
+    def __init__(self, store: SessionStore, sweep_interval: float) -> None:
+        self._store = store
+        self._sweep_interval = sweep_interval
+        self._timers: dict[tuple[str, int], asyncio.Task[None]] = {}
+        self._sweeper: asyncio.Task[None] | None = None
+        self.closed_turns = 0
+
+    @property
+    def running(self) -> bool:
+        return self._sweeper is not None
+
+    async def start(self) -> None:
+        """Schedule every window the store has open (closing overdue ones now), then sweep."""
+        self._sweeper = asyncio.create_task(self._sweep_forever(), name="window-sweep")
+        now = await self._store.now()
+        for due in await self._store.windows_due(float("inf")):
+            self.schedule(due.session_id, due.turn_number, max(0.0, due.deadline - now))
+
+    async def stop(self) -> None:
+        tasks = [*self._timers.values(), *([self._sweeper] if self._sweeper else [])]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._timers.clear()
+        self._sweeper = None
+
+    def schedule(self, session_id: str, turn_number: int, delay: float) -> None:
+        """Close the window of ``turn_number`` after ``delay`` seconds (once per window)."""
+        key = (session_id, turn_number)
+        if not self.running or key in self._timers:
+            return  # not started (unit tests drive sweep() by hand), or already timed
+        self._timers[key] = asyncio.create_task(self._close_later(key, delay), name=f"close-{session_id}-{turn_number}")
+
+    async def _close_later(self, key: tuple[str, int], delay: float) -> None:
+        try:
+            await asyncio.sleep(delay)
+            for _ in range(EARLY_FIRE_RETRIES):
+                wait = await self.close(*key)
+                if wait is None:
+                    return
+                await asyncio.sleep(wait)
+        finally:
+            self._timers.pop(key, None)
+
+    async def close(self, session_id: str, turn_number: int) -> float | None:
+        """Run the guarded close. Returns seconds to wait if the window is open but not
+        yet due by the store's clock, else None."""
+        try:
+            session, turn = await self._store.mutate(
+                session_id, lambda s, _t, now: close_if_due(s, turn_number, now)
+            )
+        except SessionNotFound:
+            return None
+        except SessiondError as exc:
+            log.warning("window close failed", session_id=session_id, turn=turn_number, error=exc.message)
+            return None
+        if turn is not None:
+            self.closed_turns += 1
+            return None
+        window = session.window
+        if window is not None and window.turn_number == turn_number:
+            return max(0.001, window.deadline - await self._store.now())
+        return None
+
+    async def sweep(self) -> int:
+        """Try to close every overdue window once; returns how many are overdue."""
+        now = await self._store.now()
+        overdue = await self._store.windows_due(now)
+        for due in overdue:
+            await self.close(due.session_id, due.turn_number)
+        return len(overdue)
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._sweep_interval)
+            try:
+                await self.sweep()
+            except SessiondError as exc:
+                log.warning("window sweep failed", error=exc.message)

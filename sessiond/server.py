@@ -1,0 +1,157 @@
+"""The one place that wires the store, the manager, the servicers, health,
+reflection, snapshots and graceful shutdown together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.metadata
+import signal
+import time
+from collections.abc import Callable
+
+import grpc
+import structlog
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from sessiond_client._proto.sessiond.v1 import session_service_pb2 as spb
+from sessiond_client._proto.sessiond.v1 import session_service_pb2_grpc as spb_grpc
+
+from sessiond.api.interceptors import LoggingInterceptor
+from sessiond.api.sessions import SessionServicer
+from sessiond.config import Config
+from sessiond.core.errors import SessiondError
+from sessiond.manager.sessions import SessionManager
+from sessiond.store import snapshot
+from sessiond.store.memory import MemoryStore
+from sessiond.store.protocols import SessionStore
+
+log = structlog.get_logger("sessiond")
+
+SERVICE_NAME = spb.DESCRIPTOR.services_by_name["SessionService"].full_name
+HEALTH_PROBE_INTERVAL = 2.0
+
+try:
+    VERSION = importlib.metadata.version("sessiond")
+except importlib.metadata.PackageNotFoundError:
+    VERSION = "0.0.0+source"
+
+
+def build_store(config: Config, clock: Callable[[], float] = time.time) -> SessionStore:
+    if config.store == "memory":
+        return MemoryStore(clock=clock, history=config.history_turns, event_retention=config.event_retention)
+    raise ValueError(f"--store {config.store} is not available in this version yet; use --store memory")
+
+
+class Service:
+    """A running sessiond: ``await start()``, then ``await stop()`` (or run ``serve``)."""
+
+    def __init__(self, config: Config, store: SessionStore | None = None) -> None:
+        self.config = config
+        self.store = store if store is not None else build_store(config)
+        self.manager = SessionManager(self.store, config.manager_config())
+        self.health = health.aio.HealthServicer()
+        self.server = grpc.aio.server(interceptors=[LoggingInterceptor()])
+        self.port = 0
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopped = asyncio.Event()
+
+    async def start(self) -> None:
+        self._load_snapshot()
+        await self.manager.start()
+        spb_grpc.add_SessionServiceServicer_to_server(SessionServicer(self.manager, VERSION), self.server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        reflection.enable_server_reflection(
+            (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+            self.server,
+        )
+        try:
+            self.port = self.server.add_insecure_port(self.config.listen)
+        except RuntimeError as exc:
+            raise SystemExit(f"cannot listen on {self.config.listen}: {exc}") from exc
+        await self.server.start()
+        await self._set_health(health_pb2.HealthCheckResponse.SERVING)
+        self._tasks.append(asyncio.create_task(self._probe_store(), name="store-probe"))
+        if isinstance(self.store, MemoryStore) and self.config.snapshot_path:
+            self._tasks.append(asyncio.create_task(self._snapshot_forever(), name="snapshots"))
+        log.info("serving", port=self.port, store=self.store.name, version=VERSION)
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Drain: NOT_SERVING, end watch streams (UNAVAILABLE), refuse new calls, let
+        unary calls in flight finish within ``grace`` seconds, then save and close."""
+        if self._stopped.is_set():
+            return
+        grace = self.config.shutdown_grace if grace is None else grace
+        log.info("draining", grace_seconds=grace)
+        await self.health.enter_graceful_shutdown()
+        for task in self._tasks:
+            task.cancel()
+        await self.manager.hub.close()
+        await self.server.stop(grace)
+        await self.manager.stop()
+        await self.save_snapshot()
+        await self.store.close()
+        self._stopped.set()
+        log.info("stopped")
+
+    async def wait_stopped(self) -> None:
+        await self._stopped.wait()
+
+    async def _set_health(self, status: health_pb2.HealthCheckResponse.ServingStatus.ValueType) -> None:
+        for name in ("", SERVICE_NAME):
+            await self.health.set(name, status)
+
+    async def _probe_store(self) -> None:
+        """Serve health from the store's reachability, so a replica without its
+        backend is taken out of rotation and put back when it recovers."""
+        serving = True
+        while True:
+            await asyncio.sleep(HEALTH_PROBE_INTERVAL)
+            try:
+                await self.store.ping()
+                ok = True
+            except SessiondError as exc:
+                ok = False
+                log.warning("store unreachable", error=exc.message)
+            if ok != serving:
+                serving = ok
+                await self._set_health(
+                    health_pb2.HealthCheckResponse.SERVING if ok else health_pb2.HealthCheckResponse.NOT_SERVING
+                )
+
+    def _load_snapshot(self) -> None:
+        path = self.config.snapshot_path
+        if not (isinstance(self.store, MemoryStore) and path):
+            return
+        data = snapshot.read(path)
+        if data is not None:
+            count = self.store.load(data)
+            log.info("snapshot loaded", path=str(path), sessions=count)
+
+    async def save_snapshot(self) -> None:
+        path = self.config.snapshot_path
+        if isinstance(self.store, MemoryStore) and path:
+            size = await asyncio.to_thread(snapshot.write, path, self.store.dump())
+            log.info("snapshot written", path=str(path), bytes=size)
+
+    async def _snapshot_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.snapshot_interval)
+            try:
+                await self.save_snapshot()
+            except OSError as exc:
+                log.error("snapshot failed", error=str(exc))
+
+
+async def serve(config: Config) -> None:
+    """Run until SIGTERM or SIGINT, then drain gracefully."""
+    service = Service(config)
+    await service.start()
+    loop = asyncio.get_running_loop()
+    stopping: list[asyncio.Task[None]] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, lambda: stopping or stopping.append(asyncio.create_task(service.stop())))
+    await service.wait_stopped()
+    with contextlib.suppress(Exception):
+        for task in stopping:
+            await task

@@ -1,0 +1,220 @@
+"""The embedded default store: everything in this process, optionally kept in a snapshot file.
+
+Atomicity comes from asyncio itself: a change runs on a clone of the session with
+no await between reading and committing, so no other task can interleave.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from sessiond.core import codec
+from sessiond.core.errors import (
+    EventsExpired,
+    LimitReached,
+    SessionExists,
+    SessionNotFound,
+    TurnNotFound,
+)
+from sessiond.core.guards import check_etag
+from sessiond.core.models import Event, Session, SessionStatus, Turn
+from sessiond.store.protocols import Change, DueWindow, SessionQuery, StoreStats, T
+
+SNAPSHOT_FORMAT = 1
+
+
+@dataclass(slots=True)
+class _Entry:
+    session: Session
+    turns: deque[Turn]
+    events: deque[Event]
+    # Set and replaced on every commit; waiters hold the one current when they started.
+    signal: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def notify(self) -> None:
+        self.signal.set()
+        self.signal = asyncio.Event()
+
+
+class MemoryStore:
+    name = "memory"
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.time,
+        history: int = 50,
+        event_retention: int = 1000,
+        request_id_ttl: float = 24 * 3600.0,
+    ) -> None:
+        self._clock = clock
+        self._history = history
+        self._event_retention = event_retention
+        self._request_id_ttl = request_id_ttl
+        self._entries: dict[str, _Entry] = {}
+        self._requests: dict[str, tuple[str, float]] = {}  # request id -> (session id, expiry)
+
+    async def now(self) -> float:
+        return self._clock()
+
+    def _entry(self, session_id: str) -> _Entry:
+        entry = self._entries.get(session_id)
+        if entry is None:
+            raise SessionNotFound(session_id)
+        return entry
+
+    def _new_entry(self, session: Session) -> _Entry:
+        return _Entry(session, deque(maxlen=self._history), deque(maxlen=self._event_retention))
+
+    async def create(self, session: Session, request_id: str, max_sessions: int) -> tuple[Session, bool]:
+        now = self._clock()
+        if request_id:
+            known = self._requests.get(request_id)
+            if known is not None and known[1] > now and known[0] in self._entries:
+                return self._entries[known[0]].session.clone(), False
+        if session.session_id in self._entries:
+            raise SessionExists(session.session_id)
+        if len(self._entries) >= max_sessions:
+            raise LimitReached(f"the server holds its maximum of {max_sessions} sessions; end or delete some")
+        self._entries[session.session_id] = self._new_entry(session.clone())
+        if request_id:
+            self._requests[request_id] = (session.session_id, now + self._request_id_ttl)
+        return session.clone(), True
+
+    async def get(self, session_id: str) -> Session:
+        return self._entry(session_id).session.clone()
+
+    async def list(self, query: SessionQuery, offset: int, limit: int) -> tuple[list[Session], int]:
+        found = [e.session for e in self._entries.values() if query.matches(e.session)]
+        found.sort(key=lambda s: (s.create_time, s.session_id), reverse=True)
+        return [s.clone() for s in found[offset : offset + limit]], len(found)
+
+    async def delete(self, session_id: str, etag: str = "") -> None:
+        entry = self._entry(session_id)
+        check_etag(entry.session, etag)
+        del self._entries[session_id]
+        entry.notify()
+
+    async def mutate(
+        self, session_id: str, change: Change[T], *, turn_number: int | None = None
+    ) -> tuple[Session, T]:
+        entry = self._entry(session_id)
+        now = self._clock()
+        session = entry.session.clone()
+        turn = None
+        if turn_number is not None:
+            turn = _find_turn(entry, turn_number)
+            turn = replace(turn, choices=list(turn.choices), tally=list(turn.tally))
+        mutation, result = change(session, turn, now)
+        if not mutation.changed:
+            return entry.session.clone(), result
+        session.revision += 1
+        session.update_time = now
+        if mutation.activity:
+            session.last_activity_time = now
+        for draft in mutation.events:
+            session.last_event_id += 1
+            entry.events.append(Event(session.last_event_id, session_id, now, draft.kind, draft.data))
+        if mutation.new_turn is not None:
+            entry.turns.append(mutation.new_turn)
+        if mutation.updated_turn is not None:
+            index = entry.turns.index(_find_turn(entry, mutation.updated_turn.turn_number))
+            entry.turns[index] = mutation.updated_turn
+        entry.session = session
+        entry.notify()
+        return session.clone(), result
+
+    async def turns(self, session_id: str, offset: int, limit: int) -> list[Turn]:
+        newest_first = list(reversed(self._entry(session_id).turns))
+        return newest_first[offset : offset + limit]
+
+    async def events_after(self, session_id: str, after_id: int, limit: int) -> list[Event]:
+        entry = self._entry(session_id)
+        if not entry.events or after_id >= entry.events[-1].event_id:
+            return []
+        oldest = entry.events[0].event_id
+        if after_id < oldest - 1:
+            raise EventsExpired(session_id, after_id, oldest)
+        start = after_id - oldest + 1  # ids are consecutive within the ring
+        return [entry.events[i] for i in range(start, min(len(entry.events), start + limit))]
+
+    async def wait_events(self, session_id: str, after_id: int, block_seconds: float) -> list[Event]:
+        entry = self._entry(session_id)
+        signal = entry.signal
+        found = await self.events_after(session_id, after_id, 1000)
+        if found:
+            return found
+        try:
+            await asyncio.wait_for(signal.wait(), block_seconds)
+        except TimeoutError:
+            return []
+        return await self.events_after(session_id, after_id, 1000)
+
+    async def windows_due(self, until: float) -> list[DueWindow]:
+        return [
+            DueWindow(e.session.session_id, w.turn_number, w.deadline)
+            for e in self._entries.values()
+            if (w := e.session.window) is not None and w.deadline <= until
+        ]
+
+    async def sessions_idle(self, until: float, limit: int) -> list[str]:
+        idle = [sid for sid, e in self._entries.items() if e.session.expire_time <= until]
+        return idle[:limit]
+
+    async def stats(self) -> StoreStats:
+        by_status: dict[SessionStatus, int] = {}
+        players = windows = 0
+        for e in self._entries.values():
+            by_status[e.session.status] = by_status.get(e.session.status, 0) + 1
+            players += len(e.session.roster)
+            windows += e.session.window is not None
+        return StoreStats(by_status, players, windows)
+
+    async def ping(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    # Snapshots: the whole store as one JSON-ready dict, taken between two awaits.
+
+    def dump(self) -> dict[str, Any]:
+        now = self._clock()
+        return {
+            "format": SNAPSHOT_FORMAT,
+            "taken_at": now,
+            "sessions": [
+                {
+                    "session": codec.session_to_dict(e.session),
+                    "turns": [codec.turn_to_dict(t) for t in e.turns],
+                    "events": [codec.event_to_dict(ev) for ev in e.events],
+                }
+                for e in self._entries.values()
+            ],
+            "requests": {rid: list(v) for rid, v in self._requests.items() if v[1] > now},
+        }
+
+    def load(self, data: dict[str, Any]) -> int:
+        """Replace the contents with a dump; returns the number of sessions loaded."""
+        if data.get("format") != SNAPSHOT_FORMAT:
+            raise ValueError(f"unknown snapshot format {data.get('format')!r}")
+        self._entries.clear()
+        for item in data["sessions"]:
+            entry = self._new_entry(codec.session_from_dict(item["session"]))
+            entry.turns.extend(codec.turn_from_dict(t) for t in item["turns"])
+            entry.events.extend(codec.event_from_dict(ev) for ev in item["events"])
+            self._entries[entry.session.session_id] = entry
+        self._requests = {rid: (v[0], float(v[1])) for rid, v in data.get("requests", {}).items()}
+        return len(self._entries)
+
+
+def _find_turn(entry: _Entry, turn_number: int) -> Turn:
+    for turn in entry.turns:
+        if turn.turn_number == turn_number:
+            return turn
+    raise TurnNotFound(entry.session.session_id, turn_number)

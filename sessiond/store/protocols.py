@@ -1,0 +1,128 @@
+"""What a storage backend must do for the manager. Every backend passes tests/contract.
+
+The rules live once, in sessiond.core, as functions ``change(session, turn, now)``
+that check, then edit the session in place and describe what they did (a Mutation).
+A backend's job is to run such a change atomically against its copy of the session:
+read, apply, and commit the session, its events, its turn history and its indexes
+in one step, or commit nothing. Timestamps come from the backend's clock (``now``),
+so replicas sharing a backend share one clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Protocol, TypeVar
+
+from sessiond.core.models import Event, Mutation, Session, SessionStatus, Turn
+
+T = TypeVar("T")
+
+Change = Callable[[Session, Turn | None, float], tuple[Mutation, T]]
+"""Edits ``session`` (and ``turn`` when one was asked for) in place; raises to refuse."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionQuery:
+    """Equality filters of ListSessions; empty fields match everything."""
+
+    player_id: str = ""
+    game_id: str = ""
+    channel_id: str = ""
+    character_id: str = ""
+    world_id: str = ""
+    status: SessionStatus | None = None
+
+    def matches(self, s: Session) -> bool:
+        for f in ("game_id", "channel_id", "character_id", "world_id"):
+            wanted = getattr(self, f)
+            if wanted and getattr(s, f) != wanted:
+                return False
+        if self.player_id and self.player_id not in s.roster:
+            return False
+        return self.status is None or s.status is self.status
+
+    def key(self) -> str:
+        return "|".join(f"{f.name}={getattr(self, f.name) or ''}" for f in fields(self))
+
+
+@dataclass(frozen=True, slots=True)
+class DueWindow:
+    session_id: str
+    turn_number: int
+    deadline: float
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStats:
+    sessions_by_status: dict[SessionStatus, int]
+    players: int
+    open_windows: int
+
+
+class SessionStore(Protocol):
+    """Sessions with their turn history (newest ``history`` turns) and event log."""
+
+    name: str
+
+    async def now(self) -> float:
+        """The store's clock, seconds since the epoch."""
+        ...
+
+    async def create(self, session: Session, request_id: str, max_sessions: int) -> tuple[Session, bool]:
+        """Store a new session. Returns (session, True); or, when ``request_id`` was used
+        before, (the session it created, False). Raises SessionExists, LimitReached."""
+        ...
+
+    async def get(self, session_id: str) -> Session:
+        """Raises SessionNotFound."""
+        ...
+
+    async def list(self, query: SessionQuery, offset: int, limit: int) -> tuple[list[Session], int]:
+        """A page of matching sessions, newest first, and how many match in all."""
+        ...
+
+    async def delete(self, session_id: str, etag: str = "") -> None:
+        """Remove a session with its turns and events. Raises SessionNotFound,
+        VersionConflict (stale etag)."""
+        ...
+
+    async def mutate(
+        self, session_id: str, change: Change[T], *, turn_number: int | None = None
+    ) -> tuple[Session, T]:
+        """Run ``change`` atomically; returns the session as committed and the change's
+        result. With ``turn_number`` the change also gets that turn of the history
+        (raises TurnNotFound if absent) and may update it. Raises SessionNotFound and
+        whatever ``change`` raises, in which case nothing is written."""
+        ...
+
+    async def turns(self, session_id: str, offset: int, limit: int) -> list[Turn]:
+        """Resolved turns of the hot history, newest first. Raises SessionNotFound."""
+        ...
+
+    async def events_after(self, session_id: str, after_id: int, limit: int) -> list[Event]:
+        """Stored events with id > after_id, oldest first. Raises SessionNotFound, and
+        EventsExpired when events after ``after_id`` were already dropped."""
+        ...
+
+    async def wait_events(self, session_id: str, after_id: int, block_seconds: float) -> list[Event]:
+        """Like events_after, but waits up to ``block_seconds`` for one to arrive ([] then)."""
+        ...
+
+    async def windows_due(self, until: float) -> list[DueWindow]:
+        """Open windows whose deadline is at or before ``until`` (inf: all open windows)."""
+        ...
+
+    async def sessions_idle(self, until: float, limit: int) -> list[str]:
+        """Ids of sessions whose expire_time is at or before ``until``."""
+        ...
+
+    async def stats(self) -> StoreStats:
+        ...
+
+    async def ping(self) -> None:
+        """Raises Unavailable when the backend cannot serve."""
+        ...
+
+    async def close(self) -> None:
+        ...

@@ -1,0 +1,32 @@
+"""Snapshot files of the memory store: written atomically, read at start."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+
+def write(path: Path, data: dict[str, Any]) -> int:
+    """Write ``data`` as JSON via a temporary file and a rename, so a crash mid-write
+    leaves the previous snapshot intact. Returns the bytes written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    blob = json.dumps(data, separators=(",", ":")).encode()
+    with open(tmp, "wb") as f:
+        f.write(blob)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return len(blob)
+
+
+def read(path: Path) -> dict[str, Any] | None:
+    """The snapshot at ``path``, or None when there is none yet."""
+    try:
+        with open(path, "rb") as f:
+            data: dict[str, Any] = json.load(f)
+    except FileNotFoundError:
+        return None
+    return data
