@@ -4,15 +4,16 @@ reflection, snapshots and graceful shutdown together."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib.metadata
 import signal
 import time
 from collections.abc import Callable
+from typing import Any
 
 import grpc
 import structlog
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import _async as health_aio
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from sessiond_client._proto.sessiond.v1 import session_service_pb2 as spb
 from sessiond_client._proto.sessiond.v1 import session_service_pb2_grpc as spb_grpc
@@ -50,7 +51,7 @@ class Service:
         self.config = config
         self.store = store if store is not None else build_store(config)
         self.manager = SessionManager(self.store, config.manager_config())
-        self.health = health.aio.HealthServicer()
+        self.health = health_aio.HealthServicer()
         self.server = grpc.aio.server(interceptors=[LoggingInterceptor()])
         self.port = 0
         self._tasks: list[asyncio.Task[None]] = []
@@ -97,7 +98,7 @@ class Service:
     async def wait_stopped(self) -> None:
         await self._stopped.wait()
 
-    async def _set_health(self, status: health_pb2.HealthCheckResponse.ServingStatus.ValueType) -> None:
+    async def _set_health(self, status: Any) -> None:
         for name in ("", SERVICE_NAME):
             await self.health.set(name, status)
 
@@ -148,10 +149,8 @@ async def serve(config: Config) -> None:
     service = Service(config)
     await service.start()
     loop = asyncio.get_running_loop()
-    stopping: list[asyncio.Task[None]] = []
+    stop_requested = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, lambda: stopping or stopping.append(asyncio.create_task(service.stop())))
-    await service.wait_stopped()
-    with contextlib.suppress(Exception):
-        for task in stopping:
-            await task
+        loop.add_signal_handler(sig, stop_requested.set)
+    await stop_requested.wait()
+    await service.stop()

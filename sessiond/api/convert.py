@@ -12,7 +12,17 @@ from sessiond_client._proto.sessiond.v1 import session_service_pb2 as spb
 from sessiond.core import codec
 from sessiond.core.errors import InvalidInput
 from sessiond.core.lifecycle import SessionSpec
-from sessiond.core.models import ChoiceEntry, Event, EventKind, PlayerEntry, Session, SessionStatus, TieBreak, Turn
+from sessiond.core.models import (
+    ChoiceEntry,
+    CloseReason,
+    Event,
+    EventKind,
+    PlayerEntry,
+    Session,
+    SessionStatus,
+    TieBreak,
+    Turn,
+)
 from sessiond.core.window import ChoiceReceipt
 from sessiond.manager.sessions import PlayerView, Snapshot, Stats, Tick
 
@@ -28,6 +38,11 @@ TIE_BREAK_TO_PB = {
     TieBreak.NARRATOR: pb.SessionSettings.NARRATOR,
 }
 TIE_BREAK_FROM_PB = {v: k for k, v in TIE_BREAK_TO_PB.items()}
+CLOSE_REASON_TO_PB = {
+    CloseReason.DEADLINE: pb.Turn.DEADLINE,
+    CloseReason.ALL_CHOSEN: pb.Turn.ALL_CHOSEN,
+    CloseReason.SESSION_ENDED: pb.Turn.SESSION_ENDED,
+}
 TIER_TO_PB = {"ACTIVE": pb.ACTIVE, "IDLE": pb.IDLE, "DORMANT": pb.DORMANT}
 
 
@@ -175,7 +190,7 @@ def turn_to_pb(t: Turn) -> pb.Turn:
         tied=t.tied,
         tie_break=TIE_BREAK_TO_PB[t.tie_break],
         tie_break_seed=t.tie_break_seed,
-        close_reason=pb.Turn.CloseReason.Value(t.close_reason.value),
+        close_reason=CLOSE_REASON_TO_PB[t.close_reason],
         open_time=ts(t.open_time),
         resolve_time=ts(t.resolve_time),
         summary=t.summary,

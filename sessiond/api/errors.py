@@ -35,5 +35,5 @@ STATUS_OF: dict[type[SessiondError], grpc.StatusCode] = {
 def status_of(error: SessiondError) -> grpc.StatusCode:
     for cls in type(error).__mro__:
         if cls in STATUS_OF:
-            return STATUS_OF[cls]  # type: ignore[index]
+            return STATUS_OF[cls]
     return grpc.StatusCode.INTERNAL

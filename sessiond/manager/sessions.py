@@ -126,7 +126,7 @@ class SessionManager:
         query = SessionQuery(status=status, **terms)
         limit = page_size(size, 50, 500)
         offset = decode_token(token, "sessions:" + query.key())
-        sessions, total = await self.store.list(query, offset, limit)
+        sessions, total = await self.store.find(query, offset, limit)
         more = offset + len(sessions) < total
         return Page(sessions, encode_token(offset + len(sessions), "sessions:" + query.key()) if more else "", total)
 

@@ -89,7 +89,7 @@ class MemoryStore:
     async def get(self, session_id: str) -> Session:
         return self._entry(session_id).session.clone()
 
-    async def list(self, query: SessionQuery, offset: int, limit: int) -> tuple[list[Session], int]:
+    async def find(self, query: SessionQuery, offset: int, limit: int) -> tuple[list[Session], int]:
         found = [e.session for e in self._entries.values() if query.matches(e.session)]
         found.sort(key=lambda s: (s.create_time, s.session_id), reverse=True)
         return [s.clone() for s in found[offset : offset + limit]], len(found)

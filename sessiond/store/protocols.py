@@ -78,7 +78,7 @@ class SessionStore(Protocol):
         """Raises SessionNotFound."""
         ...
 
-    async def list(self, query: SessionQuery, offset: int, limit: int) -> tuple[list[Session], int]:
+    async def find(self, query: SessionQuery, offset: int, limit: int) -> tuple[list[Session], int]:
         """A page of matching sessions, newest first, and how many match in all."""
         ...
 

@@ -46,8 +46,8 @@ def bump(key: str = "n") -> object:
 
 def fake_turn(s: Session, number: int, now: float) -> Turn:
     s.window = Window(number, now - 1, now - 0.5, "p1")
-    from sessiond.core.window import close_window
     from sessiond.core.models import CloseReason
+    from sessiond.core.window import close_window
 
     _, turn = close_window(s, now, CloseReason.DEADLINE)
     return turn
@@ -143,19 +143,19 @@ async def test_list_filters_pages_and_counts_newest_first(store: SessionStore) -
     for i in range(7):
         await created(store, f"s{i}", game_id="g" if i % 2 == 0 else "h", channel_id=f"c{i}")
     await store.mutate("s2", lambda s, _t, now: _join(s, "alice", now))
-    page, total = await store.list(SessionQuery(game_id="g"), 0, 2)
+    page, total = await store.find(SessionQuery(game_id="g"), 0, 2)
     assert total == 4
     assert [s.session_id for s in page] == ["s6", "s4"]
-    page2, _ = await store.list(SessionQuery(game_id="g"), 2, 2)
+    page2, _ = await store.find(SessionQuery(game_id="g"), 2, 2)
     assert [s.session_id for s in page2] == ["s2", "s0"]
-    by_player, total = await store.list(SessionQuery(player_id="alice"), 0, 10)
+    by_player, total = await store.find(SessionQuery(player_id="alice"), 0, 10)
     assert [s.session_id for s in by_player] == ["s2"] and total == 1
-    by_channel, _ = await store.list(SessionQuery(channel_id="c3"), 0, 10)
+    by_channel, _ = await store.find(SessionQuery(channel_id="c3"), 0, 10)
     assert [s.session_id for s in by_channel] == ["s3"]
     await store.mutate("s3", lambda s, _t, _now: (_pause(s), None))
-    paused, total = await store.list(SessionQuery(status=SessionStatus.PAUSED), 0, 10)
+    paused, total = await store.find(SessionQuery(status=SessionStatus.PAUSED), 0, 10)
     assert [s.session_id for s in paused] == ["s3"] and total == 1
-    everything, total = await store.list(SessionQuery(), 0, 100)
+    everything, total = await store.find(SessionQuery(), 0, 100)
     assert total == 7 and len(everything) == 7
 
 
