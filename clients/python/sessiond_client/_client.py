@@ -1,0 +1,680 @@
+"""SessionClient: one typed async method per RPC of sessiond.v1.SessionService."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from types import TracebackType
+from typing import Any, TypeAlias, TypeVar
+
+import grpc
+from google.protobuf import empty_pb2, message, struct_pb2
+
+from sessiond_client import pb
+from sessiond_client._convert import JsonObject, seconds_to_timedelta, to_struct
+from sessiond_client._errors import error_from_rpc
+from sessiond_client._proto.sessiond.v1 import session_service_pb2
+from sessiond_client._retry import RetryPolicy, call_with_retry
+from sessiond_client._watch import SessionWatch
+
+Metadata: TypeAlias = Sequence[tuple[str, str]]
+ChannelOptions: TypeAlias = Sequence[tuple[str, Any]]
+State: TypeAlias = JsonObject | struct_pb2.Struct
+R = TypeVar("R", bound=message.Message)
+Item = TypeVar("Item")
+
+_SERVICE = session_service_pb2.DESCRIPTOR.services_by_name["SessionService"]
+PATHS = {m.name: f"/{_SERVICE.full_name}/{m.name}" for m in _SERVICE.methods}
+"""gRPC path of every method, by RPC name, e.g. ``"GetSession"``."""
+
+
+class SessionClient:
+    """Async client of a sessiond server.
+
+    Usage::
+
+        async with SessionClient("127.0.0.1:50051") as client:
+            session = await client.create_session(game_id="g", options=["a", "b"])
+            await client.submit_choice(session.session_id, "p1", "a")
+
+    Create it inside a running event loop, as any ``grpc.aio`` channel. Every
+    call method takes keyword-only ``timeout`` (seconds for the whole call,
+    retries included; None uses ``default_timeout``) and ``metadata`` (extra
+    ``(key, value)`` pairs sent with the call). Failed calls raise a
+    `SessiondError` subclass; calls that are safe to repeat are retried on
+    UNAVAILABLE as the `RetryPolicy` says.
+
+    Args:
+        target: The server, e.g. ``"127.0.0.1:50051"`` or ``"dns:///sessiond:50051"``.
+        credentials: TLS credentials; None for a plaintext channel.
+        token: Sent as ``authorization: Bearer <token>`` with every call.
+        default_timeout: Seconds a call may take when it names no timeout;
+            None for no limit. Watches have no default limit.
+        retry: Retry policy; None for the default `RetryPolicy()`.
+        options: gRPC channel options, e.g. ``[("grpc.max_receive_message_length", 8 << 20)]``.
+    """
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        credentials: grpc.ChannelCredentials | None = None,
+        token: str | None = None,
+        default_timeout: float | None = 10.0,
+        retry: RetryPolicy | None = None,
+        options: ChannelOptions | None = None,
+    ) -> None:
+        if credentials is None:
+            channel = grpc.aio.insecure_channel(target, options=options)
+        else:
+            channel = grpc.aio.secure_channel(target, credentials, options=options)
+        self._setup(channel, owns_channel=True, token=token, default_timeout=default_timeout, retry=retry)
+
+    @classmethod
+    def from_channel(
+        cls,
+        channel: grpc.aio.Channel,
+        *,
+        token: str | None = None,
+        default_timeout: float | None = 10.0,
+        retry: RetryPolicy | None = None,
+    ) -> SessionClient:
+        """Build a client on a channel the caller made (and closes: `close` leaves it open).
+
+        Args:
+            channel: A ``grpc.aio`` channel to the server.
+            token: As in the constructor.
+            default_timeout: As in the constructor.
+            retry: As in the constructor.
+
+        Returns:
+            The client.
+        """
+        client = cls.__new__(cls)
+        client._setup(channel, owns_channel=False, token=token, default_timeout=default_timeout, retry=retry)
+        return client
+
+    def _setup(
+        self,
+        channel: grpc.aio.Channel,
+        *,
+        owns_channel: bool,
+        token: str | None,
+        default_timeout: float | None,
+        retry: RetryPolicy | None,
+    ) -> None:
+        self._channel = channel
+        self._owns_channel = owns_channel
+        self._auth: tuple[tuple[str, str], ...] = (("authorization", f"Bearer {token}"),) if token else ()
+        self._default_timeout = default_timeout
+        self._retry = retry or RetryPolicy()
+
+    async def close(self) -> None:
+        """Close the channel, if the client made it."""
+        if self._owns_channel:
+            await self._channel.close()
+
+    async def __aenter__(self) -> SessionClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # Sessions
+
+    async def create_session(
+        self,
+        *,
+        session_id: str = "",
+        game_id: str = "",
+        channel_id: str = "",
+        character_id: str = "",
+        world_id: str = "",
+        title: str = "",
+        game_name: str = "",
+        title_screen_url: str = "",
+        state: State | None = None,
+        options: Sequence[str] = (),
+        window_seconds: float | None = None,
+        early_close: bool | None = None,
+        tie_break: pb.SessionSettings.TieBreak | str | None = None,
+        tie_break_seed: int | None = None,
+        idle_ttl_seconds: float | None = None,
+        max_players: int | None = None,
+        request_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> pb.Session:
+        """Create a session. Settings left None take the server's defaults.
+
+        Args:
+            session_id: The id to give it; the server generates one when empty.
+            game_id: The game it plays.
+            channel_id: The chat channel or lobby it is bound to.
+            character_id: The character of a single-player session.
+            world_id: The world it takes place in.
+            title: A human-readable title.
+            game_name: The game's display name.
+            title_screen_url: URL of the game's title screen.
+            state: The initial JSON state (an empty object when None).
+            options: The options of the first turn; empty for free text.
+            window_seconds: Length of a choice window.
+            early_close: Close a window once every non-dormant player chose.
+            tie_break: ``pb.SessionSettings.FIRST_CHOSEN``, ``SEEDED_RANDOM`` or
+                ``NARRATOR``, or its name.
+            tie_break_seed: Seed of SEEDED_RANDOM draws.
+            idle_ttl_seconds: Idle time after which the session expires.
+            max_players: Roster limit.
+            request_id: Makes the call safe to repeat: a retry with the same
+                id returns the session the first call created. One is
+                generated when None, so the client's own retries are safe.
+            timeout: See the class docstring.
+            metadata: See the class docstring.
+
+        Returns:
+            The new session.
+
+        Raises:
+            AlreadyExists: ``session_id`` is taken.
+            ResourceExhausted: The server holds as many sessions as it may.
+            InvalidArgument: A bad id, setting or state.
+        """
+        settings = pb.SessionSettings(
+            window_duration=seconds_to_timedelta(window_seconds),
+            early_close=early_close,
+            tie_break=tie_break,
+            tie_break_seed=tie_break_seed,
+            idle_ttl=seconds_to_timedelta(idle_ttl_seconds),
+            max_players=max_players,
+        )
+        session = pb.Session(
+            game_id=game_id,
+            channel_id=channel_id,
+            character_id=character_id,
+            world_id=world_id,
+            title=title,
+            game_name=game_name,
+            title_screen_url=title_screen_url,
+            session_state=None if state is None else to_struct(state),
+            current_options=_option_list(options),
+            settings=settings,
+        )
+        request = pb.CreateSessionRequest(
+            session_id=session_id, session=session, request_id=request_id or uuid.uuid4().hex
+        )
+        # Safe to retry: the server answers a repeated request_id with the session it created.
+        return await self._call(
+            "CreateSession", request, pb.Session, idempotent=True, timeout=timeout, metadata=metadata
+        )
+
+    async def get_session(
+        self, session_id: str, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> pb.Session:
+        """Return a session.
+
+        Raises:
+            NotFound: No such session.
+        """
+        request = pb.GetSessionRequest(session_id=session_id)
+        return await self._call("GetSession", request, pb.Session, idempotent=True, timeout=timeout, metadata=metadata)
+
+    async def list_sessions(
+        self,
+        *,
+        filter: str = "",
+        page_size: int = 0,
+        page_token: str = "",
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> pb.ListSessionsResponse:
+        """Return one page of sessions, newest first.
+
+        Args:
+            filter: Equality terms joined by AND, e.g. ``'player_id="p1" AND state=ACTIVE'``.
+            page_size: At most this many (0: the server's default of 50; capped at 500).
+            page_token: ``next_page_token`` of the previous page.
+            timeout: See the class docstring.
+            metadata: See the class docstring.
+
+        Returns:
+            The page, with ``next_page_token`` (empty on the last page) and ``total_size``.
+
+        Raises:
+            InvalidArgument: A bad filter or page token.
+        """
+        request = pb.ListSessionsRequest(filter=filter, page_size=page_size, page_token=page_token)
+        return await self._call(
+            "ListSessions", request, pb.ListSessionsResponse, idempotent=True, timeout=timeout, metadata=metadata
+        )
+
+    def iter_sessions(
+        self,
+        *,
+        filter: str = "",
+        page_size: int = 0,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> AsyncIterator[pb.Session]:
+        """Iterate over the sessions of every page (``async for``); arguments as in `list_sessions`.
+
+        ``timeout`` applies to each page's call.
+        """
+
+        async def page(token: str) -> tuple[Sequence[pb.Session], str]:
+            response = await self.list_sessions(
+                filter=filter, page_size=page_size, page_token=token, timeout=timeout, metadata=metadata
+            )
+            return response.sessions, response.next_page_token
+
+        return _walk(page)
+
+    async def delete_session(
+        self, session_id: str, *, etag: str = "", timeout: float | None = None, metadata: Metadata | None = None
+    ) -> None:
+        """Delete a session with its roster, history and events.
+
+        Args:
+            session_id: The session.
+            etag: Only delete if the session's etag is still this.
+            timeout: See the class docstring.
+            metadata: See the class docstring.
+
+        Raises:
+            NotFound: No such session.
+            Aborted: A stale etag.
+        """
+        request = pb.DeleteSessionRequest(session_id=session_id, etag=etag)
+        # Not retried: if a lost attempt deleted it, the retry would report NOT_FOUND.
+        await self._call(
+            "DeleteSession", request, empty_pb2.Empty, idempotent=False, timeout=timeout, metadata=metadata
+        )
+
+    async def pause_session(
+        self, session_id: str, *, etag: str = "", timeout: float | None = None, metadata: Metadata | None = None
+    ) -> pb.Session:
+        """Move a session from ACTIVE to PAUSED; ``etag`` makes it conditional.
+
+        Raises:
+            FailedPrecondition: The session is not ACTIVE.
+            Aborted: A stale etag.
+        """
+        request = pb.PauseSessionRequest(session_id=session_id, etag=etag)
+        # Lifecycle moves are not retried: after a lost success the retry gets
+        # FAILED_PRECONDITION (or ABORTED with an etag) for a change that happened.
+        return await self._call(
+            "PauseSession", request, pb.Session, idempotent=False, timeout=timeout, metadata=metadata
+        )
+
+    async def resume_session(
+        self, session_id: str, *, etag: str = "", timeout: float | None = None, metadata: Metadata | None = None
+    ) -> pb.Session:
+        """Move a session from PAUSED to ACTIVE; ``etag`` makes it conditional. Not retried.
+
+        Raises:
+            FailedPrecondition: The session is not PAUSED.
+            Aborted: A stale etag.
+        """
+        request = pb.ResumeSessionRequest(session_id=session_id, etag=etag)
+        return await self._call(
+            "ResumeSession", request, pb.Session, idempotent=False, timeout=timeout, metadata=metadata
+        )
+
+    async def end_session(
+        self, session_id: str, *, etag: str = "", timeout: float | None = None, metadata: Metadata | None = None
+    ) -> pb.Session:
+        """End a session (final); an open window resolves first. Not retried.
+
+        Raises:
+            FailedPrecondition: Already ENDED or EXPIRED.
+            Aborted: A stale etag.
+        """
+        request = pb.EndSessionRequest(session_id=session_id, etag=etag)
+        return await self._call("EndSession", request, pb.Session, idempotent=False, timeout=timeout, metadata=metadata)
+
+    # State
+
+    async def update_session_state(
+        self,
+        session_id: str,
+        patch: State,
+        *,
+        expected_state_version: int | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> pb.Session:
+        """Apply a JSON merge-patch (RFC 7396) to the session's state.
+
+        Args:
+            session_id: The session.
+            patch: Members set to None are removed, mappings merge, anything else replaces.
+            expected_state_version: Refuse unless ``state_version`` is still this.
+            timeout: See the class docstring.
+            metadata: See the class docstring.
+
+        Returns:
+            The session after the change.
+
+        Raises:
+            Aborted: ``expected_state_version`` differs.
+            InvalidArgument: The result exceeds 64 KiB.
+            FailedPrecondition: The session is ENDED or EXPIRED.
+        """
+        request = pb.UpdateSessionStateRequest(
+            session_id=session_id, patch=to_struct(patch), expected_state_version=expected_state_version
+        )
+        # Retried only when conditional: the version check stops a lost success
+        # from applying twice (the retry then gets ABORTED: re-read the session).
+        conditional = expected_state_version is not None
+        return await self._call(
+            "UpdateSessionState", request, pb.Session, idempotent=conditional, timeout=timeout, metadata=metadata
+        )
+
+    async def reset_session_state(
+        self,
+        session_id: str,
+        state: State | None = None,
+        *,
+        expected_state_version: int | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> pb.Session:
+        """Replace the session's state (with an empty object when ``state`` is None).
+
+        Retried only when ``expected_state_version`` is given. Errors as in
+        `update_session_state`.
+        """
+        request = pb.ResetSessionStateRequest(
+            session_id=session_id,
+            session_state=None if state is None else to_struct(state),
+            expected_state_version=expected_state_version,
+        )
+        # Same rule as UpdateSessionState: an unconditional retry could undo a
+        # write made by someone else in between.
+        conditional = expected_state_version is not None
+        return await self._call(
+            "ResetSessionState", request, pb.Session, idempotent=conditional, timeout=timeout, metadata=metadata
+        )
+
+    # Players
+
+    async def join_session(
+        self,
+        session_id: str,
+        player_id: str,
+        *,
+        display_name: str = "",
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> pb.Player:
+        """Add a player to the roster, or refresh their display name and activity.
+
+        Raises:
+            FailedPrecondition: The session is ENDED or EXPIRED.
+            ResourceExhausted: The roster is full.
+        """
+        request = pb.JoinSessionRequest(session_id=session_id, player_id=player_id, display_name=display_name)
+        # Idempotent: joining again only refreshes the player.
+        return await self._call("JoinSession", request, pb.Player, idempotent=True, timeout=timeout, metadata=metadata)
+
+    async def leave_session(
+        self, session_id: str, player_id: str, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> None:
+        """Remove a player from the roster, withdrawing their choice in an open window.
+
+        Raises:
+            NotFound: The player is not on the roster.
+        """
+        request = pb.LeaveSessionRequest(session_id=session_id, player_id=player_id)
+        # Never retried: after a lost success the retry would report NOT_FOUND.
+        await self._call("LeaveSession", request, empty_pb2.Empty, idempotent=False, timeout=timeout, metadata=metadata)
+
+    async def list_players(
+        self,
+        session_id: str,
+        *,
+        page_size: int = 0,
+        page_token: str = "",
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> pb.ListPlayersResponse:
+        """Return one page of the roster in join order (``page_size`` 0: 100; capped at 1000)."""
+        request = pb.ListPlayersRequest(session_id=session_id, page_size=page_size, page_token=page_token)
+        return await self._call(
+            "ListPlayers", request, pb.ListPlayersResponse, idempotent=True, timeout=timeout, metadata=metadata
+        )
+
+    def iter_players(
+        self,
+        session_id: str,
+        *,
+        page_size: int = 0,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> AsyncIterator[pb.Player]:
+        """Iterate over the whole roster (``async for``); ``timeout`` applies to each page."""
+
+        async def page(token: str) -> tuple[Sequence[pb.Player], str]:
+            response = await self.list_players(
+                session_id, page_size=page_size, page_token=token, timeout=timeout, metadata=metadata
+            )
+            return response.players, response.next_page_token
+
+        return _walk(page)
+
+    # Turns
+
+    async def submit_choice(
+        self,
+        session_id: str,
+        player_id: str,
+        choice: str,
+        *,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> pb.SubmitChoiceResponse:
+        """Record a player's choice for the current turn, joining them if needed.
+
+        Returns:
+            The turn it counts for, the window's deadline and count, and the
+            resolved turn if this choice closed the window.
+
+        Raises:
+            FailedPrecondition: The session is not ACTIVE.
+            InvalidArgument: Not one of the turn's options, empty, or over 256 characters.
+            ResourceExhausted: The roster is full.
+        """
+        request = pb.SubmitChoiceRequest(session_id=session_id, player_id=player_id, choice=choice)
+        # Retried: a player's later choice in a window replaces their earlier
+        # one, so a repeat changes nothing (the response then says replaced).
+        # Caveat: if the lost attempt closed the window, the repeat counts for
+        # the next turn.
+        return await self._call(
+            "SubmitChoice", request, pb.SubmitChoiceResponse, idempotent=True, timeout=timeout, metadata=metadata
+        )
+
+    async def list_turns(
+        self,
+        session_id: str,
+        *,
+        page_size: int = 0,
+        page_token: str = "",
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> pb.ListTurnsResponse:
+        """Return one page of resolved turns, newest first (``page_size`` 0: 20; capped at 100)."""
+        request = pb.ListTurnsRequest(session_id=session_id, page_size=page_size, page_token=page_token)
+        return await self._call(
+            "ListTurns", request, pb.ListTurnsResponse, idempotent=True, timeout=timeout, metadata=metadata
+        )
+
+    def iter_turns(
+        self,
+        session_id: str,
+        *,
+        page_size: int = 0,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> AsyncIterator[pb.Turn]:
+        """Iterate over all resolved turns, newest first (``async for``); ``timeout`` applies to each page."""
+
+        async def page(token: str) -> tuple[Sequence[pb.Turn], str]:
+            response = await self.list_turns(
+                session_id, page_size=page_size, page_token=token, timeout=timeout, metadata=metadata
+            )
+            return response.turns, response.next_page_token
+
+        return _walk(page)
+
+    async def set_turn_summary(
+        self,
+        session_id: str,
+        turn_number: int,
+        summary: str,
+        *,
+        winner: str = "",
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> pb.Turn:
+        """Attach a narrative summary to a resolved turn; for a NARRATOR tie, name the winner.
+
+        Raises:
+            NotFound: The turn is not in the history.
+            InvalidArgument: ``winner`` is not one of the tied options.
+            FailedPrecondition: ``winner`` given but the turn was not a NARRATOR tie.
+        """
+        request = pb.SetTurnSummaryRequest(
+            session_id=session_id, turn_number=turn_number, summary=summary, winner=winner
+        )
+        # Idempotent: it sets the same values again.
+        return await self._call("SetTurnSummary", request, pb.Turn, idempotent=True, timeout=timeout, metadata=metadata)
+
+    async def set_turn_options(
+        self,
+        session_id: str,
+        options: Sequence[str],
+        *,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> pb.Session:
+        """Set the options of the current turn (empty for free text).
+
+        Raises:
+            FailedPrecondition: The turn's window is open, or the session is ENDED or EXPIRED.
+        """
+        request = pb.SetTurnOptionsRequest(session_id=session_id, options=_option_list(options))
+        # Idempotent: it sets the same options again.
+        return await self._call(
+            "SetTurnOptions", request, pb.Session, idempotent=True, timeout=timeout, metadata=metadata
+        )
+
+    # Events and service
+
+    def watch(
+        self,
+        session_id: str,
+        *,
+        after_event_id: int | None = None,
+        exclude_ticks: bool = False,
+        max_reconnects: int | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> SessionWatch:
+        """Stream a session's events; see `SessionWatch` for ordering and resume.
+
+        Args:
+            session_id: The session.
+            after_event_id: Resume after this stored event; None starts with a snapshot.
+            exclude_ticks: Leave out the once-a-second countdown ticks.
+            max_reconnects: Give up after this many reconnections in a row
+                without an event (None: never give up; 0: never reconnect).
+            timeout: Seconds for the whole watch, reconnections included
+                (None: no limit); past it the iteration raises `DeadlineExceeded`.
+            metadata: See the class docstring.
+
+        Returns:
+            An async iterator of `pb.SessionEvent`.
+        """
+        rpc: grpc.aio.UnaryStreamMultiCallable[pb.WatchSessionRequest, pb.SessionEvent] = self._channel.unary_stream(
+            PATHS["WatchSession"],
+            request_serializer=pb.WatchSessionRequest.SerializeToString,
+            response_deserializer=pb.SessionEvent.FromString,
+        )
+        md = self._metadata(metadata)
+        return SessionWatch(
+            lambda request, remaining: rpc(request, timeout=remaining, metadata=md),
+            session_id,
+            after_event_id=after_event_id,
+            exclude_ticks=exclude_ticks,
+            max_reconnects=max_reconnects,
+            policy=self._retry,
+            timeout=timeout,
+        )
+
+    async def get_service_stats(
+        self, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> pb.ServiceStats:
+        """Return counts of what the server sees: sessions by state, players, windows, watchers."""
+        request = pb.GetServiceStatsRequest()
+        return await self._call(
+            "GetServiceStats", request, pb.ServiceStats, idempotent=True, timeout=timeout, metadata=metadata
+        )
+
+    # Transport
+
+    async def _call(
+        self,
+        method: str,
+        request: message.Message,
+        response_type: type[R],
+        *,
+        idempotent: bool,
+        timeout: float | None,
+        metadata: Metadata | None,
+    ) -> R:
+        """Make one unary call: retries if ``idempotent``, typed errors always."""
+        rpc = self._channel.unary_unary(
+            PATHS[method],
+            request_serializer=_serialize,
+            response_deserializer=response_type.FromString,
+        )
+        md = self._metadata(metadata)
+        try:
+            return await call_with_retry(
+                lambda remaining: rpc(request, timeout=remaining, metadata=md),
+                policy=self._retry,
+                idempotent=idempotent,
+                timeout=self._default_timeout if timeout is None else timeout,
+            )
+        except grpc.aio.AioRpcError as err:
+            raise error_from_rpc(err, method) from err
+
+    def _metadata(self, extra: Metadata | None) -> tuple[tuple[str, str], ...]:
+        return (*self._auth, *(extra or ()))
+
+
+def _serialize(request: message.Message) -> bytes:
+    # Not message.Message.SerializeToString: that is the abstract base method.
+    return request.SerializeToString()
+
+
+def _option_list(options: Sequence[str]) -> list[str]:
+    # A str is a Sequence[str] too: "ab" would silently become ["a", "b"].
+    if isinstance(options, str):
+        raise TypeError("options must be a list of str, not a str")
+    return list(options)
+
+
+async def _walk(page: Callable[[str], Awaitable[tuple[Sequence[Item], str]]]) -> AsyncIterator[Item]:
+    """Yield the items of every page, following next_page_token until it is empty."""
+    token = ""
+    while True:
+        items, token = await page(token)
+        for item in items:
+            yield item
+        if not token:
+            return
