@@ -98,13 +98,15 @@ class Service:
     async def wait_stopped(self) -> None:
         await self._stopped.wait()
 
-    async def _set_health(self, status: Any) -> None:
-        for name in ("", SERVICE_NAME):
+    async def _set_health(self, status: Any, services: tuple[str, ...] = ("", SERVICE_NAME)) -> None:
+        for name in services:
             await self.health.set(name, status)
 
     async def _probe_store(self) -> None:
-        """Serve health from the store's reachability, so a replica without its
-        backend is taken out of rotation and put back when it recovers."""
+        """Serve SessionService's health from the store's reachability, so a replica
+        without its backend is taken out of rotation (readiness) and put back when it
+        recovers. The overall "" status stays SERVING while the process is alive, so a
+        liveness probe does not restart every pod when the backend is down."""
         serving = True
         while True:
             await asyncio.sleep(HEALTH_PROBE_INTERVAL)
@@ -117,7 +119,8 @@ class Service:
             if ok != serving:
                 serving = ok
                 await self._set_health(
-                    health_pb2.HealthCheckResponse.SERVING if ok else health_pb2.HealthCheckResponse.NOT_SERVING
+                    health_pb2.HealthCheckResponse.SERVING if ok else health_pb2.HealthCheckResponse.NOT_SERVING,
+                    (SERVICE_NAME,),
                 )
 
     def _load_snapshot(self) -> None:

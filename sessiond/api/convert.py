@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from google.protobuf import duration_pb2, json_format, struct_pb2, timestamp_pb2
+from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
 from sessiond_client._proto.sessiond.v1 import resources_pb2 as pb
 from sessiond_client._proto.sessiond.v1 import session_service_pb2 as spb
 
@@ -72,21 +72,25 @@ def struct_of(data: dict[str, Any]) -> struct_pb2.Struct:
 
 
 def dict_of(field: str, struct: struct_pb2.Struct) -> dict[str, Any]:
-    """A Struct as a JSON-ready dict; non-finite numbers are not JSON and are refused."""
-    data: dict[str, Any] = json_format.MessageToDict(struct)
-    _check_finite(field, data)
-    return data
+    """A Struct as a JSON-ready dict. Whole numbers come back as int; NaN and the
+    infinities are not JSON and are refused."""
+    return {key: _value_of(field, value) for key, value in struct.fields.items()}
 
 
-def _check_finite(field: str, value: Any) -> None:
-    if isinstance(value, float) and not math.isfinite(value):
-        raise InvalidInput(field, "contains a NaN or infinite number, which JSON cannot hold")
-    if isinstance(value, dict):
-        for v in value.values():
-            _check_finite(field, v)
-    elif isinstance(value, list):
-        for v in value:
-            _check_finite(field, v)
+def _value_of(field: str, value: struct_pb2.Value) -> Any:
+    kind = value.WhichOneof("kind")
+    if kind == "number_value":
+        number = value.number_value
+        if not math.isfinite(number):
+            raise InvalidInput(field, "contains a NaN or infinite number, which JSON cannot hold")
+        return int(number) if number.is_integer() and abs(number) < 2**53 else number
+    if kind == "struct_value":
+        return dict_of(field, value.struct_value)
+    if kind == "list_value":
+        return [_value_of(field, v) for v in value.list_value.values]
+    if kind in ("string_value", "bool_value"):
+        return getattr(value, kind)
+    return None  # null_value, or a Value with nothing set
 
 
 def spec_from_pb(s: pb.Session) -> SessionSpec:

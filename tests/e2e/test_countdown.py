@@ -29,7 +29,7 @@ async def test_three_player_countdown_with_a_replaced_choice_and_a_dormant_playe
         s = await client.create_session(
             session_id="quest", options=["north", "south"], window_seconds=1.5, early_close=False
         )
-        watch = Recorder(client.watch(s.session_id))
+        watch = Recorder(client.watch(s.session_id, after_event_id=s.last_event_id))
         for player in ("ann", "bob", "cat"):
             await client.join_session(s.session_id, player, display_name=player.title())
         for _ in range(2):  # cat sits out two turns and goes DORMANT
@@ -89,7 +89,7 @@ async def test_a_dormant_player_does_not_hold_the_window_open(start_server: Star
     server = await start_server(**FAST_TIERS)
     async with SessionClient(f"127.0.0.1:{server.port}") as client:
         s = await client.create_session(window_seconds=1.0)
-        watch = Recorder(client.watch(s.session_id, exclude_ticks=True))
+        watch = Recorder(client.watch(s.session_id, after_event_id=s.last_event_id, exclude_ticks=True))
         for player in ("ann", "bob", "cat"):
             await client.join_session(s.session_id, player)
         for _ in range(2):  # cat is still IDLE: these turns run to their deadline
@@ -103,7 +103,7 @@ async def test_a_dormant_player_does_not_hold_the_window_open(start_server: Star
 
 async def test_fifty_concurrent_choices_each_appear_once_in_the_turn(client: SessionClient) -> None:
     s = await client.create_session(window_seconds=3.0, early_close=False)
-    watch = Recorder(client.watch(s.session_id, exclude_ticks=True))
+    watch = Recorder(client.watch(s.session_id, after_event_id=s.last_event_id, exclude_ticks=True))
     players = [f"p{i:02d}" for i in range(50)]
     receipts = await asyncio.gather(*(client.submit_choice(s.session_id, p, f"choice-{p}") for p in players))
     assert sum(r.opened_window for r in receipts) == 1

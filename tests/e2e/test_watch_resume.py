@@ -12,7 +12,7 @@ from tests.e2e.conftest import Recorder, StartServer
 
 async def test_a_watch_cut_mid_countdown_resumes_with_no_gap_and_no_duplicate(client: SessionClient) -> None:
     s = await client.create_session(window_seconds=2.0, early_close=False)
-    first = Recorder(client.watch(s.session_id, exclude_ticks=True))
+    first = Recorder(client.watch(s.session_id, after_event_id=s.last_event_id, exclude_ticks=True))
     await client.submit_choice(s.session_id, "p1", "a")
     await client.submit_choice(s.session_id, "p2", "b")
     await first.wait_kind("choice_received", 2)
@@ -62,6 +62,7 @@ async def test_the_client_reconnects_across_a_restart_and_misses_nothing(start_s
         s = await client.create_session(window_seconds=30.0, early_close=False)
         watch = client.watch(s.session_id, exclude_ticks=True)
         seen = Recorder(watch)
+        await seen.wait_kind("snapshot")  # the watch is live: what follows arrives as events
         opened = await client.submit_choice(s.session_id, "p1", "a")
         await seen.wait_kind("choice_received")
         await first.stop()  # graceful: the stream ends UNAVAILABLE, the snapshot is written

@@ -1,0 +1,104 @@
+"""The cross-session indexes: three sorted sets in one hash slot of their own.
+
+On Redis Cluster they cannot share a slot with the session keys, so they are never
+written inside a session's atomic step. Each index is kept safe by the order of its
+writes and by readers that check every entry against the session record:
+
+- deadlines (score: deadline of the open window). Written BEFORE the commit that opens
+  a window and again after it; removed only AFTER the commit that closes it, and only
+  if it still holds that deadline. So an open window always has an entry; a stale
+  entry only costs the sweep a read of the record, after which it is removed.
+- expiry (score: a lower bound of expire_time). Written at create only: activity only
+  moves expire_time later, so the score stays a lower bound, and ``sessions_idle``
+  raises the score of a session found not idle yet. No index write per mutation.
+- created (score: create_time). Newest-first listing and the session count.
+
+A session whose keys Redis expired (sliding TTL) or that a crash left half-deleted is
+dropped from all three by the first reader that misses its record, unless it was
+created less than ``prune_grace`` seconds ago: a create writes its entries just
+before its record, and a reader must not drop them in between.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from sessiond.core.models import Session
+from sessiond.store.redis._client import Client
+from sessiond.store.redis._keys import IndexKeys
+from sessiond.store.redis._scripts import Scripts
+
+BATCH = 500  # records fetched per pipeline
+
+
+def score_arg(value: float) -> str:
+    """A score as Redis parses it back to the same double (repr is the shortest exact form)."""
+    if math.isinf(value):
+        return "+inf" if value > 0 else "-inf"
+    return repr(value)
+
+
+class Indexes:
+    def __init__(self, client: Client, scripts: Scripts, keys: IndexKeys, prune_grace: float) -> None:
+        self._client = client
+        self._scripts = scripts
+        self._keys = keys
+        self._prune_grace = prune_grace
+
+    # Writers
+
+    async def put(self, session: Session) -> None:
+        """Entries of a session being created (and again once it is): all three indexes."""
+        window = session.window
+        await self._scripts.index_put(
+            keys=self._keys.all,
+            args=[
+                session.session_id,
+                score_arg(session.create_time),
+                score_arg(session.expire_time),
+                score_arg(window.deadline) if window is not None else "",
+            ],
+        )
+
+    async def drop(self, session_id: str, create_time: float) -> None:
+        """Forget a deleted session; an entry of a newer session with the same id stays."""
+        await self._scripts.index_drop(keys=self._keys.all, args=[session_id, "exact", score_arg(create_time)])
+
+    async def prune(self, session_ids: Sequence[str], now: float) -> None:
+        """Forget sessions whose record a reader found missing (see the module docstring)."""
+        bound = score_arg(now - self._prune_grace)
+        for session_id in session_ids:
+            await self._scripts.index_drop(keys=self._keys.all, args=[session_id, "older", bound])
+
+    async def set_deadline(self, session_id: str, deadline: float) -> None:
+        await self._client.zadd(self._keys.deadlines, {session_id: deadline})
+
+    async def drop_deadline(self, session_id: str, deadline: float) -> None:
+        """Remove the entry if it still holds ``deadline`` (not the next window's)."""
+        await self._scripts.deadline_drop(keys=[self._keys.deadlines], args=[session_id, score_arg(deadline)])
+
+    async def raise_expiry(self, session_id: str, expire_time: float) -> None:
+        await self._client.zadd(self._keys.expiry, {session_id: expire_time}, gt=True)
+
+    # Readers
+
+    async def newest_first(self) -> list[str]:
+        """Every indexed session id by create_time, newest first (ties: id, descending)."""
+        members = await self._client.zrange(self._keys.created, 0, -1, desc=True)
+        return [_text(m) for m in members]
+
+    async def count(self) -> int:
+        return int(await self._client.zcard(self._keys.created))
+
+    async def deadlines_until(self, until: float) -> list[tuple[str, float]]:
+        found = await self._client.zrangebyscore(self._keys.deadlines, "-inf", score_arg(until), withscores=True)
+        return [(_text(pair[0]), float(pair[1])) for pair in found]
+
+    async def expiring_until(self, until: float) -> list[str]:
+        found = await self._client.zrangebyscore(self._keys.expiry, "-inf", score_arg(until))
+        return [_text(m) for m in found]
+
+
+def _text(member: object) -> str:
+    return member.decode() if isinstance(member, bytes) else str(member)
