@@ -114,3 +114,20 @@ async def test_fifty_concurrent_choices_each_appear_once_in_the_turn(client: Ses
     received = watch.of_kind("choice_received")
     assert sorted(e.choice_received.player_id for e in received) == players
     await watch.stop()
+
+
+async def test_service_stats_count_what_the_server_holds(client: SessionClient) -> None:
+    a = await client.create_session(window_seconds=60.0, early_close=False)
+    b = await client.create_session()
+    await client.submit_choice(a.session_id, "p1", "x")
+    await client.join_session(a.session_id, "p2")
+    await client.join_session(b.session_id, "p3")
+    await client.pause_session(b.session_id)
+    watch = Recorder(client.watch(a.session_id, exclude_ticks=True))
+    await watch.wait_kind("snapshot")
+    stats = await client.get_service_stats()
+    by_state = {c.state: c.count for c in stats.sessions_by_state}
+    assert by_state == {pb.Session.ACTIVE: 1, pb.Session.PAUSED: 1}
+    assert stats.player_count == 3 and stats.open_windows == 1 and stats.watchers == 1
+    assert stats.store == "memory" and stats.version
+    await watch.stop()
