@@ -15,13 +15,17 @@ import structlog
 from grpc_health.v1 import _async as health_aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from sessiond_client._proto.sessiond.v1 import player_service_pb2 as ppb
+from sessiond_client._proto.sessiond.v1 import player_service_pb2_grpc as ppb_grpc
 from sessiond_client._proto.sessiond.v1 import session_service_pb2 as spb
 from sessiond_client._proto.sessiond.v1 import session_service_pb2_grpc as spb_grpc
 
 from sessiond.api.interceptors import LoggingInterceptor
+from sessiond.api.players import PlayerServicer
 from sessiond.api.sessions import SessionServicer
 from sessiond.config import Config
 from sessiond.core.errors import SessiondError
+from sessiond.manager.players import PlayerManager
 from sessiond.manager.sessions import SessionManager
 from sessiond.store import snapshot
 from sessiond.store.memory import MemoryStore
@@ -30,6 +34,7 @@ from sessiond.store.protocols import SessionStore
 log = structlog.get_logger("sessiond")
 
 SERVICE_NAME = spb.DESCRIPTOR.services_by_name["SessionService"].full_name
+PLAYER_SERVICE_NAME = ppb.DESCRIPTOR.services_by_name["PlayerService"].full_name
 HEALTH_PROBE_INTERVAL = 2.0
 
 try:
@@ -51,6 +56,7 @@ class Service:
         self.config = config
         self.store = store if store is not None else build_store(config)
         self.manager = SessionManager(self.store, config.manager_config())
+        self.players = PlayerManager(self.store, config.manager_config())
         self.health = health_aio.HealthServicer()
         self.server = grpc.aio.server(interceptors=[LoggingInterceptor()])
         self.port = 0
@@ -61,9 +67,15 @@ class Service:
         self._load_snapshot()
         await self.manager.start()
         spb_grpc.add_SessionServiceServicer_to_server(SessionServicer(self.manager, VERSION), self.server)
+        ppb_grpc.add_PlayerServiceServicer_to_server(PlayerServicer(self.players), self.server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(
-            (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+            (
+                SERVICE_NAME,
+                PLAYER_SERVICE_NAME,
+                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                reflection.SERVICE_NAME,
+            ),
             self.server,
         )
         try:

@@ -15,9 +15,11 @@ from sessiond.core.lifecycle import SessionSpec
 from sessiond.core.models import (
     ChoiceEntry,
     CloseReason,
+    ContentSettings,
     Event,
     EventKind,
     PlayerEntry,
+    PlayerProfile,
     Session,
     SessionStatus,
     TieBreak,
@@ -117,6 +119,72 @@ def spec_from_pb(s: pb.Session) -> SessionSpec:
         tie_break_seed=settings.tie_break_seed if settings.HasField("tie_break_seed") else None,
         idle_ttl_seconds=seconds_of("session.settings.idle_ttl", settings.idle_ttl),
         max_players=settings.max_players,
+        content=content_from_pb(s.content_settings) if s.HasField("content_settings") else None,
+    )
+
+
+INTENSITY_NAMES = {v: k for k, v in pb.ContentSettings.Intensity.items()}
+PACING_NAMES = {v: k for k, v in pb.ContentSettings.Pacing.items()}
+
+
+def content_from_pb(c: pb.ContentSettings) -> ContentSettings:
+    intensity = INTENSITY_NAMES.get(c.intensity, str(c.intensity))
+    pacing = PACING_NAMES.get(c.pacing, str(c.pacing))
+    return ContentSettings(
+        intensity="" if c.intensity == 0 else intensity,
+        pacing="" if c.pacing == 0 else pacing,
+        topics_to_avoid=list(c.topics_to_avoid),
+        extensions=dict(c.extensions),
+    )
+
+
+def content_to_pb(c: ContentSettings) -> pb.ContentSettings:
+    return pb.ContentSettings(
+        intensity=c.intensity or None,  # protobuf takes an enum value's name
+        pacing=c.pacing or None,
+        topics_to_avoid=c.topics_to_avoid,
+        extensions=c.extensions,
+    )
+
+
+def profile_from_pb(p: pb.PlayerProfile) -> PlayerProfile:
+    return PlayerProfile(
+        player_id=p.player_id,
+        display_name=p.display_name,
+        preferences=dict(p.preferences),
+        hide_from_recommendations=p.privacy.hide_from_recommendations,
+        hide_from_departed_rosters=p.privacy.hide_from_departed_rosters,
+        content=content_from_pb(p.content_settings),
+    )
+
+
+def profile_to_pb(p: PlayerProfile) -> pb.PlayerProfile:
+    return pb.PlayerProfile(
+        player_id=p.player_id,
+        display_name=p.display_name,
+        preferences=p.preferences,
+        privacy=pb.PrivacySettings(
+            hide_from_recommendations=p.hide_from_recommendations,
+            hide_from_departed_rosters=p.hide_from_departed_rosters,
+        ),
+        content_settings=content_to_pb(p.content),
+        create_time=ts(p.create_time),
+        update_time=ts(p.update_time),
+        etag=p.etag,
+    )
+
+
+def game_to_pb(s: Session) -> pb.Game:
+    return pb.Game(
+        session_id=s.session_id,
+        game_id=s.game_id,
+        game_name=s.game_name,
+        channel_id=s.channel_id,
+        turn_number=s.turn_number,
+        active=s.status is SessionStatus.ACTIVE,
+        title_screen_url=s.title_screen_url,
+        state=STATE_TO_PB[s.status],
+        update_time=ts(s.update_time),
     )
 
 
@@ -146,6 +214,8 @@ def session_to_pb(s: Session) -> pb.Session:
         ),
         player_count=len(s.roster),
         game_master_player_id=s.game_master,
+        owner_player_id=s.owner_player_id,
+        content_settings=content_to_pb(s.content),
         create_time=ts(s.create_time),
         update_time=ts(s.update_time),
         last_activity_time=ts(s.last_activity_time),
@@ -168,7 +238,7 @@ def session_to_pb(s: Session) -> pb.Session:
 
 
 def player_to_pb(p: PlayerEntry, tier: str = "") -> pb.Player:
-    return pb.Player(
+    out = pb.Player(
         player_id=p.player_id,
         display_name=p.display_name,
         tier=TIER_TO_PB.get(tier, pb.ACTIVITY_TIER_UNSPECIFIED),
@@ -176,7 +246,11 @@ def player_to_pb(p: PlayerEntry, tier: str = "") -> pb.Player:
         join_time=ts(p.join_time),
         last_action_time=ts(p.last_action_time),
         last_action_turn=p.last_action_turn,
+        turns_played=p.turns_played,
     )
+    if p.leave_time:
+        out.leave_time.CopyFrom(ts(p.leave_time))
+    return out
 
 
 def view_to_pb(view: PlayerView) -> pb.Player:
@@ -255,6 +329,8 @@ def event_to_pb(e: Event) -> pb.SessionEvent:
             )
         case EventKind.OPTIONS_CHANGED:
             out.options_changed.CopyFrom(pb.OptionsChanged(turn_number=d["turn_number"], options=d["options"]))
+        case EventKind.GAME_MASTER_CHANGED:
+            out.game_master_changed.CopyFrom(pb.GameMasterChanged(old_player_id=d["old"], new_player_id=d["new"]))
     return out
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
 import grpc
 
 from sessiond.core.errors import (
@@ -9,6 +13,7 @@ from sessiond.core.errors import (
     InvalidInput,
     LimitReached,
     PlayerNotFound,
+    ProfileNotFound,
     SessiondError,
     SessionExists,
     SessionNotFound,
@@ -18,10 +23,15 @@ from sessiond.core.errors import (
     WrongState,
 )
 
+Req = TypeVar("Req")
+Resp = TypeVar("Resp")
+Handler = Callable[[Any, Req, grpc.aio.ServicerContext[Any, Any]], Awaitable[Resp]]
+
 STATUS_OF: dict[type[SessiondError], grpc.StatusCode] = {
     InvalidInput: grpc.StatusCode.INVALID_ARGUMENT,
     SessionNotFound: grpc.StatusCode.NOT_FOUND,
     PlayerNotFound: grpc.StatusCode.NOT_FOUND,
+    ProfileNotFound: grpc.StatusCode.NOT_FOUND,
     TurnNotFound: grpc.StatusCode.NOT_FOUND,
     SessionExists: grpc.StatusCode.ALREADY_EXISTS,
     LimitReached: grpc.StatusCode.RESOURCE_EXHAUSTED,
@@ -37,3 +47,17 @@ def status_of(error: SessiondError) -> grpc.StatusCode:
         if cls in STATUS_OF:
             return STATUS_OF[cls]
     return grpc.StatusCode.INTERNAL
+
+
+def mapped(method: Handler[Req, Resp]) -> Handler[Req, Resp]:
+    """Turn a domain error into the status code and message of the error table."""
+
+    @functools.wraps(method)
+    async def wrapper(self: Any, request: Req, context: grpc.aio.ServicerContext[Any, Any]) -> Resp:
+        try:
+            return await method(self, request, context)
+        except SessiondError as exc:
+            await context.abort(status_of(exc), exc.message)
+            raise  # unreachable: abort raises
+
+    return wrapper

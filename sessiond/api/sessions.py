@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -13,8 +12,9 @@ from sessiond_client._proto.sessiond.v1 import session_service_pb2 as spb
 from sessiond_client._proto.sessiond.v1 import session_service_pb2_grpc as spb_grpc
 
 from sessiond.api import convert
-from sessiond.api.errors import status_of
+from sessiond.api.errors import mapped, status_of
 from sessiond.core.errors import SessiondError
+from sessiond.manager.placement import Swapped
 from sessiond.manager.sessions import SessionManager, Snapshot, Tick
 
 Req = TypeVar("Req")
@@ -22,20 +22,6 @@ Resp = TypeVar("Resp")
 Handler = Callable[[Any, Req, grpc.aio.ServicerContext[Any, Any]], Awaitable[Resp]]
 
 STATUS_ACTIONS = {"PauseSession": "pause", "ResumeSession": "resume", "EndSession": "end"}
-
-
-def mapped(method: Handler[Req, Resp]) -> Handler[Req, Resp]:
-    """Turn a domain error into the status code and message of the error table."""
-
-    @functools.wraps(method)
-    async def wrapper(self: Any, request: Req, context: grpc.aio.ServicerContext[Any, Any]) -> Resp:
-        try:
-            return await method(self, request, context)
-        except SessiondError as exc:
-            await context.abort(status_of(exc), exc.message)
-            raise  # unreachable: abort raises
-
-    return wrapper
 
 
 class SessionServicer(spb_grpc.SessionServiceServicer):
@@ -98,7 +84,9 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
 
     @mapped
     async def ListPlayers(self, request: spb.ListPlayersRequest, context: Any) -> spb.ListPlayersResponse:
-        page = await self._m.list_players(request.session_id, request.page_size, request.page_token)
+        page = await self._m.list_players(
+            request.session_id, request.page_size, request.page_token, request.include_departed
+        )
         return spb.ListPlayersResponse(
             players=[convert.view_to_pb(v) for v in page.items], next_page_token=page.next_page_token
         )
@@ -142,3 +130,45 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
     @mapped
     async def GetServiceStats(self, request: spb.GetServiceStatsRequest, context: Any) -> spb.ServiceStats:
         return convert.stats_to_pb(await self._m.stats(), self._version)
+
+    @mapped
+    async def SwitchCharacterWorld(
+        self, request: spb.SwitchCharacterWorldRequest, context: Any
+    ) -> spb.SwitchCharacterWorldResponse:
+        template = convert.spec_from_pb(request.template)
+        done = await self._m.switch_character_world(
+            request.player_id, request.character_id, request.world_id, template
+        )
+        out = spb.SwitchCharacterWorldResponse(session=convert.session_to_pb(done.session), created=done.created)
+        if done.paused is not None:
+            out.paused.CopyFrom(convert.session_to_pb(done.paused))
+        return out
+
+    @mapped
+    async def SwapGame(self, request: spb.SwapGameRequest, context: Any) -> spb.SwapGameResponse:
+        spec = convert.spec_from_pb(request.session)
+        return _swapped(await self._m.swap_game(request.channel_id, spec, request.session_id))
+
+    @mapped
+    async def LoadGame(self, request: spb.LoadGameRequest, context: Any) -> spb.SwapGameResponse:
+        return _swapped(await self._m.load_game(request.session_id))
+
+    @mapped
+    async def ListGames(self, request: spb.ListGamesRequest, context: Any) -> spb.ListGamesResponse:
+        page = await self._m.list_games(request.filter, request.page_size, request.page_token)
+        return spb.ListGamesResponse(
+            games=[convert.game_to_pb(s) for s in page.items],
+            next_page_token=page.next_page_token,
+            total_size=page.total,
+        )
+
+    @mapped
+    async def SetGameMaster(self, request: spb.SetGameMasterRequest, context: Any) -> pb.Session:
+        return convert.session_to_pb(await self._m.set_game_master(request.session_id, request.player_id))
+
+
+def _swapped(done: Swapped) -> spb.SwapGameResponse:
+    out = spb.SwapGameResponse(session=convert.session_to_pb(done.session))
+    if done.saved is not None:
+        out.saved.CopyFrom(convert.session_to_pb(done.saved))
+    return out

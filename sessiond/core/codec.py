@@ -8,8 +8,10 @@ from typing import Any
 from sessiond.core.models import (
     ChoiceEntry,
     CloseReason,
+    ContentSettings,
     Event,
     PlayerEntry,
+    PlayerProfile,
     Session,
     SessionSettings,
     SessionStatus,
@@ -33,12 +35,23 @@ def session_from_dict(d: dict[str, Any]) -> Session:
         window["choices"] = {pid: ChoiceEntry(**c) for pid, c in window["choices"].items()}
         window = Window(**window)
     return Session(
-        **{k: v for k, v in d.items() if k not in ("status", "roster")},
+        **{k: v for k, v in d.items() if k not in ("status", "roster", "departed", "content")},
         status=SessionStatus(d["status"]),
         settings=SessionSettings(**settings),
         window=window,
         roster={pid: PlayerEntry(**p) for pid, p in d["roster"].items()},
+        departed={pid: PlayerEntry(**p) for pid, p in d.get("departed", {}).items()},
+        content=ContentSettings(**d.get("content", {})),
     )
+
+
+def profile_to_dict(p: PlayerProfile) -> dict[str, Any]:
+    return asdict(p)
+
+
+def profile_from_dict(d: dict[str, Any]) -> PlayerProfile:
+    d = dict(d)
+    return PlayerProfile(**{k: v for k, v in d.items() if k != "content"}, content=ContentSettings(**d["content"]))
 
 
 def player_to_dict(p: PlayerEntry) -> dict[str, Any]:

@@ -32,6 +32,12 @@ class PlayerNotFound(SessiondError):
         self.player_id = player_id
 
 
+class ProfileNotFound(SessiondError):
+    def __init__(self, player_id: str) -> None:
+        super().__init__(f"player {player_id!r} has no profile")
+        self.player_id = player_id
+
+
 class TurnNotFound(SessiondError):
     def __init__(self, session_id: str, turn_number: int) -> None:
         super().__init__(f"turn {turn_number} of session {session_id!r} is not in its history")

@@ -52,3 +52,7 @@ def status_changed(old: SessionStatus, new: SessionStatus) -> EventDraft:
 
 def options_changed(turn_number: int, options: list[str]) -> EventDraft:
     return EventDraft(EventKind.OPTIONS_CHANGED, {"turn_number": turn_number, "options": list(options)})
+
+
+def game_master_changed(old: str, new: str) -> EventDraft:
+    return EventDraft(EventKind.GAME_MASTER_CHANGED, {"old": old, "new": new})

@@ -14,6 +14,7 @@ from sessiond.core.mergepatch import merge_patch
 from sessiond.core.models import (
     UNCHANGED,
     CloseReason,
+    ContentSettings,
     EventDraft,
     Mutation,
     PlayerEntry,
@@ -22,6 +23,7 @@ from sessiond.core.models import (
     SessionStatus,
     TieBreak,
 )
+from sessiond.core.profiles import check_content
 from sessiond.core.window import close_window
 
 # Which lifecycle call moves which states where.
@@ -94,6 +96,7 @@ def join(s: Session, player_id: str, display_name: str, now: float) -> tuple[Mut
     player = s.roster.get(player_id)
     if player is None:
         player = add_player(s, player_id, display_name, now)
+        s.departed.pop(player_id, None)
         return Mutation(events=(events.player_joined(player),)), player
     if display_name:
         player.display_name = display_name
@@ -102,13 +105,30 @@ def join(s: Session, player_id: str, display_name: str, now: float) -> tuple[Mut
     return Mutation(), player
 
 
-def leave(s: Session, player_id: str) -> Mutation:
-    """Remove a player. A choice they already made stays in the window: it was acknowledged."""
-    if s.roster.pop(player_id, None) is None:
+def leave(s: Session, player_id: str, now: float) -> Mutation:
+    """Remove a player, who is then listed as departed. A choice they already made
+    stays in the window: it was acknowledged. Leaving drops the co-GM role."""
+    player = s.roster.pop(player_id, None)
+    if player is None:
         raise PlayerNotFound(s.session_id, player_id)
+    player.leave_time = now
+    s.departed[player_id] = player
+    drafts = [events.player_left(player_id)]
     if s.game_master == player_id:
         s.game_master = ""
-    return Mutation(events=(events.player_left(player_id),))
+        drafts.append(events.game_master_changed(player_id, ""))
+    return Mutation(events=tuple(drafts))
+
+
+def set_game_master(s: Session, player_id: str) -> Mutation:
+    """Hand the co-GM role to a rostered player, or back to the narrator ("")."""
+    require_open(s, "change the game master")
+    if player_id and player_id not in s.roster:
+        raise WrongState(f"player {player_id!r} is not on the roster of session {s.session_id!r}; join them first")
+    if player_id == s.game_master:
+        return UNCHANGED
+    old, s.game_master = s.game_master, player_id
+    return Mutation(events=(events.game_master_changed(old, player_id),))
 
 
 def set_options(s: Session, options: list[str]) -> Mutation:
@@ -141,6 +161,8 @@ class SessionSpec:
     tie_break_seed: int | None = None
     idle_ttl_seconds: float = 0.0
     max_players: int = 0
+    content: ContentSettings | None = None
+    owner_player_id: str = ""  # set by SwitchCharacterWorld, never by callers directly
 
 
 def new_session(session_id: str, spec: SessionSpec, now: float, defaults: Defaults, limits: Limits) -> Session:
@@ -189,4 +211,6 @@ def new_session(session_id: str, spec: SessionSpec, now: float, defaults: Defaul
         title_screen_url=spec.title_screen_url,
         state=check_state("session.session_state", spec.state or {}, limits),
         options=check_options("session.current_options", list(spec.options), limits),
+        owner_player_id=check_id("owner_player_id", spec.owner_player_id, required=False),
+        content=check_content("session.content_settings", spec.content or ContentSettings(), limits),
     )

@@ -28,6 +28,11 @@ class Limits:
     min_idle_ttl_seconds: float = 60.0
     max_idle_ttl_seconds: float = 30 * 24 * 3600.0
     max_players_cap: int = 1000
+    max_map_entries: int = 50
+    max_map_key_chars: int = 64
+    max_map_value_chars: int = 1024
+    max_topics: int = 50
+    max_topic_chars: int = 100
 
 
 def check_id(field: str, value: str, *, required: bool = True) -> str:
@@ -71,3 +76,14 @@ def check_options(field: str, options: list[str], limits: Limits) -> list[str]:
             raise InvalidInput(field, f"option {option!r} is listed twice")
         seen.add(option)
     return options
+
+
+def check_map(field: str, values: dict[str, str], limits: Limits) -> dict[str, str]:
+    """A small string map (preferences, extensions): bounded entries, keys and values."""
+    if len(values) > limits.max_map_entries:
+        raise InvalidInput(field, f"{len(values)} entries; the limit is {limits.max_map_entries}")
+    for key, value in values.items():
+        if not 1 <= len(key) <= limits.max_map_key_chars:
+            raise InvalidInput(field, f"key {key[:80]!r} must be 1-{limits.max_map_key_chars} characters")
+        check_text(f"{field}[{key}]", value, limits.max_map_value_chars)
+    return values

@@ -54,6 +54,35 @@ class PlayerEntry:
     last_action_time: float
     last_action_turn: int
     consecutive_skips: int = 0
+    turns_played: int = 0
+    leave_time: float = 0.0  # set once the player left (Session.departed)
+
+
+@dataclass(slots=True)
+class ContentSettings:
+    """Settings a player carries into the sessions made for them."""
+
+    intensity: str = ""  # "", LOW, MEDIUM, HIGH
+    pacing: str = ""  # "", RELAXED, STEADY, BRISK
+    topics_to_avoid: list[str] = field(default_factory=list)
+    extensions: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class PlayerProfile:
+    player_id: str
+    display_name: str = ""
+    preferences: dict[str, str] = field(default_factory=dict)
+    hide_from_recommendations: bool = False
+    hide_from_departed_rosters: bool = False
+    content: ContentSettings = field(default_factory=ContentSettings)
+    create_time: float = 0.0
+    update_time: float = 0.0
+    revision: int = 0
+
+    @property
+    def etag(self) -> str:
+        return f"r{self.revision}"
 
 
 @dataclass(slots=True)
@@ -114,7 +143,11 @@ class Session:
     options: list[str] = field(default_factory=list)
     window: Window | None = None
     roster: dict[str, PlayerEntry] = field(default_factory=dict)
+    # Players who left, kept for "departed" listings (privacy permitting).
+    departed: dict[str, PlayerEntry] = field(default_factory=dict)
     game_master: str = ""
+    owner_player_id: str = ""
+    content: ContentSettings = field(default_factory=ContentSettings)
     revision: int = 1
     last_event_id: int = 0
 
@@ -139,6 +172,12 @@ class Session:
             options=list(self.options),
             window=window,
             roster={k: replace(v) for k, v in self.roster.items()},
+            departed={k: replace(v) for k, v in self.departed.items()},
+            content=replace(
+                self.content,
+                topics_to_avoid=list(self.content.topics_to_avoid),
+                extensions=dict(self.content.extensions),
+            ),
         )
 
 
@@ -171,7 +210,7 @@ class EventKind:
     STATE_CHANGED = "state_changed"
     STATUS_CHANGED = "status_changed"
     OPTIONS_CHANGED = "options_changed"
-    SESSION_DELETED = "session_deleted"
+    GAME_MASTER_CHANGED = "game_master_changed"
 
 
 @dataclass(frozen=True, slots=True)

@@ -112,7 +112,11 @@ def close_window(s: Session, now: float, reason: CloseReason) -> tuple[Mutation,
     assert window is not None, "close_window needs an open window"
     turn = resolve(s, window, now, reason)
     for pid, player in s.roster.items():
-        player.consecutive_skips = 0 if pid in window.choices else player.consecutive_skips + 1
+        if pid in window.choices:
+            player.consecutive_skips = 0
+            player.turns_played += 1
+        else:
+            player.consecutive_skips += 1
     s.window = None
     s.turn_number += 1
     return Mutation(events=(events.turn_resolved(turn),), new_turn=turn, activity=False), turn

@@ -4,29 +4,33 @@ keep the window timers and watchers informed. No transport and no storage detail
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar
 
 from sessiond.core import lifecycle
-from sessiond.core.errors import InvalidInput, SessionNotFound, Unavailable
+from sessiond.core.errors import InvalidInput, ProfileNotFound, SessionNotFound, Unavailable
 from sessiond.core.limits import check_id, check_options, check_text
 from sessiond.core.models import Event, EventKind, PlayerEntry, Session, SessionStatus, Tier, Turn
-from sessiond.core.paging import decode_token, encode_token, page_size, parse_filter
+from sessiond.core.paging import decode_token, encode_token, page_size
 from sessiond.core.tiers import tier_of
 from sessiond.core.window import ChoiceReceipt, set_turn_summary, submit_choice
 from sessiond.manager.config import ManagerConfig
 from sessiond.manager.janitor import Janitor
+from sessiond.manager.placement import Placement, Swapped, Switched
+from sessiond.manager.queries import GAME_FILTER_FIELDS, SESSION_FILTER_FIELDS, session_query
 from sessiond.manager.watch import DELETED, FELL_BEHIND, WatchHub
 from sessiond.manager.windows import WindowCloser
 from sessiond.store.protocols import SessionQuery, SessionStore, StoreStats
 
 T = TypeVar("T")
 
-FILTER_FIELDS = frozenset({"player_id", "game_id", "channel_id", "character_id", "world_id", "state"})
+REQUEST_ID_NAMESPACE = uuid.UUID("6b1f3a52-55c1-4c5e-9a43-3f3d5b0f6a10")
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +89,7 @@ class SessionManager:
         self.windows = WindowCloser(store, config.sweep_interval)
         self.janitor = Janitor(store, config.janitor_interval, config.expired_retention)
         self.hub = WatchHub(store, config.watch_queue_size)
+        self.placement = Placement(store, config)
         self.start_time = wall_clock()
 
     async def start(self) -> None:
@@ -102,44 +107,77 @@ class SessionManager:
     async def create_session(self, spec: lifecycle.SessionSpec, session_id: str, request_id: str) -> Session:
         check_id("session_id", session_id, required=False)
         check_id("request_id", request_id, required=False)
+        # A retried request gets the same generated id, so the store recognises it.
+        generated = uuid.uuid5(REQUEST_ID_NAMESPACE, request_id).hex if request_id else uuid.uuid4().hex
         session = lifecycle.new_session(
-            session_id or uuid.uuid4().hex, spec, await self.store.now(), self.config.defaults, self.config.limits
+            session_id or generated,
+            replace(spec, owner_player_id=""),
+            await self.store.now(),
+            self.config.defaults,
+            self.config.limits,
         )
-        created, _ = await self.store.create(session, request_id, self.config.max_sessions)
+        async with self.placement.exclusive(session):
+            if session.channel_id:
+                await self.placement.require_no_rival(session)  # ignores the session's own id
+            created, _ = await self.store.create(session, request_id, self.config.max_sessions)
         return created
 
     async def get_session(self, session_id: str) -> Session:
         return await self.store.get(check_id("session_id", session_id))
 
     async def list_sessions(self, filter_text: str, size: int, token: str) -> Page[Session]:
-        terms = parse_filter(filter_text, FILTER_FIELDS)
-        for name, value in terms.items():
-            if name != "state":
-                check_id(f"filter {name}", value)
-        status = None
-        if "state" in terms:
-            try:
-                status = SessionStatus(terms.pop("state").upper())
-            except ValueError:
-                names = ", ".join(s.value for s in SessionStatus)
-                raise InvalidInput("filter", f"state must be one of {names}") from None
-        query = SessionQuery(status=status, **terms)
+        query = session_query(filter_text, SESSION_FILTER_FIELDS)
+        return await self.find_page(query, size, token, "sessions:")
+
+    async def find_page(self, query: SessionQuery, size: int, token: str, scope: str) -> Page[Session]:
+        """One page of a store query, with a token valid only for the same query."""
+        scope += query.key()
         limit = page_size(size, 50, 500)
-        offset = decode_token(token, "sessions:" + query.key())
+        offset = decode_token(token, scope)
         sessions, total = await self.store.find(query, offset, limit)
         more = offset + len(sessions) < total
-        return Page(sessions, encode_token(offset + len(sessions), "sessions:" + query.key()) if more else "", total)
+        return Page(sessions, encode_token(offset + len(sessions), scope) if more else "", total)
 
     async def delete_session(self, session_id: str, etag: str) -> None:
         await self.store.delete(check_id("session_id", session_id), etag)
 
     async def change_status(self, session_id: str, action: str, etag: str) -> Session:
-        """``action`` is pause, resume or end."""
+        """``action`` is pause, resume or end. Resuming a channel's or a player's session
+        is refused while another one of theirs is ACTIVE."""
         check_id("session_id", session_id)
+        current = await self.store.get(session_id)
+        async with self.placement.exclusive(current) if action == "resume" else contextlib.nullcontext():
+            if action == "resume" and current.status is SessionStatus.PAUSED:
+                await self.placement.require_no_rival(current)
+            session, _ = await self.store.mutate(
+                session_id, lambda s, _t, now: (lifecycle.change_status(s, action, etag, now), None)
+            )
+        return session
+
+    async def set_game_master(self, session_id: str, player_id: str) -> Session:
+        check_id("session_id", session_id)
+        check_id("player_id", player_id, required=False)
         session, _ = await self.store.mutate(
-            session_id, lambda s, _t, now: (lifecycle.change_status(s, action, etag, now), None)
+            session_id, lambda s, _t, _now: (lifecycle.set_game_master(s, player_id), None)
         )
         return session
+
+    # Placement: channels, games and single-player switching
+
+    async def switch_character_world(
+        self, player_id: str, character_id: str, world_id: str, template: lifecycle.SessionSpec
+    ) -> Switched:
+        return await self.placement.switch(player_id, character_id, world_id, template)
+
+    async def swap_game(self, channel_id: str, spec: lifecycle.SessionSpec, session_id: str) -> Swapped:
+        return await self.placement.swap_game(channel_id, spec, session_id)
+
+    async def load_game(self, session_id: str) -> Swapped:
+        return await self.placement.load_game(session_id)
+
+    async def list_games(self, filter_text: str, size: int, token: str) -> Page[Session]:
+        query = session_query(filter_text, GAME_FILTER_FIELDS, in_channel=True)
+        return await self.find_page(query, size, token, "games:")
 
     # State
 
@@ -173,17 +211,31 @@ class SessionManager:
     async def leave(self, session_id: str, player_id: str) -> None:
         check_id("session_id", session_id)
         check_id("player_id", player_id)
-        await self.store.mutate(session_id, lambda s, _t, _now: (lifecycle.leave(s, player_id), None))
+        await self.store.mutate(session_id, lambda s, _t, now: (lifecycle.leave(s, player_id, now), None))
 
-    async def list_players(self, session_id: str, size: int, token: str) -> Page[PlayerView]:
+    async def list_players(
+        self, session_id: str, size: int, token: str, include_departed: bool = False
+    ) -> Page[PlayerView]:
+        """The roster in join order; then, if asked, departed players whose privacy
+        settings allow being listed."""
         session = await self.get_session(session_id)
+        scope = f"players:{session_id}:{include_departed}"
         limit = page_size(size, 100, 1000)
-        offset = decode_token(token, "players:" + session_id)
+        offset = decode_token(token, scope)
         now = await self.store.now()
-        players = list(session.roster.values())[offset : offset + limit]
-        views = [PlayerView(p, tier_of(p, session.turn_number, now, self.config.tiers)) for p in players]
+        entries = list(session.roster.values())
+        if include_departed:
+            entries += [p for p in session.departed.values() if not await self._hides_departure(p.player_id)]
+        page = entries[offset : offset + limit]
+        views = [PlayerView(p, tier_of(p, session.turn_number, now, self.config.tiers)) for p in page]
         end = offset + len(views)
-        return Page(views, encode_token(end, "players:" + session_id) if end < len(session.roster) else "")
+        return Page(views, encode_token(end, scope) if end < len(entries) else "")
+
+    async def _hides_departure(self, player_id: str) -> bool:
+        try:
+            return (await self.store.get_profile(player_id)).hide_from_departed_rosters
+        except ProfileNotFound:
+            return False
 
     # Choices and turns
 

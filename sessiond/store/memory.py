@@ -7,9 +7,10 @@ no await between reading and committing, so no other task can interleave.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -17,13 +18,14 @@ from sessiond.core import codec
 from sessiond.core.errors import (
     EventsExpired,
     LimitReached,
+    ProfileNotFound,
     SessionExists,
     SessionNotFound,
     TurnNotFound,
 )
 from sessiond.core.guards import check_etag
-from sessiond.core.models import Event, Session, SessionStatus, Turn
-from sessiond.store.protocols import Change, DueWindow, SessionQuery, StoreStats, T
+from sessiond.core.models import Event, PlayerProfile, Session, SessionStatus, Turn
+from sessiond.store.protocols import Change, DueWindow, ProfileChange, SessionQuery, StoreStats, T
 
 SNAPSHOT_FORMAT = 1
 
@@ -58,6 +60,8 @@ class MemoryStore:
         self._request_id_ttl = request_id_ttl
         self._entries: dict[str, _Entry] = {}
         self._requests: dict[str, tuple[str, float]] = {}  # request id -> (session id, expiry)
+        self._profiles: dict[str, PlayerProfile] = {}
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}  # name -> (lock, holders + waiters)
 
     async def now(self) -> float:
         return self._clock()
@@ -175,6 +179,37 @@ class MemoryStore:
             windows += e.session.window is not None
         return StoreStats(by_status, players, windows)
 
+    async def get_profile(self, player_id: str) -> PlayerProfile:
+        profile = self._profiles.get(player_id)
+        if profile is None:
+            raise ProfileNotFound(player_id)
+        return _copy_profile(profile)
+
+    async def mutate_profile(self, player_id: str, change: ProfileChange) -> PlayerProfile:
+        now = self._clock()
+        stored = self._profiles.get(player_id)
+        updated = _copy_profile(change(_copy_profile(stored) if stored else None))
+        updated.player_id = player_id
+        updated.create_time = stored.create_time if stored else now
+        updated.update_time = now
+        updated.revision = (stored.revision if stored else 0) + 1
+        self._profiles[player_id] = updated
+        return _copy_profile(updated)
+
+    @contextlib.asynccontextmanager
+    async def lock(self, name: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(name, (asyncio.Lock(), 0))
+        self._locks[name] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[name]
+            if users == 1:
+                del self._locks[name]  # nobody holds or waits: forget it
+            else:
+                self._locks[name] = (lock, users - 1)
+
     async def ping(self) -> None:
         return None
 
@@ -197,6 +232,7 @@ class MemoryStore:
                 for e in self._entries.values()
             ],
             "requests": {rid: list(v) for rid, v in self._requests.items() if v[1] > now},
+            "profiles": [codec.profile_to_dict(p) for p in self._profiles.values()],
         }
 
     def load(self, data: dict[str, Any]) -> int:
@@ -210,7 +246,13 @@ class MemoryStore:
             entry.events.extend(codec.event_from_dict(ev) for ev in item["events"])
             self._entries[entry.session.session_id] = entry
         self._requests = {rid: (v[0], float(v[1])) for rid, v in data.get("requests", {}).items()}
+        profiles = (codec.profile_from_dict(p) for p in data.get("profiles", []))
+        self._profiles = {p.player_id: p for p in profiles}
         return len(self._entries)
+
+
+def _copy_profile(p: PlayerProfile) -> PlayerProfile:
+    return codec.profile_from_dict(codec.profile_to_dict(p))
 
 
 def _find_turn(entry: _Entry, turn_number: int) -> Turn:

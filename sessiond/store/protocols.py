@@ -11,15 +11,19 @@ so replicas sharing a backend share one clock.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, fields
 from typing import Protocol, TypeVar
 
-from sessiond.core.models import Event, Mutation, Session, SessionStatus, Turn
+from sessiond.core.models import Event, Mutation, PlayerProfile, Session, SessionStatus, Turn
 
 T = TypeVar("T")
 
 Change = Callable[[Session, Turn | None, float], tuple[Mutation, T]]
 """Edits ``session`` (and ``turn`` when one was asked for) in place; raises to refuse."""
+
+ProfileChange = Callable[[PlayerProfile | None], PlayerProfile]
+"""Returns the new profile given the stored one (None if there is none); raises to refuse."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,10 +35,14 @@ class SessionQuery:
     channel_id: str = ""
     character_id: str = ""
     world_id: str = ""
+    owner_player_id: str = ""
     status: SessionStatus | None = None
+    in_channel: bool = False  # only sessions bound to some channel (the game index)
 
     def matches(self, s: Session) -> bool:
-        for f in ("game_id", "channel_id", "character_id", "world_id"):
+        if self.in_channel and not s.channel_id:
+            return False
+        for f in ("game_id", "channel_id", "character_id", "world_id", "owner_player_id"):
             wanted = getattr(self, f)
             if wanted and getattr(s, f) != wanted:
                 return False
@@ -79,7 +87,8 @@ class SessionStore(Protocol):
         ...
 
     async def find(self, query: SessionQuery, offset: int, limit: int) -> tuple[list[Session], int]:
-        """A page of matching sessions, newest first, and how many match in all."""
+        """A page of matching sessions, newest first (by create_time), and how many
+        match in all."""
         ...
 
     async def delete(self, session_id: str, etag: str = "") -> None:
@@ -118,6 +127,21 @@ class SessionStore(Protocol):
         ...
 
     async def stats(self) -> StoreStats:
+        ...
+
+    async def get_profile(self, player_id: str) -> PlayerProfile:
+        """Raises ProfileNotFound."""
+        ...
+
+    async def mutate_profile(self, player_id: str, change: ProfileChange) -> PlayerProfile:
+        """Atomically replace a profile with ``change(stored)``; the store sets
+        create_time (first write), update_time and revision + 1. Returns it as stored."""
+        ...
+
+    def lock(self, name: str) -> AbstractAsyncContextManager[None]:
+        """Mutual exclusion for steps that span sessions (one player's switch, one
+        channel's swap), across every process sharing this store. Held briefly; a
+        backend may expire it after a bound so a crashed holder cannot block forever."""
         ...
 
     async def ping(self) -> None:

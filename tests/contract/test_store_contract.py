@@ -372,3 +372,177 @@ async def test_stats_count_sessions_players_and_windows(store: SessionStore) -> 
 
 async def test_ping_succeeds_on_a_healthy_store(store: SessionStore) -> None:
     await store.ping()
+
+
+# Index consistency (added with the Redis backend, whose indexes live apart from the sessions)
+
+
+async def test_a_window_opened_by_a_change_is_due_at_its_deadline_and_forgotten_once_closed(
+    store: SessionStore,
+) -> None:
+    from sessiond.core.tiers import TierRules
+    from sessiond.core.window import submit_choice
+
+    await created(store, "s1", early_close=False)
+    _, receipt = await store.mutate("s1", lambda s, _t, now: submit_choice(s, "p1", "x", now, LIMITS, TierRules()))
+    assert [(d.session_id, d.turn_number, d.deadline) for d in await store.windows_due(math.inf)] == [
+        ("s1", 1, receipt.deadline)
+    ]
+    assert await store.windows_due(receipt.deadline - 0.5) == []
+    assert [d.session_id for d in await store.windows_due(receipt.deadline)] == ["s1"]
+    _, turn = await store.mutate("s1", lambda s, _t, _now: close_if_due(s, 1, receipt.deadline))
+    assert turn is not None and turn.turn_number == 1
+    assert await store.windows_due(math.inf) == []
+
+
+async def test_a_deleted_session_leaves_every_listing_and_frees_its_place(store: SessionStore) -> None:
+    now = await store.now()
+    gone = make_session("gone", now - 7200, idle_ttl_seconds=3600.0)
+    gone.window = Window(1, now - 5, now - 1, "p1")
+    await store.create(gone, "", 100)
+    await store.mutate("gone", lambda s, _t, t: _join(s, "p1", t))
+    await store.delete("gone")
+    assert await store.windows_due(math.inf) == []
+    assert await store.sessions_idle(now + 10**6, 10) == []
+    assert await store.find(SessionQuery(), 0, 10) == ([], 0)
+    assert await store.find(SessionQuery(player_id="p1"), 0, 10) == ([], 0)
+    stats = await store.stats()
+    assert stats.sessions_by_status == {} and stats.players == 0 and stats.open_windows == 0
+    await store.create(make_session("next", now), "", 1)
+
+
+async def test_a_request_id_whose_session_was_deleted_creates_a_new_one(store: SessionStore) -> None:
+    now = await store.now()
+    await store.create(make_session("s1", now), "req-1", 100)
+    await store.delete("s1")
+    again, was_created = await store.create(make_session("s2", now), "req-1", 100)
+    assert was_created and again.session_id == "s2"
+    replay, replay_created = await store.create(make_session("s3", now), "req-1", 100)
+    assert not replay_created and replay.session_id == "s2"
+
+
+async def test_a_create_refused_for_its_id_does_not_spend_the_request_id(store: SessionStore) -> None:
+    now = await store.now()
+    await created(store, "s1")
+    with pytest.raises(SessionExists):
+        await store.create(make_session("s1", now), "req-1", 100)
+    made, was_created = await store.create(make_session("s2", now), "req-1", 100)
+    assert was_created and made.session_id == "s2"
+
+
+async def test_wait_events_returns_stored_events_at_once(store: SessionStore) -> None:
+    await created(store, "s1")
+    for _ in range(3):
+        await store.mutate("s1", bump())
+    got = await asyncio.wait_for(store.wait_events("s1", 1, 30.0), 5.0)
+    assert [e.event_id for e in got] == [2, 3]
+
+
+async def test_events_keep_their_kind_time_and_data(store: SessionStore) -> None:
+    await created(store, "s1")
+    after, _ = await store.mutate("s1", lambda s, _t, t: _join(s, "p1", t))
+    [event] = await store.events_after("s1", 0, 10)
+    assert event.kind == "player_joined" and event.time == after.update_time
+    assert event.data["player"]["player_id"] == "p1"
+    assert event == (await store.wait_events("s1", 0, 0.01))[0]
+
+
+# Profiles
+
+
+async def test_profiles_are_created_updated_and_versioned(store: SessionStore) -> None:
+    from sessiond.core.errors import ProfileNotFound
+    from sessiond.core.models import ContentSettings, PlayerProfile
+
+    with pytest.raises(ProfileNotFound):
+        await store.get_profile("ann")
+    first = await store.mutate_profile(
+        "ann",
+        lambda old: PlayerProfile(
+            "ann", "Ann", {"lang": "en"}, True, False, ContentSettings("LOW", "RELAXED", ["spiders"], {"k": "v"})
+        ),
+    )
+    assert first.revision == 1 and first.create_time == first.update_time > 0
+    assert await store.get_profile("ann") == first
+
+    def rename(old: PlayerProfile | None) -> PlayerProfile:
+        assert old == first
+        old.display_name = "Annie"
+        return old
+
+    second = await store.mutate_profile("ann", rename)
+    assert second.revision == 2 and second.display_name == "Annie" and second.create_time == first.create_time
+    assert second.content.topics_to_avoid == ["spiders"] and second.preferences == {"lang": "en"}
+    assert second.hide_from_recommendations and second.etag != first.etag
+
+
+async def test_a_refused_profile_change_writes_nothing(store: SessionStore) -> None:
+    from sessiond.core.models import PlayerProfile
+
+    made = await store.mutate_profile("ann", lambda _old: PlayerProfile("ann", "Ann"))
+
+    def refuse(_old: PlayerProfile | None) -> PlayerProfile:
+        raise VersionConflict("no")
+
+    with pytest.raises(VersionConflict):
+        await store.mutate_profile("ann", refuse)
+    assert await store.get_profile("ann") == made
+
+
+async def test_concurrent_profile_changes_are_never_lost(store: SessionStore) -> None:
+    from sessiond.core.models import PlayerProfile
+
+    await store.mutate_profile("ann", lambda _old: PlayerProfile("ann"))
+
+    def add(key: str) -> object:
+        def change(old: PlayerProfile | None) -> PlayerProfile:
+            assert old is not None
+            old.preferences[key] = "1"
+            return old
+
+        return change
+
+    await asyncio.gather(*(store.mutate_profile("ann", add(f"k{i}")) for i in range(20)))  # type: ignore[arg-type]
+    final = await store.get_profile("ann")
+    assert len(final.preferences) == 20 and final.revision == 21
+
+
+# Locks and owner/channel queries
+
+
+async def test_lock_excludes_concurrent_holders_of_one_name_only(store: SessionStore) -> None:
+    inside: list[str] = []
+    overlaps: list[tuple[str, str]] = []
+
+    async def hold(name: str, tag: str) -> None:
+        async with store.lock(name):
+            for other in inside:
+                if other.split(":")[0] == name:
+                    overlaps.append((other, tag))
+            inside.append(f"{name}:{tag}")
+            await asyncio.sleep(0.01)
+            inside.remove(f"{name}:{tag}")
+
+    await asyncio.gather(*(hold(name, str(i)) for i in range(5) for name in ("player:a", "channel:b")))
+    assert overlaps == []
+
+    # Different names do not wait for each other.
+    async with store.lock("x"):
+        await asyncio.wait_for(_enter(store, "y"), 5.0)
+
+
+async def _enter(store: SessionStore, name: str) -> None:
+    async with store.lock(name):
+        pass
+
+
+async def test_find_by_owner_and_channel_membership(store: SessionStore) -> None:
+    now = await store.now()
+    owned = make_session("owned", now, owner_player_id="ann", character_id="elf", world_id="w1")
+    chan = make_session("chan", now, channel_id="lobby")
+    for s in (owned, chan, make_session("plain", now)):
+        await store.create(s, "", 100)
+    mine, total = await store.find(SessionQuery(owner_player_id="ann"), 0, 10)
+    assert [s.session_id for s in mine] == ["owned"] and total == 1
+    games, total = await store.find(SessionQuery(in_channel=True), 0, 10)
+    assert [s.session_id for s in games] == ["chan"] and total == 1

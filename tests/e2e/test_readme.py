@@ -60,3 +60,12 @@ def test_the_readme_grpcurl_examples_run(daemon: Daemon) -> None:
         assert kind in watched, f"{kind} missing from the watch output"
     [turn] = json.loads(outputs["sessiond.v1.SessionService/ListTurns"][0])["turns"]
     assert turn["winner"] == "left" and turn["tied"] is True
+    switched = json.loads(outputs["sessiond.v1.SessionService/SwitchCharacterWorld"][0])
+    assert switched["created"] is True and switched["session"]["content_settings"]["intensity"] == "LOW"
+    games = json.loads(outputs["sessiond.v1.SessionService/ListGames"][0])["games"]
+    assert sorted((g["session_id"], g.get("active", False)) for g in games) == [("hitch-1", True), ("zork-1", False)]
+    loaded = json.loads(outputs["sessiond.v1.SessionService/LoadGame"][0])
+    assert loaded["session"]["session_id"] == "zork-1" and loaded["saved"]["session_id"] == "hitch-1"
+    assert json.loads(outputs["sessiond.v1.SessionService/SetGameMaster"][0])["game_master_player_id"] == "bob"
+    board = json.loads(outputs["sessiond.v1.PlayerService/GetPlayerDashboard"][0])
+    assert board["profile"]["display_name"] == "Ann" and board["characters"][0]["character_id"] == "elf"

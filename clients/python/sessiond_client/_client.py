@@ -13,7 +13,7 @@ from google.protobuf import empty_pb2, message, struct_pb2
 from sessiond_client import pb
 from sessiond_client._convert import JsonObject, seconds_to_timedelta, to_struct
 from sessiond_client._errors import error_from_rpc
-from sessiond_client._proto.sessiond.v1 import session_service_pb2
+from sessiond_client._proto.sessiond.v1 import player_service_pb2, session_service_pb2
 from sessiond_client._retry import RetryPolicy, call_with_retry
 from sessiond_client._watch import SessionWatch
 
@@ -23,9 +23,12 @@ State: TypeAlias = JsonObject | struct_pb2.Struct
 R = TypeVar("R", bound=message.Message)
 Item = TypeVar("Item")
 
-_SERVICE = session_service_pb2.DESCRIPTOR.services_by_name["SessionService"]
-PATHS = {m.name: f"/{_SERVICE.full_name}/{m.name}" for m in _SERVICE.methods}
-"""gRPC path of every method, by RPC name, e.g. ``"GetSession"``."""
+_SERVICES = (
+    session_service_pb2.DESCRIPTOR.services_by_name["SessionService"],
+    player_service_pb2.DESCRIPTOR.services_by_name["PlayerService"],
+)
+PATHS = {m.name: f"/{s.full_name}/{m.name}" for s in _SERVICES for m in s.methods}
+"""gRPC path of every method of both services, by RPC name, e.g. ``"GetSession"``."""
 
 
 class SessionClient:
@@ -439,11 +442,15 @@ class SessionClient:
         *,
         page_size: int = 0,
         page_token: str = "",
+        include_departed: bool = False,
         timeout: float | None = None,
         metadata: Metadata | None = None,
     ) -> pb.ListPlayersResponse:
-        """Return one page of the roster in join order (``page_size`` 0: 100; capped at 1000)."""
-        request = pb.ListPlayersRequest(session_id=session_id, page_size=page_size, page_token=page_token)
+        """Return one page of the roster in join order (``page_size`` 0: 100; capped at 1000);
+        with ``include_departed``, then the players who left (privacy permitting)."""
+        request = pb.ListPlayersRequest(
+            session_id=session_id, page_size=page_size, page_token=page_token, include_departed=include_departed
+        )
         return await self._call(
             "ListPlayers", request, pb.ListPlayersResponse, idempotent=True, timeout=timeout, metadata=metadata
         )
@@ -570,6 +577,136 @@ class SessionClient:
         # Idempotent: it sets the same options again.
         return await self._call(
             "SetTurnOptions", request, pb.Session, idempotent=True, timeout=timeout, metadata=metadata
+        )
+
+    # Placement: single-player switching, channel games, the co-GM role
+
+    async def switch_character_world(
+        self,
+        player_id: str,
+        character_id: str,
+        world_id: str,
+        *,
+        template: pb.Session | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> pb.SwitchCharacterWorldResponse:
+        """Make the player's session for (character, world) their one ACTIVE single-player session.
+
+        Pauses their current one; resumes their session for the pair, or creates one
+        from ``template`` (game, title, settings) with their profile's content settings.
+        """
+        request = pb.SwitchCharacterWorldRequest(
+            player_id=player_id, character_id=character_id, world_id=world_id, template=template
+        )
+        # Idempotent: switching to the session that is already ACTIVE changes nothing.
+        return await self._call(
+            "SwitchCharacterWorld",
+            request,
+            pb.SwitchCharacterWorldResponse,
+            idempotent=True,
+            timeout=timeout,
+            metadata=metadata,
+        )
+
+    async def swap_game(
+        self,
+        channel_id: str,
+        session: pb.Session,
+        *,
+        session_id: str = "",
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> pb.SwapGameResponse:
+        """Boot a new game (``session``: game_id, game_name, title_screen_url, settings...)
+        in a channel, saving (pausing) the one running there."""
+        request = pb.SwapGameRequest(channel_id=channel_id, session=session, session_id=session_id)
+        # Not retried: a lost success would boot a second game.
+        return await self._call(
+            "SwapGame", request, pb.SwapGameResponse, idempotent=False, timeout=timeout, metadata=metadata
+        )
+
+    async def load_game(
+        self, session_id: str, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> pb.SwapGameResponse:
+        """Restore a saved game into its channel, pausing whatever runs there."""
+        request = pb.LoadGameRequest(session_id=session_id)
+        # Idempotent: loading the game that already runs changes nothing.
+        return await self._call(
+            "LoadGame", request, pb.SwapGameResponse, idempotent=True, timeout=timeout, metadata=metadata
+        )
+
+    async def list_games(
+        self,
+        *,
+        filter: str = "",
+        page_size: int = 0,
+        page_token: str = "",
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> pb.ListGamesResponse:
+        """One page of the game index (e.g. ``filter='channel_id="lobby"'``)."""
+        request = pb.ListGamesRequest(filter=filter, page_size=page_size, page_token=page_token)
+        return await self._call(
+            "ListGames", request, pb.ListGamesResponse, idempotent=True, timeout=timeout, metadata=metadata
+        )
+
+    async def set_game_master(
+        self,
+        session_id: str,
+        player_id: str = "",
+        *,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> pb.Session:
+        """Hand the co-GM role to a rostered player; an empty ``player_id`` returns it to the narrator."""
+        request = pb.SetGameMasterRequest(session_id=session_id, player_id=player_id)
+        # Idempotent: handing the role to its holder changes nothing.
+        return await self._call(
+            "SetGameMaster", request, pb.Session, idempotent=True, timeout=timeout, metadata=metadata
+        )
+
+    # Players (PlayerService)
+
+    async def upsert_player_profile(
+        self,
+        profile: pb.PlayerProfile,
+        *,
+        update_mask: Sequence[str] = (),
+        etag: str = "",
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> pb.PlayerProfile:
+        """Create or update a profile; ``update_mask`` names the fields to change (all when empty)."""
+        request = pb.UpsertPlayerProfileRequest(profile=profile, etag=etag)
+        request.update_mask.paths.extend(update_mask)
+        # Idempotent: the same upsert twice stores the same profile.
+        return await self._call(
+            "UpsertPlayerProfile", request, pb.PlayerProfile, idempotent=True, timeout=timeout, metadata=metadata
+        )
+
+    async def get_player_profile(
+        self, player_id: str, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> pb.PlayerProfile:
+        """Return a player's profile (NotFound if they have none)."""
+        request = pb.GetPlayerProfileRequest(player_id=player_id)
+        return await self._call(
+            "GetPlayerProfile", request, pb.PlayerProfile, idempotent=True, timeout=timeout, metadata=metadata
+        )
+
+    async def get_player_dashboard(
+        self,
+        player_id: str,
+        *,
+        recent_limit: int = 0,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> pb.PlayerDashboard:
+        """The player's sessions, characters, progress and recommendations; parts the
+        server could not assemble within the deadline are named in ``incomplete_parts``."""
+        request = pb.GetPlayerDashboardRequest(player_id=player_id, recent_limit=recent_limit)
+        return await self._call(
+            "GetPlayerDashboard", request, pb.PlayerDashboard, idempotent=True, timeout=timeout, metadata=metadata
         )
 
     # Events and service

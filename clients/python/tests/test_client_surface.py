@@ -7,9 +7,13 @@ import re
 import sessiond_client
 from sessiond_client import SessionClient, pb
 from sessiond_client._client import PATHS
-from sessiond_client._proto.sessiond.v1 import resources_pb2, session_service_pb2
+from sessiond_client._proto.sessiond.v1 import player_service_pb2, resources_pb2, session_service_pb2
 
-SERVICE = session_service_pb2.DESCRIPTOR.services_by_name["SessionService"]
+SERVICES = (
+    session_service_pb2.DESCRIPTOR.services_by_name["SessionService"],
+    player_service_pb2.DESCRIPTOR.services_by_name["PlayerService"],
+)
+METHODS = [m for service in SERVICES for m in service.methods]
 
 
 def test_all_is_pinned() -> None:
@@ -39,7 +43,7 @@ def test_all_is_pinned() -> None:
 
 def test_pb_exposes_every_message_enum_and_top_level_value() -> None:
     expected = set()
-    for module in (resources_pb2, session_service_pb2):
+    for module in (resources_pb2, session_service_pb2, player_service_pb2):
         expected |= set(module.DESCRIPTOR.message_types_by_name)
         for enum in module.DESCRIPTOR.enum_types_by_name.values():
             expected |= {enum.name, *enum.values_by_name}
@@ -50,12 +54,13 @@ def test_pb_exposes_every_message_enum_and_top_level_value() -> None:
 
 
 def test_every_rpc_has_a_client_method() -> None:
-    assert set(PATHS) == {m.name for m in SERVICE.methods}
-    for method in SERVICE.methods:
+    assert set(PATHS) == {m.name for m in METHODS}
+    for method in METHODS:
         snake = re.sub(r"(?<!^)(?=[A-Z])", "_", method.name).lower()
         name = "watch" if method.name == "WatchSession" else snake
         assert callable(getattr(SessionClient, name)), name
     assert PATHS["GetSession"] == "/sessiond.v1.SessionService/GetSession"
+    assert PATHS["GetPlayerProfile"] == "/sessiond.v1.PlayerService/GetPlayerProfile"
 
 
 def test_every_error_is_a_sessiond_error() -> None:

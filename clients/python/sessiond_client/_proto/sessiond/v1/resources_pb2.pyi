@@ -24,7 +24,7 @@ IDLE: ActivityTier
 DORMANT: ActivityTier
 
 class Session(_message.Message):
-    __slots__ = ("session_id", "game_id", "channel_id", "character_id", "world_id", "title", "game_name", "title_screen_url", "state", "session_state", "state_version", "turn_number", "current_options", "window", "settings", "player_count", "game_master_player_id", "create_time", "update_time", "last_activity_time", "expire_time", "etag", "last_event_id")
+    __slots__ = ("session_id", "game_id", "channel_id", "character_id", "world_id", "title", "game_name", "title_screen_url", "state", "session_state", "state_version", "turn_number", "current_options", "window", "settings", "player_count", "game_master_player_id", "owner_player_id", "content_settings", "create_time", "update_time", "last_activity_time", "expire_time", "etag", "last_event_id")
     class State(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         STATE_UNSPECIFIED: _ClassVar[Session.State]
@@ -54,6 +54,8 @@ class Session(_message.Message):
     SETTINGS_FIELD_NUMBER: _ClassVar[int]
     PLAYER_COUNT_FIELD_NUMBER: _ClassVar[int]
     GAME_MASTER_PLAYER_ID_FIELD_NUMBER: _ClassVar[int]
+    OWNER_PLAYER_ID_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_SETTINGS_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     LAST_ACTIVITY_TIME_FIELD_NUMBER: _ClassVar[int]
@@ -77,13 +79,15 @@ class Session(_message.Message):
     settings: SessionSettings
     player_count: int
     game_master_player_id: str
+    owner_player_id: str
+    content_settings: ContentSettings
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
     last_activity_time: _timestamp_pb2.Timestamp
     expire_time: _timestamp_pb2.Timestamp
     etag: str
     last_event_id: int
-    def __init__(self, session_id: _Optional[str] = ..., game_id: _Optional[str] = ..., channel_id: _Optional[str] = ..., character_id: _Optional[str] = ..., world_id: _Optional[str] = ..., title: _Optional[str] = ..., game_name: _Optional[str] = ..., title_screen_url: _Optional[str] = ..., state: _Optional[_Union[Session.State, str]] = ..., session_state: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., state_version: _Optional[int] = ..., turn_number: _Optional[int] = ..., current_options: _Optional[_Iterable[str]] = ..., window: _Optional[_Union[ChoiceWindow, _Mapping]] = ..., settings: _Optional[_Union[SessionSettings, _Mapping]] = ..., player_count: _Optional[int] = ..., game_master_player_id: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_activity_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., last_event_id: _Optional[int] = ...) -> None: ...
+    def __init__(self, session_id: _Optional[str] = ..., game_id: _Optional[str] = ..., channel_id: _Optional[str] = ..., character_id: _Optional[str] = ..., world_id: _Optional[str] = ..., title: _Optional[str] = ..., game_name: _Optional[str] = ..., title_screen_url: _Optional[str] = ..., state: _Optional[_Union[Session.State, str]] = ..., session_state: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., state_version: _Optional[int] = ..., turn_number: _Optional[int] = ..., current_options: _Optional[_Iterable[str]] = ..., window: _Optional[_Union[ChoiceWindow, _Mapping]] = ..., settings: _Optional[_Union[SessionSettings, _Mapping]] = ..., player_count: _Optional[int] = ..., game_master_player_id: _Optional[str] = ..., owner_player_id: _Optional[str] = ..., content_settings: _Optional[_Union[ContentSettings, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_activity_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., last_event_id: _Optional[int] = ...) -> None: ...
 
 class SessionSettings(_message.Message):
     __slots__ = ("window_duration", "early_close", "tie_break", "tie_break_seed", "idle_ttl", "max_players")
@@ -112,7 +116,7 @@ class SessionSettings(_message.Message):
     def __init__(self, window_duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., early_close: _Optional[bool] = ..., tie_break: _Optional[_Union[SessionSettings.TieBreak, str]] = ..., tie_break_seed: _Optional[int] = ..., idle_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., max_players: _Optional[int] = ...) -> None: ...
 
 class Player(_message.Message):
-    __slots__ = ("player_id", "display_name", "tier", "consecutive_skips", "join_time", "last_action_time", "last_action_turn")
+    __slots__ = ("player_id", "display_name", "tier", "consecutive_skips", "join_time", "last_action_time", "last_action_turn", "turns_played", "leave_time")
     PLAYER_ID_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     TIER_FIELD_NUMBER: _ClassVar[int]
@@ -120,6 +124,8 @@ class Player(_message.Message):
     JOIN_TIME_FIELD_NUMBER: _ClassVar[int]
     LAST_ACTION_TIME_FIELD_NUMBER: _ClassVar[int]
     LAST_ACTION_TURN_FIELD_NUMBER: _ClassVar[int]
+    TURNS_PLAYED_FIELD_NUMBER: _ClassVar[int]
+    LEAVE_TIME_FIELD_NUMBER: _ClassVar[int]
     player_id: str
     display_name: str
     tier: ActivityTier
@@ -127,7 +133,105 @@ class Player(_message.Message):
     join_time: _timestamp_pb2.Timestamp
     last_action_time: _timestamp_pb2.Timestamp
     last_action_turn: int
-    def __init__(self, player_id: _Optional[str] = ..., display_name: _Optional[str] = ..., tier: _Optional[_Union[ActivityTier, str]] = ..., consecutive_skips: _Optional[int] = ..., join_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_action_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_action_turn: _Optional[int] = ...) -> None: ...
+    turns_played: int
+    leave_time: _timestamp_pb2.Timestamp
+    def __init__(self, player_id: _Optional[str] = ..., display_name: _Optional[str] = ..., tier: _Optional[_Union[ActivityTier, str]] = ..., consecutive_skips: _Optional[int] = ..., join_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_action_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_action_turn: _Optional[int] = ..., turns_played: _Optional[int] = ..., leave_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ContentSettings(_message.Message):
+    __slots__ = ("intensity", "pacing", "topics_to_avoid", "extensions")
+    class Intensity(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        INTENSITY_UNSPECIFIED: _ClassVar[ContentSettings.Intensity]
+        LOW: _ClassVar[ContentSettings.Intensity]
+        MEDIUM: _ClassVar[ContentSettings.Intensity]
+        HIGH: _ClassVar[ContentSettings.Intensity]
+    INTENSITY_UNSPECIFIED: ContentSettings.Intensity
+    LOW: ContentSettings.Intensity
+    MEDIUM: ContentSettings.Intensity
+    HIGH: ContentSettings.Intensity
+    class Pacing(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        PACING_UNSPECIFIED: _ClassVar[ContentSettings.Pacing]
+        RELAXED: _ClassVar[ContentSettings.Pacing]
+        STEADY: _ClassVar[ContentSettings.Pacing]
+        BRISK: _ClassVar[ContentSettings.Pacing]
+    PACING_UNSPECIFIED: ContentSettings.Pacing
+    RELAXED: ContentSettings.Pacing
+    STEADY: ContentSettings.Pacing
+    BRISK: ContentSettings.Pacing
+    class ExtensionsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    INTENSITY_FIELD_NUMBER: _ClassVar[int]
+    PACING_FIELD_NUMBER: _ClassVar[int]
+    TOPICS_TO_AVOID_FIELD_NUMBER: _ClassVar[int]
+    EXTENSIONS_FIELD_NUMBER: _ClassVar[int]
+    intensity: ContentSettings.Intensity
+    pacing: ContentSettings.Pacing
+    topics_to_avoid: _containers.RepeatedScalarFieldContainer[str]
+    extensions: _containers.ScalarMap[str, str]
+    def __init__(self, intensity: _Optional[_Union[ContentSettings.Intensity, str]] = ..., pacing: _Optional[_Union[ContentSettings.Pacing, str]] = ..., topics_to_avoid: _Optional[_Iterable[str]] = ..., extensions: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class PrivacySettings(_message.Message):
+    __slots__ = ("hide_from_recommendations", "hide_from_departed_rosters")
+    HIDE_FROM_RECOMMENDATIONS_FIELD_NUMBER: _ClassVar[int]
+    HIDE_FROM_DEPARTED_ROSTERS_FIELD_NUMBER: _ClassVar[int]
+    hide_from_recommendations: bool
+    hide_from_departed_rosters: bool
+    def __init__(self, hide_from_recommendations: _Optional[bool] = ..., hide_from_departed_rosters: _Optional[bool] = ...) -> None: ...
+
+class PlayerProfile(_message.Message):
+    __slots__ = ("player_id", "display_name", "preferences", "privacy", "content_settings", "create_time", "update_time", "etag")
+    class PreferencesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    PLAYER_ID_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    PREFERENCES_FIELD_NUMBER: _ClassVar[int]
+    PRIVACY_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    player_id: str
+    display_name: str
+    preferences: _containers.ScalarMap[str, str]
+    privacy: PrivacySettings
+    content_settings: ContentSettings
+    create_time: _timestamp_pb2.Timestamp
+    update_time: _timestamp_pb2.Timestamp
+    etag: str
+    def __init__(self, player_id: _Optional[str] = ..., display_name: _Optional[str] = ..., preferences: _Optional[_Mapping[str, str]] = ..., privacy: _Optional[_Union[PrivacySettings, _Mapping]] = ..., content_settings: _Optional[_Union[ContentSettings, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ...) -> None: ...
+
+class Game(_message.Message):
+    __slots__ = ("session_id", "game_id", "game_name", "channel_id", "turn_number", "active", "title_screen_url", "state", "update_time")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    GAME_ID_FIELD_NUMBER: _ClassVar[int]
+    GAME_NAME_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_ID_FIELD_NUMBER: _ClassVar[int]
+    TURN_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    TITLE_SCREEN_URL_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    game_id: str
+    game_name: str
+    channel_id: str
+    turn_number: int
+    active: bool
+    title_screen_url: str
+    state: Session.State
+    update_time: _timestamp_pb2.Timestamp
+    def __init__(self, session_id: _Optional[str] = ..., game_id: _Optional[str] = ..., game_name: _Optional[str] = ..., channel_id: _Optional[str] = ..., turn_number: _Optional[int] = ..., active: _Optional[bool] = ..., title_screen_url: _Optional[str] = ..., state: _Optional[_Union[Session.State, str]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ChoiceWindow(_message.Message):
     __slots__ = ("turn_number", "open_time", "deadline", "choice_count", "opened_by")
@@ -202,7 +306,7 @@ class Turn(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., turn_number: _Optional[int] = ..., options: _Optional[_Iterable[str]] = ..., choices: _Optional[_Iterable[_Union[Choice, _Mapping]]] = ..., tally: _Optional[_Iterable[_Union[OptionTally, _Mapping]]] = ..., winner: _Optional[str] = ..., tied: _Optional[bool] = ..., tie_break: _Optional[_Union[SessionSettings.TieBreak, str]] = ..., tie_break_seed: _Optional[int] = ..., close_reason: _Optional[_Union[Turn.CloseReason, str]] = ..., open_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolve_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., summary: _Optional[str] = ...) -> None: ...
 
 class SessionEvent(_message.Message):
-    __slots__ = ("event_id", "session_id", "event_time", "snapshot", "window_opened", "choice_received", "countdown_tick", "turn_resolved", "player_joined", "player_left", "state_changed", "status_changed", "options_changed", "turn_updated")
+    __slots__ = ("event_id", "session_id", "event_time", "snapshot", "window_opened", "choice_received", "countdown_tick", "turn_resolved", "player_joined", "player_left", "state_changed", "status_changed", "options_changed", "turn_updated", "game_master_changed")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     EVENT_TIME_FIELD_NUMBER: _ClassVar[int]
@@ -217,6 +321,7 @@ class SessionEvent(_message.Message):
     STATUS_CHANGED_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_CHANGED_FIELD_NUMBER: _ClassVar[int]
     TURN_UPDATED_FIELD_NUMBER: _ClassVar[int]
+    GAME_MASTER_CHANGED_FIELD_NUMBER: _ClassVar[int]
     event_id: int
     session_id: str
     event_time: _timestamp_pb2.Timestamp
@@ -231,7 +336,16 @@ class SessionEvent(_message.Message):
     status_changed: StatusChanged
     options_changed: OptionsChanged
     turn_updated: Turn
-    def __init__(self, event_id: _Optional[int] = ..., session_id: _Optional[str] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., snapshot: _Optional[_Union[Session, _Mapping]] = ..., window_opened: _Optional[_Union[WindowOpened, _Mapping]] = ..., choice_received: _Optional[_Union[ChoiceReceived, _Mapping]] = ..., countdown_tick: _Optional[_Union[CountdownTick, _Mapping]] = ..., turn_resolved: _Optional[_Union[Turn, _Mapping]] = ..., player_joined: _Optional[_Union[Player, _Mapping]] = ..., player_left: _Optional[_Union[PlayerLeft, _Mapping]] = ..., state_changed: _Optional[_Union[StateChanged, _Mapping]] = ..., status_changed: _Optional[_Union[StatusChanged, _Mapping]] = ..., options_changed: _Optional[_Union[OptionsChanged, _Mapping]] = ..., turn_updated: _Optional[_Union[Turn, _Mapping]] = ...) -> None: ...
+    game_master_changed: GameMasterChanged
+    def __init__(self, event_id: _Optional[int] = ..., session_id: _Optional[str] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., snapshot: _Optional[_Union[Session, _Mapping]] = ..., window_opened: _Optional[_Union[WindowOpened, _Mapping]] = ..., choice_received: _Optional[_Union[ChoiceReceived, _Mapping]] = ..., countdown_tick: _Optional[_Union[CountdownTick, _Mapping]] = ..., turn_resolved: _Optional[_Union[Turn, _Mapping]] = ..., player_joined: _Optional[_Union[Player, _Mapping]] = ..., player_left: _Optional[_Union[PlayerLeft, _Mapping]] = ..., state_changed: _Optional[_Union[StateChanged, _Mapping]] = ..., status_changed: _Optional[_Union[StatusChanged, _Mapping]] = ..., options_changed: _Optional[_Union[OptionsChanged, _Mapping]] = ..., turn_updated: _Optional[_Union[Turn, _Mapping]] = ..., game_master_changed: _Optional[_Union[GameMasterChanged, _Mapping]] = ...) -> None: ...
+
+class GameMasterChanged(_message.Message):
+    __slots__ = ("old_player_id", "new_player_id")
+    OLD_PLAYER_ID_FIELD_NUMBER: _ClassVar[int]
+    NEW_PLAYER_ID_FIELD_NUMBER: _ClassVar[int]
+    old_player_id: str
+    new_player_id: str
+    def __init__(self, old_player_id: _Optional[str] = ..., new_player_id: _Optional[str] = ...) -> None: ...
 
 class WindowOpened(_message.Message):
     __slots__ = ("turn_number", "open_time", "deadline", "opened_by", "options")

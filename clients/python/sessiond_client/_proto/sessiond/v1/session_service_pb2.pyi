@@ -13,6 +13,80 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class SwitchCharacterWorldRequest(_message.Message):
+    __slots__ = ("player_id", "character_id", "world_id", "template")
+    PLAYER_ID_FIELD_NUMBER: _ClassVar[int]
+    CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    WORLD_ID_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATE_FIELD_NUMBER: _ClassVar[int]
+    player_id: str
+    character_id: str
+    world_id: str
+    template: _resources_pb2.Session
+    def __init__(self, player_id: _Optional[str] = ..., character_id: _Optional[str] = ..., world_id: _Optional[str] = ..., template: _Optional[_Union[_resources_pb2.Session, _Mapping]] = ...) -> None: ...
+
+class SwitchCharacterWorldResponse(_message.Message):
+    __slots__ = ("session", "paused", "created")
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    PAUSED_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    session: _resources_pb2.Session
+    paused: _resources_pb2.Session
+    created: bool
+    def __init__(self, session: _Optional[_Union[_resources_pb2.Session, _Mapping]] = ..., paused: _Optional[_Union[_resources_pb2.Session, _Mapping]] = ..., created: _Optional[bool] = ...) -> None: ...
+
+class SwapGameRequest(_message.Message):
+    __slots__ = ("channel_id", "session", "session_id")
+    CHANNEL_ID_FIELD_NUMBER: _ClassVar[int]
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    channel_id: str
+    session: _resources_pb2.Session
+    session_id: str
+    def __init__(self, channel_id: _Optional[str] = ..., session: _Optional[_Union[_resources_pb2.Session, _Mapping]] = ..., session_id: _Optional[str] = ...) -> None: ...
+
+class SwapGameResponse(_message.Message):
+    __slots__ = ("session", "saved")
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    SAVED_FIELD_NUMBER: _ClassVar[int]
+    session: _resources_pb2.Session
+    saved: _resources_pb2.Session
+    def __init__(self, session: _Optional[_Union[_resources_pb2.Session, _Mapping]] = ..., saved: _Optional[_Union[_resources_pb2.Session, _Mapping]] = ...) -> None: ...
+
+class ListGamesRequest(_message.Message):
+    __slots__ = ("page_size", "page_token", "filter")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    filter: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., filter: _Optional[str] = ...) -> None: ...
+
+class ListGamesResponse(_message.Message):
+    __slots__ = ("games", "next_page_token", "total_size")
+    GAMES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_SIZE_FIELD_NUMBER: _ClassVar[int]
+    games: _containers.RepeatedCompositeFieldContainer[_resources_pb2.Game]
+    next_page_token: str
+    total_size: int
+    def __init__(self, games: _Optional[_Iterable[_Union[_resources_pb2.Game, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., total_size: _Optional[int] = ...) -> None: ...
+
+class LoadGameRequest(_message.Message):
+    __slots__ = ("session_id",)
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    def __init__(self, session_id: _Optional[str] = ...) -> None: ...
+
+class SetGameMasterRequest(_message.Message):
+    __slots__ = ("session_id", "player_id")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    PLAYER_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    player_id: str
+    def __init__(self, session_id: _Optional[str] = ..., player_id: _Optional[str] = ...) -> None: ...
+
 class CreateSessionRequest(_message.Message):
     __slots__ = ("session_id", "session", "request_id")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -120,14 +194,16 @@ class LeaveSessionRequest(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., player_id: _Optional[str] = ...) -> None: ...
 
 class ListPlayersRequest(_message.Message):
-    __slots__ = ("session_id", "page_size", "page_token")
+    __slots__ = ("session_id", "page_size", "page_token", "include_departed")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_DEPARTED_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     page_size: int
     page_token: str
-    def __init__(self, session_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    include_departed: bool
+    def __init__(self, session_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., include_departed: _Optional[bool] = ...) -> None: ...
 
 class ListPlayersResponse(_message.Message):
     __slots__ = ("players", "next_page_token")

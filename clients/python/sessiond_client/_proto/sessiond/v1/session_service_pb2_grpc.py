@@ -130,6 +130,31 @@ class SessionServiceStub:
                 request_serializer=sessiond_dot_v1_dot_session__service__pb2.GetServiceStatsRequest.SerializeToString,
                 response_deserializer=sessiond_dot_v1_dot_session__service__pb2.ServiceStats.FromString,
                 _registered_method=True)
+        self.SwitchCharacterWorld = channel.unary_unary(
+                '/sessiond.v1.SessionService/SwitchCharacterWorld',
+                request_serializer=sessiond_dot_v1_dot_session__service__pb2.SwitchCharacterWorldRequest.SerializeToString,
+                response_deserializer=sessiond_dot_v1_dot_session__service__pb2.SwitchCharacterWorldResponse.FromString,
+                _registered_method=True)
+        self.SwapGame = channel.unary_unary(
+                '/sessiond.v1.SessionService/SwapGame',
+                request_serializer=sessiond_dot_v1_dot_session__service__pb2.SwapGameRequest.SerializeToString,
+                response_deserializer=sessiond_dot_v1_dot_session__service__pb2.SwapGameResponse.FromString,
+                _registered_method=True)
+        self.ListGames = channel.unary_unary(
+                '/sessiond.v1.SessionService/ListGames',
+                request_serializer=sessiond_dot_v1_dot_session__service__pb2.ListGamesRequest.SerializeToString,
+                response_deserializer=sessiond_dot_v1_dot_session__service__pb2.ListGamesResponse.FromString,
+                _registered_method=True)
+        self.LoadGame = channel.unary_unary(
+                '/sessiond.v1.SessionService/LoadGame',
+                request_serializer=sessiond_dot_v1_dot_session__service__pb2.LoadGameRequest.SerializeToString,
+                response_deserializer=sessiond_dot_v1_dot_session__service__pb2.SwapGameResponse.FromString,
+                _registered_method=True)
+        self.SetGameMaster = channel.unary_unary(
+                '/sessiond.v1.SessionService/SetGameMaster',
+                request_serializer=sessiond_dot_v1_dot_session__service__pb2.SetGameMasterRequest.SerializeToString,
+                response_deserializer=sessiond_dot_v1_dot_resources__pb2.Session.FromString,
+                _registered_method=True)
 
 
 class SessionServiceServicer:
@@ -299,6 +324,54 @@ class SessionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SwitchCharacterWorld(self, request, context):
+        """Makes the player's single-player session for (character, world) the one
+        ACTIVE: pauses their current one, resumes their existing session for that
+        pair or creates one that inherits their profile's content settings.
+        Concurrent switches of one player leave exactly one ACTIVE session.
+        INVALID_ARGUMENT for bad ids; FAILED_PRECONDITION if the target session
+        ENDED or EXPIRED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SwapGame(self, request, context):
+        """Boots a new game in a channel, saving (pausing) the one running there so
+        it can be loaded later. A channel has at most one ACTIVE session.
+        ALREADY_EXISTS if session_id is taken; RESOURCE_EXHAUSTED past the session
+        limit.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListGames(self, request, context):
+        """Lists the game index: every session bound to a channel, newest change
+        first. INVALID_ARGUMENT for a bad filter or page token.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def LoadGame(self, request, context):
+        """Restores a saved game into its channel, pausing whatever runs there.
+        NOT_FOUND for an unknown game; FAILED_PRECONDITION if it is not bound to
+        a channel or is ENDED or EXPIRED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetGameMaster(self, request, context):
+        """Hands the co-GM role to a rostered player, or back to the narrator.
+        FAILED_PRECONDITION if the player is not on the roster or the session is
+        ENDED or EXPIRED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SessionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -391,6 +464,31 @@ def add_SessionServiceServicer_to_server(servicer, server):
                     servicer.GetServiceStats,
                     request_deserializer=sessiond_dot_v1_dot_session__service__pb2.GetServiceStatsRequest.FromString,
                     response_serializer=sessiond_dot_v1_dot_session__service__pb2.ServiceStats.SerializeToString,
+            ),
+            'SwitchCharacterWorld': grpc.unary_unary_rpc_method_handler(
+                    servicer.SwitchCharacterWorld,
+                    request_deserializer=sessiond_dot_v1_dot_session__service__pb2.SwitchCharacterWorldRequest.FromString,
+                    response_serializer=sessiond_dot_v1_dot_session__service__pb2.SwitchCharacterWorldResponse.SerializeToString,
+            ),
+            'SwapGame': grpc.unary_unary_rpc_method_handler(
+                    servicer.SwapGame,
+                    request_deserializer=sessiond_dot_v1_dot_session__service__pb2.SwapGameRequest.FromString,
+                    response_serializer=sessiond_dot_v1_dot_session__service__pb2.SwapGameResponse.SerializeToString,
+            ),
+            'ListGames': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListGames,
+                    request_deserializer=sessiond_dot_v1_dot_session__service__pb2.ListGamesRequest.FromString,
+                    response_serializer=sessiond_dot_v1_dot_session__service__pb2.ListGamesResponse.SerializeToString,
+            ),
+            'LoadGame': grpc.unary_unary_rpc_method_handler(
+                    servicer.LoadGame,
+                    request_deserializer=sessiond_dot_v1_dot_session__service__pb2.LoadGameRequest.FromString,
+                    response_serializer=sessiond_dot_v1_dot_session__service__pb2.SwapGameResponse.SerializeToString,
+            ),
+            'SetGameMaster': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetGameMaster,
+                    request_deserializer=sessiond_dot_v1_dot_session__service__pb2.SetGameMasterRequest.FromString,
+                    response_serializer=sessiond_dot_v1_dot_resources__pb2.Session.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -883,6 +981,141 @@ class SessionService:
             '/sessiond.v1.SessionService/GetServiceStats',
             sessiond_dot_v1_dot_session__service__pb2.GetServiceStatsRequest.SerializeToString,
             sessiond_dot_v1_dot_session__service__pb2.ServiceStats.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SwitchCharacterWorld(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sessiond.v1.SessionService/SwitchCharacterWorld',
+            sessiond_dot_v1_dot_session__service__pb2.SwitchCharacterWorldRequest.SerializeToString,
+            sessiond_dot_v1_dot_session__service__pb2.SwitchCharacterWorldResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SwapGame(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sessiond.v1.SessionService/SwapGame',
+            sessiond_dot_v1_dot_session__service__pb2.SwapGameRequest.SerializeToString,
+            sessiond_dot_v1_dot_session__service__pb2.SwapGameResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListGames(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sessiond.v1.SessionService/ListGames',
+            sessiond_dot_v1_dot_session__service__pb2.ListGamesRequest.SerializeToString,
+            sessiond_dot_v1_dot_session__service__pb2.ListGamesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LoadGame(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sessiond.v1.SessionService/LoadGame',
+            sessiond_dot_v1_dot_session__service__pb2.LoadGameRequest.SerializeToString,
+            sessiond_dot_v1_dot_session__service__pb2.SwapGameResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetGameMaster(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sessiond.v1.SessionService/SetGameMaster',
+            sessiond_dot_v1_dot_session__service__pb2.SetGameMasterRequest.SerializeToString,
+            sessiond_dot_v1_dot_resources__pb2.Session.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,64 @@
+"""PlayerService servicer: parse the request, call one use case, map the result."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sessiond_client._proto.sessiond.v1 import player_service_pb2 as ppb
+from sessiond_client._proto.sessiond.v1 import player_service_pb2_grpc as ppb_grpc
+from sessiond_client._proto.sessiond.v1 import resources_pb2 as pb
+
+from sessiond.api import convert
+from sessiond.api.errors import mapped
+from sessiond.manager.players import Dashboard, PlayerManager
+
+
+class PlayerServicer(ppb_grpc.PlayerServiceServicer):
+    def __init__(self, players: PlayerManager) -> None:
+        self._p = players
+
+    @mapped
+    async def UpsertPlayerProfile(self, request: ppb.UpsertPlayerProfileRequest, context: Any) -> pb.PlayerProfile:
+        mask = frozenset(request.update_mask.paths)
+        profile = await self._p.upsert_profile(convert.profile_from_pb(request.profile), mask, request.etag)
+        return convert.profile_to_pb(profile)
+
+    @mapped
+    async def GetPlayerProfile(self, request: ppb.GetPlayerProfileRequest, context: Any) -> pb.PlayerProfile:
+        return convert.profile_to_pb(await self._p.get_profile(request.player_id))
+
+    @mapped
+    async def GetPlayerDashboard(self, request: ppb.GetPlayerDashboardRequest, context: Any) -> ppb.PlayerDashboard:
+        board = await self._p.dashboard(request.player_id, request.recent_limit, context.time_remaining())
+        return dashboard_to_pb(board)
+
+
+def dashboard_to_pb(b: Dashboard) -> ppb.PlayerDashboard:
+    out = ppb.PlayerDashboard(
+        player_id=b.player_id,
+        active_sessions=[convert.session_to_pb(s) for s in b.active],
+        recent_sessions=[convert.session_to_pb(s) for s in b.recent],
+        characters=[
+            ppb.CharacterSummary(
+                character_id=c.character_id,
+                world_id=c.world_id,
+                session_id=c.session_id,
+                last_played_time=convert.ts(c.last_played),
+            )
+            for c in b.characters
+        ],
+        progress=ppb.ProgressHighlights(
+            turns_played=b.turns_played, sessions_completed=b.sessions_completed
+        ),
+        resume_suggestions=[convert.session_to_pb(s) for s in b.resume],
+        companions=[
+            ppb.Companion(player_id=c.player_id, display_name=c.display_name, shared_sessions=c.shared_sessions)
+            for c in b.companions
+        ],
+        incomplete_parts=b.incomplete,
+    )
+    if b.last_played:
+        out.progress.last_played_time.CopyFrom(convert.ts(b.last_played))
+    if b.profile is not None:
+        out.profile.CopyFrom(convert.profile_to_pb(b.profile))
+    return out

@@ -1,0 +1,189 @@
+"""Where sessions run: at most one ACTIVE session per channel and one ACTIVE
+single-player session per player. Switching characters/worlds, swapping and loading
+channel games, and the checks CreateSession and ResumeSession make, all hold the
+store lock of the channel or player, so concurrent calls across replicas serialise."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+
+from sessiond.core import lifecycle
+from sessiond.core.errors import InvalidInput, ProfileNotFound, SessionExists, SessionNotFound, WrongState
+from sessiond.core.limits import check_id
+from sessiond.core.models import Session, SessionStatus
+from sessiond.manager.config import ManagerConfig
+from sessiond.store.protocols import SessionQuery, SessionStore
+
+SCAN_LIMIT = 1000  # sessions of one player or channel looked at; far above real use
+
+
+@dataclass(frozen=True, slots=True)
+class Switched:
+    session: Session
+    paused: Session | None
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Swapped:
+    session: Session
+    saved: Session | None
+
+
+def lock_names(s: Session) -> list[str]:
+    """The exclusive scopes a session belongs to, in a fixed order (no lock cycles)."""
+    names = []
+    if s.channel_id:
+        names.append(f"channel:{s.channel_id}")
+    if s.owner_player_id:
+        names.append(f"owner:{s.owner_player_id}")
+    return sorted(names)
+
+
+class Placement:
+    def __init__(self, store: SessionStore, config: ManagerConfig) -> None:
+        self._store = store
+        self._config = config
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self, s: Session) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            for name in lock_names(s):
+                await stack.enter_async_context(self._store.lock(name))
+            yield
+
+    async def active_rivals(self, s: Session) -> list[Session]:
+        """ACTIVE sessions other than ``s`` in its channel or of its owner."""
+        rivals: dict[str, Session] = {}
+        queries = []
+        if s.channel_id:
+            queries.append(SessionQuery(channel_id=s.channel_id, status=SessionStatus.ACTIVE))
+        if s.owner_player_id:
+            queries.append(SessionQuery(owner_player_id=s.owner_player_id, status=SessionStatus.ACTIVE))
+        for query in queries:
+            found, _ = await self._store.find(query, 0, SCAN_LIMIT)
+            rivals.update((r.session_id, r) for r in found if r.session_id != s.session_id)
+        return list(rivals.values())
+
+    async def require_no_rival(self, s: Session) -> None:
+        """Call inside ``exclusive(s)`` before making ``s`` ACTIVE."""
+        for rival in await self.active_rivals(s):
+            if s.channel_id and rival.channel_id == s.channel_id:
+                raise WrongState(
+                    f"channel {s.channel_id!r} already runs ACTIVE session {rival.session_id!r}; "
+                    "use SwapGame or LoadGame to change games"
+                )
+            raise WrongState(
+                f"player {s.owner_player_id!r} already plays ACTIVE session {rival.session_id!r}; "
+                "use SwitchCharacterWorld"
+            )
+
+    async def _pause(self, s: Session) -> Session:
+        paused, _ = await self._store.mutate(
+            s.session_id, lambda x, _t, now: (lifecycle.change_status(x, "pause", "", now), None)
+        )
+        return paused
+
+    async def _resume(self, s: Session) -> Session:
+        resumed, _ = await self._store.mutate(
+            s.session_id, lambda x, _t, now: (lifecycle.change_status(x, "resume", "", now), None)
+        )
+        return resumed
+
+    async def _create(self, session: Session) -> Session:
+        created, _ = await self._store.create(session, "", self._config.max_sessions)
+        return created
+
+    async def switch(
+        self, player_id: str, character_id: str, world_id: str, template: lifecycle.SessionSpec
+    ) -> Switched:
+        for name, value in (("player_id", player_id), ("character_id", character_id), ("world_id", world_id)):
+            check_id(name, value)
+        async with self._store.lock(f"owner:{player_id}"):
+            mine, _ = await self._store.find(SessionQuery(owner_player_id=player_id), 0, SCAN_LIMIT)
+            target = next(
+                (
+                    s
+                    for s in mine
+                    if s.character_id == character_id and s.world_id == world_id and not s.status.final
+                ),
+                None,
+            )
+            created = target is None
+            if target is None:  # checked before anything changes, so a refusal changes nothing
+                target = await self._new_single_player(player_id, character_id, world_id, template)
+            paused = None
+            for s in mine:
+                if s.status is SessionStatus.ACTIVE and s.session_id != target.session_id:
+                    paused = await self._pause(s)
+            if created:
+                session = await self._create(target)
+                session, _ = await self._store.mutate(
+                    session.session_id, lambda x, _t, now: lifecycle.join(x, player_id, "", now)
+                )
+            elif target.status is SessionStatus.PAUSED:
+                session = await self._resume(target)
+            else:
+                session = target
+            return Switched(session, paused, created)
+
+    async def _new_single_player(
+        self, player_id: str, character_id: str, world_id: str, template: lifecycle.SessionSpec
+    ) -> Session:
+        try:
+            content = (await self._store.get_profile(player_id)).content
+        except ProfileNotFound:
+            content = None
+        spec = replace(
+            template,
+            character_id=character_id,
+            world_id=world_id,
+            owner_player_id=player_id,
+            content=content or template.content,
+        )
+        return lifecycle.new_session(
+            uuid.uuid4().hex, spec, await self._store.now(), self._config.defaults, self._config.limits
+        )
+
+    async def swap_game(self, channel_id: str, spec: lifecycle.SessionSpec, session_id: str) -> Swapped:
+        check_id("channel_id", channel_id)
+        check_id("session_id", session_id, required=False)
+        if spec.channel_id and spec.channel_id != channel_id:
+            raise InvalidInput("session.channel_id", f"is {spec.channel_id!r}, not the request's {channel_id!r}")
+        new = lifecycle.new_session(
+            session_id or uuid.uuid4().hex,
+            replace(spec, channel_id=channel_id),
+            await self._store.now(),
+            self._config.defaults,
+            self._config.limits,
+        )
+        async with self._store.lock(f"channel:{channel_id}"):
+            with contextlib.suppress(SessionNotFound):
+                await self._store.get(new.session_id)
+                raise SessionExists(new.session_id)
+            rivals = await self.active_rivals(new)
+            saved = [await self._pause(r) for r in rivals]
+            try:
+                session = await self._create(new)
+            except Exception:
+                for r in saved:  # put the channel back as it was
+                    await self._resume(r)
+                raise
+            return Swapped(session, saved[0] if saved else None)
+
+    async def load_game(self, session_id: str) -> Swapped:
+        check_id("session_id", session_id)
+        game = await self._store.get(session_id)
+        if not game.channel_id:
+            raise WrongState(f"session {session_id!r} is not bound to a channel, so it is not a saved game")
+        async with self._store.lock(f"channel:{game.channel_id}"):
+            game = await self._store.get(session_id)
+            if game.status.final:
+                raise WrongState(f"cannot load session {session_id!r}: it is {game.status.value}")
+            saved = [await self._pause(r) for r in await self.active_rivals(game)]
+            if game.status is SessionStatus.PAUSED:
+                game = await self._resume(game)
+            return Swapped(game, saved[0] if saved else None)

@@ -1,0 +1,143 @@
+"""Use cases of PlayerService: profiles, and the dashboard assembled from the stores."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from dataclasses import dataclass, field
+
+from sessiond.core import profiles
+from sessiond.core.errors import ProfileNotFound
+from sessiond.core.limits import check_id
+from sessiond.core.models import PlayerProfile, Session, SessionStatus
+from sessiond.manager.config import ManagerConfig
+from sessiond.store.protocols import SessionQuery, SessionStore
+
+SCAN_LIMIT = 1000  # sessions of one player looked at for the dashboard
+MAX_RECENT = 50
+COMPANIONS = 10
+# Time kept back from the caller's deadline to assemble and send the answer.
+DEADLINE_MARGIN = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class Character:
+    character_id: str
+    world_id: str
+    session_id: str
+    last_played: float
+
+
+@dataclass(frozen=True, slots=True)
+class Companion:
+    player_id: str
+    display_name: str
+    shared_sessions: int
+
+
+@dataclass(slots=True)
+class Dashboard:
+    player_id: str
+    profile: PlayerProfile | None = None
+    active: list[Session] = field(default_factory=list)
+    recent: list[Session] = field(default_factory=list)
+    characters: list[Character] = field(default_factory=list)
+    turns_played: int = 0
+    sessions_completed: int = 0
+    last_played: float = 0.0
+    resume: list[Session] = field(default_factory=list)
+    companions: list[Companion] = field(default_factory=list)
+    incomplete: list[str] = field(default_factory=list)
+
+
+class PlayerManager:
+    def __init__(self, store: SessionStore, config: ManagerConfig) -> None:
+        self._store = store
+        self._config = config
+
+    async def upsert_profile(self, incoming: PlayerProfile, mask: frozenset[str], etag: str) -> PlayerProfile:
+        check_id("profile.player_id", incoming.player_id)
+        profiles.check_profile(incoming, self._config.limits)
+        return await self._store.mutate_profile(
+            incoming.player_id, lambda stored: profiles.upsert(stored, incoming, mask, etag)
+        )
+
+    async def get_profile(self, player_id: str) -> PlayerProfile:
+        return await self._store.get_profile(check_id("player_id", player_id))
+
+    async def _profile_or_none(self, player_id: str) -> PlayerProfile | None:
+        try:
+            return await self._store.get_profile(player_id)
+        except ProfileNotFound:
+            return None
+
+    async def dashboard(self, player_id: str, recent_limit: int, budget: float | None) -> Dashboard:
+        """Assemble the dashboard; parts not ready within ``budget`` seconds (the
+        caller's remaining deadline) are left out and named in ``incomplete``."""
+        check_id("player_id", player_id)
+        limit = min(recent_limit or 5, MAX_RECENT)
+        board = Dashboard(player_id)
+        loop = asyncio.get_running_loop()
+        give_up = None if budget is None else loop.time() + max(0.0, budget - DEADLINE_MARGIN)
+
+        def left() -> float | None:
+            return None if give_up is None else max(0.0, give_up - loop.time())
+
+        profile_task = asyncio.create_task(self._profile_or_none(player_id))
+        sessions_task = asyncio.create_task(self._store.find(SessionQuery(player_id=player_id), 0, SCAN_LIMIT))
+        done, _ = await asyncio.wait({profile_task, sessions_task}, timeout=left())
+        if profile_task in done:
+            board.profile = profile_task.result()
+        else:
+            profile_task.cancel()
+            board.incomplete.append("profile")
+        if sessions_task not in done:
+            sessions_task.cancel()
+            board.incomplete += ["sessions", "companions"]
+            return board
+        sessions, _ = sessions_task.result()
+        _fill_sessions(board, sessions, limit)
+        try:
+            board.companions = await asyncio.wait_for(self._companions(player_id, sessions), left())
+        except TimeoutError:
+            board.incomplete.append("companions")
+        return board
+
+    async def _companions(self, player_id: str, sessions: list[Session]) -> list[Companion]:
+        """Co-players by sessions shared, leaving out those who hide from recommendations."""
+        shared: Counter[str] = Counter()
+        names: dict[str, str] = {}
+        for s in sessions:
+            for pid, entry in (*s.roster.items(), *s.departed.items()):
+                if pid != player_id:
+                    shared[pid] += 1
+                    names.setdefault(pid, entry.display_name)
+        candidates = [pid for pid, _ in shared.most_common(COMPANIONS * 3)]
+        found = await asyncio.gather(*(self._profile_or_none(pid) for pid in candidates))
+        out = []
+        for pid, profile in zip(candidates, found, strict=True):
+            if profile is not None and profile.hide_from_recommendations:
+                continue
+            display = profile.display_name if profile and profile.display_name else names[pid]
+            out.append(Companion(pid, display, shared[pid]))
+        return out[:COMPANIONS]
+
+
+def _fill_sessions(board: Dashboard, sessions: list[Session], limit: int) -> None:
+    me = board.player_id
+
+    def last_acted(s: Session) -> float:
+        return s.roster[me].last_action_time if me in s.roster else s.last_activity_time
+
+    by_recency = sorted(sessions, key=last_acted, reverse=True)
+    board.active = [s for s in by_recency if s.status is SessionStatus.ACTIVE]
+    board.recent = by_recency[:limit]
+    board.resume = [s for s in by_recency if s.status is SessionStatus.PAUSED]
+    board.sessions_completed = sum(s.status is SessionStatus.ENDED for s in sessions)
+    board.turns_played = sum(s.roster[me].turns_played for s in sessions if me in s.roster)
+    board.last_played = max((last_acted(s) for s in sessions), default=0.0)
+    seen: set[str] = set()
+    for s in by_recency:
+        if s.character_id and s.character_id not in seen:
+            seen.add(s.character_id)
+            board.characters.append(Character(s.character_id, s.world_id, s.session_id, last_acted(s)))
