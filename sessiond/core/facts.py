@@ -1,0 +1,40 @@
+"""Durable facts: what a hot store hands to the durable graph (through its outbox).
+
+A fact is a plain dict, JSON-ready, applied idempotently and in any order by the
+projector: the newest revision of a record wins, re-applying a fact changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sessiond.core import codec
+from sessiond.core.models import PlayerProfile, Session, Turn
+
+SESSION = "session"  # the whole session as committed (settings, state, roster, departed...)
+TURN = "turn"  # a resolved turn, new or updated (summary, NARRATOR winner)
+SESSION_DELETED = "session_deleted"  # DeleteSession: the caller wants it gone
+PROFILE = "profile"  # a player profile as committed
+
+
+def session_fact(s: Session) -> dict[str, Any]:
+    return {"kind": SESSION, "session_id": s.session_id, "revision": s.revision, "session": codec.session_to_dict(s)}
+
+
+def turn_fact(t: Turn) -> dict[str, Any]:
+    return {"kind": TURN, "session_id": t.session_id, "turn_number": t.turn_number, "turn": codec.turn_to_dict(t)}
+
+
+def deleted_fact(session_id: str) -> dict[str, Any]:
+    return {"kind": SESSION_DELETED, "session_id": session_id}
+
+
+def profile_fact(p: PlayerProfile) -> dict[str, Any]:
+    return {"kind": PROFILE, "player_id": p.player_id, "revision": p.revision, "profile": codec.profile_to_dict(p)}
+
+
+def facts_of_commit(session: Session, new_turn: Turn | None, updated_turn: Turn | None) -> list[dict[str, Any]]:
+    """The facts one committed mutation produces: the session, then any turn it wrote."""
+    out = [session_fact(session)]
+    out += [turn_fact(t) for t in (new_turn, updated_turn) if t is not None]
+    return out
