@@ -24,8 +24,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     logs.configure(config.log_format, config.log_level)
-    if config.store != "memory":
-        print(f"sessiond: --store {config.store} is not available in this version yet; use --store memory",
+    if config.store == "redis+neo4j":
+        print("sessiond: --store redis+neo4j is not available in this version yet; use memory or redis",
               file=sys.stderr)
         return 2
     from sessiond.server import serve  # grpc and the stores load only for serving

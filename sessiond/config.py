@@ -53,7 +53,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("store", str, "memory", "storage backend", STORES),
     Option("snapshot", str, "", "memory store: snapshot file read at start and written periodically and on shutdown"),
     Option("snapshot_interval", float, 30.0, "memory store: seconds between periodic snapshots"),
-    Option("redis_url", str, "redis://127.0.0.1:6379/0", "redis store: redis:// or rediss:// URL"),
+    Option("redis_url", str, "redis://127.0.0.1:6379/0", "redis store: redis:// or rediss:// URL, user:pass@ for ACL"),
+    Option("redis_cluster", _bool, False, "redis store: the URL names a node of a Redis Cluster"),
+    Option("redis_key_prefix", str, "sessiond", "redis store: prefix of every key (no braces)"),
     Option("neo4j_uri", str, "bolt://127.0.0.1:7687", "redis+neo4j store: bolt://, neo4j:// or neo4j+s:// URI"),
     Option("neo4j_user", str, "neo4j", "redis+neo4j store: user"),
     Option("neo4j_password", str, "", "redis+neo4j store: password"),
@@ -85,6 +87,8 @@ class Config:
     snapshot: str
     snapshot_interval: float
     redis_url: str
+    redis_cluster: bool
+    redis_key_prefix: str
     neo4j_uri: str
     neo4j_user: str
     neo4j_password: str

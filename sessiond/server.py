@@ -46,7 +46,19 @@ except importlib.metadata.PackageNotFoundError:
 def build_store(config: Config, clock: Callable[[], float] = time.time) -> SessionStore:
     if config.store == "memory":
         return MemoryStore(clock=clock, history=config.history_turns, event_retention=config.event_retention)
-    raise ValueError(f"--store {config.store} is not available in this version yet; use --store memory")
+    if config.store == "redis":
+        from sessiond.store.redis import RedisStore  # loaded only when used
+
+        return RedisStore.from_url(
+            config.redis_url,
+            cluster=config.redis_cluster,
+            key_prefix=config.redis_key_prefix,
+            history=config.history_turns,
+            event_retention=config.event_retention,
+            # Redis frees a session's keys by itself this long after the janitor could have.
+            ttl_margin=config.expired_retention + config.janitor_interval,
+        )
+    raise ValueError(f"--store {config.store} is not available in this version yet; use memory or redis")
 
 
 class Service:

@@ -1,31 +1,75 @@
 """The store contract runs against every backend: each factory here builds a fresh,
-empty store of one kind, configured with small retention so trimming is testable."""
+empty store of one kind, configured with small retention so trimming is testable.
+
+The Redis backends run against real servers started by the tests (tests/redis_server.py):
+one node ("redis") and a 3-master Redis Cluster ("redis-cluster"), each started once per
+test session, and only when a test of that backend is selected (``-m "not redis"`` runs
+without them). Every test gets empty databases.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
 
 from sessiond.store.memory import MemoryStore
 from sessiond.store.protocols import SessionStore
+from sessiond.store.redis import RedisStore
+from tests.redis_server import RedisClusterServers, RedisServer, started
 
 HISTORY = 5
 EVENT_RETENTION = 20
 
-StoreFactory = Callable[[], Awaitable[SessionStore]]
+StoreFactory = Callable[[pytest.FixtureRequest], Awaitable[SessionStore]]
 
 
-async def memory_store() -> SessionStore:
+async def memory_store(_request: pytest.FixtureRequest) -> SessionStore:
     return MemoryStore(history=HISTORY, event_retention=EVENT_RETENTION)
 
 
-BACKENDS: dict[str, StoreFactory] = {"memory": memory_store}
+async def redis_store(request: pytest.FixtureRequest) -> SessionStore:
+    server: RedisServer = request.getfixturevalue("redis_server")
+    with server.client() as admin:
+        admin.flushdb()
+    return RedisStore.from_url(server.url, history=HISTORY, event_retention=EVENT_RETENTION)
 
 
-@pytest.fixture(params=sorted(BACKENDS))
+async def redis_cluster_store(request: pytest.FixtureRequest) -> SessionStore:
+    cluster: RedisClusterServers = request.getfixturevalue("redis_cluster")
+    cluster.flush()
+    return RedisStore.from_url(cluster.url, cluster=True, history=HISTORY, event_retention=EVENT_RETENTION)
+
+
+BACKENDS: dict[str, StoreFactory] = {
+    "memory": memory_store,
+    "redis": redis_store,
+    "redis-cluster": redis_cluster_store,
+}
+MARKS = {"redis": [pytest.mark.redis], "redis-cluster": [pytest.mark.redis]}
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    server = started(RedisServer().start)
+    try:
+        yield server
+    finally:
+        server.remove()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisClusterServers]:
+    cluster = started(RedisClusterServers().start)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(params=[pytest.param(name, marks=MARKS.get(name, [])) for name in sorted(BACKENDS)])
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[SessionStore]:
-    made = await BACKENDS[request.param]()
+    made = await BACKENDS[request.param](request)
     try:
         yield made
     finally:

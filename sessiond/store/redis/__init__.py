@@ -1,20 +1,25 @@
 """The Redis backend: hot session state with a sliding TTL, on one node or a Redis Cluster.
 
-Design (see the module docstrings for the why of each part):
+Design (the module docstrings say why of each part):
 
-- Atomic changes: read (Lua: record, turn, TIME) -> the rule runs in Python ->
-  compare-and-set Lua script keyed on the SHA-1 of the record read, which writes the
-  record, XADDs the events, writes the turns and refreshes the TTLs. Retried (bounded,
-  jittered) when another replica won; serialised per session within a process.
-- Keys: ``<prefix>:{<session_id>}:session|turns|events``: one hash slot per session.
-- Event ids are stream ids ``0-<event_id>``; ``XADD MAXLEN <retention>`` keeps exactly
-  the newest ``event_retention`` events.
-- Indexes (``<prefix>:{idx}:created|expiry|deadlines``) live in their own slot and are
-  written outside the session's script, in an order that never loses an open window;
-  readers verify entries against the records and drop the ones whose session is gone.
-- Listing filters and stats read the session records (pipelined, pre-filtered on raw
-  bytes): O(sessions) per call, which at the default max_sessions (10k) costs less than
-  per-attribute index sets would cost in memory for every session.
+- Atomic changes (_store, _scripts): a Lua read (record, turn, server TIME) -> the rule
+  runs in Python -> a compare-and-set Lua script on the SHA-1 of the record read, which
+  writes the record, XADDs the events, writes the turns and refreshes the TTLs. Retried
+  (bounded, jittered) when another replica won; serialised per session in a process.
+  The same code runs on one node and on a cluster: every script's keys share one slot.
+- Keys (_keys): ``<prefix>:{<session_id>}:session|turns|events``; sliding TTL = the
+  session's idle TTL + ``ttl_margin`` on all three, refreshed by every commit.
+- Events (_events): one stream per session, stream id ``0-<event_id>``, exact
+  ``XADD MAXLEN``; watchers XREAD BLOCK on a pool of their own.
+- Indexes (_indexes, _listing): sorted sets in their own slot (created, expiry,
+  deadlines, channel, owner), written outside the session's script in an order that
+  never loses an open window; readers check entries against the records and prune
+  those of sessions Redis expired. Other filters (player, game, status...) read the
+  records: O(sessions) per call, fine at the default 10k sessions, and cheaper in
+  memory than an index entry per player per session.
+- Values (_codec) are compact JSON deflated with a preset dictionary (~0.6 KB for a
+  4-player session with 1 KB of state).
+- Profiles (_profiles) are plain keys without TTL; ``lock`` (_locks) is a renewed lease.
 """
 
 from __future__ import annotations

@@ -22,8 +22,10 @@ class ConnectOptions:
 
     connect_timeout: float = 1.0
     command_timeout: float = 5.0
-    # Commands: a caller waits up to command_timeout for a free connection, then Unavailable.
-    max_connections: int = 64
+    # Connections for commands (per node on a cluster). On one node a caller waits up to
+    # command_timeout for a free one; redis-py's cluster client fails at once instead
+    # (Unavailable), so size it for the replica's peak of concurrent calls.
+    max_connections: int = 128
     # One per blocked wait_events (one reader per watched session per process).
     max_blocking_connections: int = 1024
     # One quick retry lets a pooled connection broken by a Redis restart reconnect
@@ -96,5 +98,7 @@ def unavailable_on_failure() -> Iterator[None]:
         yield
     except _BUGS:
         raise
+    except rex.OutOfMemoryError as exc:  # maxmemory reached under noeviction: retry later
+        raise Unavailable(f"redis refused the write: {exc}") from exc
     except _UNAVAILABLE as exc:
         raise Unavailable(f"redis unreachable: {type(exc).__name__}: {exc}") from exc

@@ -1,4 +1,4 @@
-"""The cross-session indexes: three sorted sets in one hash slot of their own.
+"""The cross-session indexes: sorted sets in one hash slot of their own (tag ``{idx}``).
 
 On Redis Cluster they cannot share a slot with the session keys, so they are never
 written inside a session's atomic step. Each index is kept safe by the order of its
@@ -12,9 +12,13 @@ writes and by readers that check every entry against the session record:
   moves expire_time later, so the score stays a lower bound, and ``sessions_idle``
   raises the score of a session found not idle yet. No index write per mutation.
 - created (score: create_time). Newest-first listing and the session count.
+- channel, owner (members ``<value>/<session id>``, read by lex range): the sessions of
+  one channel or one owner, which the placement rules look up under their locks.
+  Written at create (a session's channel and owner do not change; if a change ever
+  moves them, mutate adds the new entry before and removes the old one after).
 
 A session whose keys Redis expired (sliding TTL) or that a crash left half-deleted is
-dropped from all three by the first reader that misses its record, unless it was
+dropped from every index by the first reader that misses its record, unless it was
 created less than ``prune_grace`` seconds ago: a create writes its entries just
 before its record, and a reader must not drop them in between.
 """
@@ -30,6 +34,8 @@ from sessiond.store.redis._keys import IndexKeys
 from sessiond.store.redis._scripts import Scripts
 
 BATCH = 500  # records fetched per pipeline
+SEP = "/"  # between value and session id in channel/owner members; not a character of an id
+ABOVE_SEP = "0"  # the character right after SEP: "[v/" .. "(v0" is exactly the members of value v
 
 
 def score_arg(value: float) -> str:
@@ -49,7 +55,7 @@ class Indexes:
     # Writers
 
     async def put(self, session: Session) -> None:
-        """Entries of a session being created (and again once it is): all three indexes."""
+        """Every entry of a session being created (and again once it is)."""
         window = session.window
         await self._scripts.index_put(
             keys=self._keys.all,
@@ -58,18 +64,35 @@ class Indexes:
                 score_arg(session.create_time),
                 score_arg(session.expire_time),
                 score_arg(window.deadline) if window is not None else "",
+                session.channel_id,
+                session.owner_player_id,
             ],
         )
 
-    async def drop(self, session_id: str, create_time: float) -> None:
-        """Forget a deleted session; an entry of a newer session with the same id stays."""
-        await self._scripts.index_drop(keys=self._keys.all, args=[session_id, "exact", score_arg(create_time)])
+    async def drop(self, session: Session) -> None:
+        """Forget a deleted session; the entries of a newer session with the same id stay."""
+        s = session
+        args = [s.session_id, "exact", score_arg(s.create_time), s.channel_id, s.owner_player_id]
+        await self._scripts.index_drop(keys=self._keys.all, args=args)
 
     async def prune(self, session_ids: Sequence[str], now: float) -> None:
         """Forget sessions whose record a reader found missing (see the module docstring)."""
         bound = score_arg(now - self._prune_grace)
+        dropped = set()
         for session_id in session_ids:
-            await self._scripts.index_drop(keys=self._keys.all, args=[session_id, "older", bound])
+            if await self._scripts.index_drop(keys=self._keys.all, args=[session_id, "older", bound, "", ""]):
+                dropped.add(session_id)
+        if dropped:
+            # Their channel and owner went with their records: find the entries by scanning.
+            # Only sessions Redis expired without a janitor (or a crash) get here: rare.
+            for key in self._keys.by_value:
+                stale = [
+                    member
+                    async for member, _ in self._client.zscan_iter(key, count=1000)
+                    if _text(member).rpartition(SEP)[2] in dropped
+                ]
+                if stale:
+                    await self._client.zrem(key, *stale)
 
     async def set_deadline(self, session_id: str, deadline: float) -> None:
         await self._client.zadd(self._keys.deadlines, {session_id: deadline})
@@ -81,6 +104,24 @@ class Indexes:
     async def raise_expiry(self, session_id: str, expire_time: float) -> None:
         await self._client.zadd(self._keys.expiry, {session_id: expire_time}, gt=True)
 
+    async def add_values(self, before: Session, after: Session) -> None:
+        """Before a commit: entries for a channel or owner the change gives the session."""
+        for key, old, new in self._value_pairs(before, after):
+            if new and new != old:
+                await self._client.zadd(key, {new + SEP + after.session_id: 0})
+
+    async def drop_values(self, before: Session, after: Session) -> None:
+        """After a commit: entries of a channel or owner the change took from the session."""
+        for key, old, new in self._value_pairs(before, after):
+            if old and new != old:
+                await self._client.zrem(key, old + SEP + after.session_id)
+
+    def _value_pairs(self, before: Session, after: Session) -> list[tuple[str, str, str]]:
+        return [
+            (self._keys.channel, before.channel_id, after.channel_id),
+            (self._keys.owner, before.owner_player_id, after.owner_player_id),
+        ]
+
     # Readers
 
     async def newest_first(self) -> list[str]:
@@ -90,6 +131,19 @@ class Indexes:
 
     async def count(self) -> int:
         return int(await self._client.zcard(self._keys.created))
+
+    async def of_channel(self, channel_id: str) -> list[str]:
+        """Ids of the sessions of one channel, or of every channel when ``channel_id`` is ''."""
+        return await self._by_value(self._keys.channel, channel_id)
+
+    async def of_owner(self, owner_player_id: str) -> list[str]:
+        return await self._by_value(self._keys.owner, owner_player_id)
+
+    async def _by_value(self, key: str, value: str) -> list[str]:
+        # Every member of the value: from "<value>/" up to, not including, "<value>0".
+        low, high = (f"[{value}{SEP}", f"({value}{ABOVE_SEP}") if value else ("-", "+")
+        members = await self._client.zrangebylex(key, low, high)
+        return [_text(m).rpartition(SEP)[2] for m in members]
 
     async def deadlines_until(self, until: float) -> list[tuple[str, float]]:
         found = await self._client.zrangebyscore(self._keys.deadlines, "-inf", score_arg(until), withscores=True)

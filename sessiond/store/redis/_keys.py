@@ -1,7 +1,7 @@
 """Key names. Every key of one session carries the hash tag ``{session_id}``, so the
 session's multi-key scripts run on one node of a Redis Cluster; the cross-session
 indexes share a tag of their own (``{idx}``) and are only ever touched outside the
-session's scripts."""
+session's scripts. Profiles and locks are single keys, anywhere."""
 
 from __future__ import annotations
 
@@ -25,15 +25,22 @@ class SessionKeys:
 
 @dataclass(frozen=True, slots=True)
 class IndexKeys:
-    """Cross-session sorted sets, all in one hash slot (member: session id)."""
+    """Cross-session sorted sets, all in one hash slot."""
 
-    created: str  # score: create_time; newest-first listing and the session count
-    expiry: str  # score: a lower bound of expire_time, raised lazily by readers
-    deadlines: str  # score: the deadline of the session's open window
+    created: str  # member: session id, score: create_time; newest-first listing and the session count
+    expiry: str  # member: session id, score: a lower bound of expire_time, raised lazily by readers
+    deadlines: str  # member: session id, score: the deadline of the session's open window
+    channel: str  # member: "<channel_id>/<session id>", score 0: sessions of a channel (by lex range)
+    owner: str  # member: "<owner_player_id>/<session id>", score 0: sessions of an owner
 
     @property
     def all(self) -> list[str]:
-        return [self.created, self.expiry, self.deadlines]
+        """In the order the index scripts take them."""
+        return [self.created, self.expiry, self.deadlines, self.channel, self.owner]
+
+    @property
+    def by_value(self) -> list[str]:
+        return [self.channel, self.owner]
 
 
 class Keys:
@@ -44,7 +51,8 @@ class Keys:
         if not prefix or "{" in prefix or "}" in prefix:
             raise ValueError(f"key prefix {prefix!r} must be non-empty and free of braces")
         self.prefix = prefix
-        self.index = IndexKeys(f"{prefix}:{{idx}}:created", f"{prefix}:{{idx}}:expiry", f"{prefix}:{{idx}}:deadlines")
+        names = ("created", "expiry", "deadlines", "channel", "owner")
+        self.index = IndexKeys(*(f"{prefix}:{{idx}}:{name}" for name in names))
 
     def session(self, session_id: str) -> SessionKeys:
         base = f"{self.prefix}:{{{session_id}}}"
@@ -56,3 +64,9 @@ class Keys:
 
     def request(self, request_id: str) -> str:
         return f"{self.prefix}:req:{request_id}"
+
+    def profile(self, player_id: str) -> str:
+        return f"{self.prefix}:profile:{player_id}"
+
+    def lock(self, name: str) -> str:
+        return f"{self.prefix}:lock:{name}"

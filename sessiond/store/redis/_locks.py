@@ -1,10 +1,16 @@
-"""Per-key asyncio locks, made on demand and dropped when nobody holds or waits for them."""
+"""Locks: per-key asyncio locks within a process, and named leases across processes."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
+import uuid
 from collections.abc import AsyncIterator
+
+from sessiond.store.redis._client import Client, unavailable_on_failure
+from sessiond.store.redis._keys import Keys
+from sessiond.store.redis._scripts import Scripts
 
 
 class _Slot:
@@ -16,7 +22,8 @@ class _Slot:
 
 
 class KeyedLocks:
-    """Serialises the holders of one key within this process; other keys never wait."""
+    """Serialises the holders of one key within this process; other keys never wait.
+    A key's lock is made on demand and dropped when nobody holds or waits for it."""
 
     def __init__(self) -> None:
         self._slots: dict[str, _Slot] = {}
@@ -37,3 +44,52 @@ class KeyedLocks:
             slot.users -= 1
             if slot.users == 0:
                 del self._slots[key]
+
+
+class Leases:
+    """Named mutual exclusion across every process sharing the Redis: ``SET NX PX`` of a
+    random token, renewed while held, released only by its holder (compare-and-delete).
+
+    A holder that dies stops renewing, so its lease ends ``lease_seconds`` later at most:
+    a crashed process never blocks the others for longer than that. Waiters in this
+    process queue on a local lock first, so only one of them polls Redis at a time.
+    """
+
+    def __init__(self, client: Client, scripts: Scripts, keys: Keys, lease_seconds: float) -> None:
+        self._client = client
+        self._scripts = scripts
+        self._keys = keys
+        self._lease_ms = max(1, round(lease_seconds * 1000))
+        self._local = KeyedLocks()
+
+    @contextlib.asynccontextmanager
+    async def hold(self, name: str) -> AsyncIterator[None]:
+        key = self._keys.lock(name)
+        token = uuid.uuid4().hex
+        async with self._local.hold(name):
+            with unavailable_on_failure():
+                await self._acquire(key, token)
+            renewal = asyncio.create_task(self._renew(key, token), name=f"lease-renewal:{name}")
+            try:
+                yield
+            finally:
+                renewal.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await renewal
+                # If Redis is unreachable now, the lease simply runs out.
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(self._scripts.value_delete(keys=[key], args=[token]))
+
+    async def _acquire(self, key: str, token: str) -> None:
+        attempt = 0
+        while not await self._client.set(key, token, nx=True, px=self._lease_ms):
+            # Holders keep leases briefly: poll with a short, jittered, growing pause.
+            await asyncio.sleep(random.uniform(0.5, 1.0) * min(0.05, 0.002 * 2 ** min(attempt, 5)))
+            attempt += 1
+
+    async def _renew(self, key: str, token: str) -> None:
+        while True:
+            await asyncio.sleep(self._lease_ms / 3000)
+            with contextlib.suppress(Exception):  # a failed renewal is retried; the lease outlasts two
+                if not await self._scripts.value_extend(keys=[key], args=[token, self._lease_ms]):
+                    return  # not ours any more (it ran out): nothing left to renew

@@ -66,7 +66,7 @@ class RequestIds:
         await self._swap(self._keys.request(request_id), PENDING + session_id, session_id, self._ttl_ms)
 
     async def release(self, request_id: str, session_id: str) -> None:
-        await self._scripts.request_release(keys=[self._keys.request(request_id)], args=[PENDING + session_id])
+        await self._scripts.value_delete(keys=[self._keys.request(request_id)], args=[PENDING + session_id])
 
     async def _swap(self, key: str, expected: str, new: str, ttl_ms: int) -> bool:
-        return bool(await self._scripts.request_swap(keys=[key], args=[expected, new, ttl_ms]))
+        return bool(await self._scripts.value_swap(keys=[key], args=[expected, new, ttl_ms]))

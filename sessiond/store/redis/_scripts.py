@@ -106,15 +106,19 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 return redis.call('ZRANGE', KEYS[2], ARGV[1], ARGV[2], 'REV')
 """
 
-# KEYS: created, expiry, deadlines. ARGV: session id, create_time, expire_time, deadline or ''.
+# KEYS: created, expiry, deadlines, channel, owner.
+# ARGV: session id, create_time, expire_time, deadline or '', channel id or '', owner id or ''.
 INDEX_PUT = """
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
 if ARGV[4] ~= '' then redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1]) end
+if ARGV[5] ~= '' then redis.call('ZADD', KEYS[4], 0, ARGV[5] .. '/' .. ARGV[1]) end
+if ARGV[6] ~= '' then redis.call('ZADD', KEYS[5], 0, ARGV[6] .. '/' .. ARGV[1]) end
 return 1
 """
 
-# KEYS: created, expiry, deadlines. ARGV: session id, mode, create_time.
+# KEYS: created, expiry, deadlines, channel, owner.
+# ARGV: session id, mode, create_time, channel id or '', owner id or ''. -> 1 dropped, 0 kept.
 # Removes the session from every index, but only the incarnation meant: mode 'exact' needs
 # its creation score to equal create_time (delete), mode 'older' at most (readers pruning
 # sessions gone by TTL leave alone an entry a create wrote moments ago).
@@ -127,6 +131,8 @@ end
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
+if ARGV[4] ~= '' then redis.call('ZREM', KEYS[4], ARGV[4] .. '/' .. ARGV[1]) end
+if ARGV[5] ~= '' then redis.call('ZREM', KEYS[5], ARGV[5] .. '/' .. ARGV[1]) end
 return 1
 """
 
@@ -138,8 +144,22 @@ if score and tonumber(score) == tonumber(ARGV[2]) then return redis.call('ZREM',
 return 0
 """
 
-# KEYS: request key. ARGV: expected value, new value, ttl ms. -> 1 swapped, 0 not
-REQUEST_SWAP = """
+# KEYS: one string key. ARGV: digest of the value read ('' = there was none), new value.
+# -> 1 written, 2 this very value is already stored (a replay), 0 changed since read.
+DIGEST_SWAP = """
+local current = redis.call('GET', KEYS[1])
+if not current then
+  if ARGV[1] ~= '' then return 0 end
+elseif redis.sha1hex(current) ~= ARGV[1] then
+  if redis.sha1hex(current) == redis.sha1hex(ARGV[2]) then return 2 end
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[2])
+return 1
+"""
+
+# KEYS: one string key. ARGV: expected value, new value, ttl ms. -> 1 swapped, 0 not
+VALUE_SWAP = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
   return 1
@@ -147,8 +167,14 @@ end
 return 0
 """
 
-# KEYS: request key. ARGV: expected value.
-REQUEST_RELEASE = """
+# KEYS: one string key. ARGV: expected value, ttl ms. -> 1 extended, 0 not ours any more
+VALUE_EXTEND = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+
+# KEYS: one string key. ARGV: expected value. -> 1 deleted, 0 not
+VALUE_DELETE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
@@ -168,8 +194,10 @@ class Scripts:
     index_put: AsyncScript
     index_drop: AsyncScript
     deadline_drop: AsyncScript
-    request_swap: AsyncScript
-    request_release: AsyncScript
+    digest_swap: AsyncScript
+    value_swap: AsyncScript
+    value_extend: AsyncScript
+    value_delete: AsyncScript
 
     @classmethod
     def register(cls, client: Redis | RedisCluster) -> Scripts:
@@ -184,6 +212,8 @@ class Scripts:
             index_put=client.register_script(INDEX_PUT),
             index_drop=client.register_script(INDEX_DROP),
             deadline_drop=client.register_script(DEADLINE_DROP),
-            request_swap=client.register_script(REQUEST_SWAP),
-            request_release=client.register_script(REQUEST_RELEASE),
+            digest_swap=client.register_script(DIGEST_SWAP),
+            value_swap=client.register_script(VALUE_SWAP),
+            value_extend=client.register_script(VALUE_EXTEND),
+            value_delete=client.register_script(VALUE_DELETE),
         )

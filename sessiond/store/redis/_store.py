@@ -20,10 +20,12 @@ import contextlib
 import hashlib
 import random
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
+from redis.asyncio import RedisCluster
+
 from sessiond.core.errors import (
-    EventsExpired,
     LimitReached,
     SessionExists,
     SessionNotFound,
@@ -31,18 +33,20 @@ from sessiond.core.errors import (
     Unavailable,
 )
 from sessiond.core.guards import check_etag
-from sessiond.core.models import Event, Session, SessionStatus, Turn
-from sessiond.store.protocols import Change, DueWindow, SessionQuery, StoreStats, T
+from sessiond.core.models import Event, PlayerProfile, Session, Turn
+from sessiond.store.protocols import Change, DueWindow, ProfileChange, SessionQuery, StoreStats, T
 from sessiond.store.redis import _codec as rc
 from sessiond.store.redis._client import Client, ConnectOptions, connect, unavailable_on_failure
-from sessiond.store.redis._indexes import BATCH, Indexes
+from sessiond.store.redis._events import EventLog
+from sessiond.store.redis._indexes import Indexes
 from sessiond.store.redis._keys import DEFAULT_PREFIX, Keys
-from sessiond.store.redis._locks import KeyedLocks
+from sessiond.store.redis._listing import Listing
+from sessiond.store.redis._locks import KeyedLocks, Leases
+from sessiond.store.redis._profiles import Profiles
 from sessiond.store.redis._requests import RequestIds
 from sessiond.store.redis._scripts import Scripts
 
 COMMITTED, REPLAYED, CONFLICT, GONE = 1, 2, 0, -1
-WAIT_BATCH = 1000  # events returned by one wait_events, as in the memory store
 TOMBSTONE_TTL_MS = 60_000  # how long a deleted session's stream still tells late readers it is gone
 
 
@@ -62,6 +66,7 @@ class RedisStore:
         ttl_margin: float = 3600.0,
         request_id_ttl: float = 24 * 3600.0,
         prune_grace: float = 60.0,
+        lock_lease: float = 10.0,
         command_timeout: float = 5.0,
         max_attempts: int = 100,
         compress: bool = True,
@@ -69,7 +74,8 @@ class RedisStore:
         """Use ``client`` (redis.asyncio.Redis or RedisCluster, bytes replies) for commands
         and ``blocking_client`` (default: ``client``) for XREAD BLOCK, whose connections
         stay busy while a watcher waits; give it its own pool. ``compress`` deflates what
-        is written (see _codec); values are readable either way."""
+        is written (see _codec); values are readable either way. ``lock`` leases end
+        ``lock_lease`` seconds after their holder stopped renewing them (it died)."""
         if history < 1 or event_retention < 1:
             raise ValueError("history and event_retention must be at least 1")
         self._client = client
@@ -77,14 +83,18 @@ class RedisStore:
         self._history = history
         self._retention = event_retention
         self._ttl_margin = ttl_margin
-        self._command_timeout = command_timeout
         self._max_attempts = max_attempts
         self._compress = compress
         self._keys = Keys(key_prefix)
         self._scripts = Scripts.register(client)
         self._indexes = Indexes(client, self._scripts, self._keys.index, prune_grace)
+        self._listing = Listing(client, self._keys, self._indexes, self.now)
         self._requests = RequestIds(client, self._scripts, self._keys, request_id_ttl)
-        self._locks = KeyedLocks()
+        self._events = EventLog(client, self._blocking, self._scripts, self._keys, command_timeout)
+        self._profiles = Profiles(client, self._scripts, self._keys, compress)
+        self._leases = Leases(client, self._scripts, self._keys, lock_lease)
+        self._locks = KeyedLocks()  # per session: mutate, delete
+        self._profile_locks = KeyedLocks()
 
     @classmethod
     def from_url(
@@ -98,6 +108,7 @@ class RedisStore:
         ttl_margin: float = 3600.0,
         request_id_ttl: float = 24 * 3600.0,
         prune_grace: float = 60.0,
+        lock_lease: float = 10.0,
         compress: bool = True,
         options: ConnectOptions | None = None,
     ) -> RedisStore:
@@ -115,6 +126,7 @@ class RedisStore:
             ttl_margin=ttl_margin,
             request_id_ttl=request_id_ttl,
             prune_grace=prune_grace,
+            lock_lease=lock_lease,
             command_timeout=options.command_timeout,
             compress=compress,
         )
@@ -130,7 +142,7 @@ class RedisStore:
         with unavailable_on_failure():
             return _seconds(await self._scripts.clock(keys=[self._keys.index.created]))
 
-    # Create, get, list, delete
+    # Create, get, delete
 
     async def create(self, session: Session, request_id: str, max_sessions: int) -> tuple[Session, bool]:
         with unavailable_on_failure():
@@ -155,7 +167,9 @@ class RedisStore:
         keys = self._keys.session(session.session_id)
         if await self._client.exists(keys.session):
             raise SessionExists(session.session_id)
-        if await self._indexes.count() >= max_sessions and await self._count_alive() >= max_sessions:
+        # Counted, then created: replicas creating at the same moment may pass the limit by
+        # a few sessions. The cheap count (index size) is checked exactly only near the limit.
+        if await self._indexes.count() >= max_sessions and await self._listing.count_alive() >= max_sessions:
             raise LimitReached(f"the server holds its maximum of {max_sessions} sessions; end or delete some")
         # Index entries first: a window must never be open without its deadline entry.
         await self._indexes.put(session)
@@ -166,15 +180,9 @@ class RedisStore:
             winner = await self._get_or_none(session.session_id)
             if winner is not None:
                 await self._indexes.put(winner)
+                await self._indexes.drop_values(session, winner)
             raise SessionExists(session.session_id)
         await self._indexes.put(session)  # again: a reader may have pruned them before the record existed
-
-    async def _count_alive(self) -> int:
-        """Sessions whose record exists: the exact count, needed only near the limit."""
-        ids = await self._indexes.newest_first()
-        alive = await self._exists_many(ids)
-        await self._prune([sid for sid, ok in zip(ids, alive, strict=True) if not ok])
-        return sum(alive)
 
     async def get(self, session_id: str) -> Session:
         with unavailable_on_failure():
@@ -185,45 +193,20 @@ class RedisStore:
 
     async def _get_or_none(self, session_id: str) -> Session | None:
         raw = await self._client.get(self._keys.session(session_id).session)
-        return rc.decode_session(_bytes(raw)) if raw is not None else None
-
-    async def find(self, query: SessionQuery, offset: int, limit: int) -> tuple[list[Session], int]:
-        """Newest first. Filters are checked on the records themselves (see docs in __init__)."""
-        with unavailable_on_failure():
-            ids = await self._indexes.newest_first()
-            offset, limit = max(0, offset), max(0, limit)
-            if query == SessionQuery():
-                alive = await self._exists_many(ids)
-                await self._prune([sid for sid, ok in zip(ids, alive, strict=True) if not ok])
-                live = [sid for sid, ok in zip(ids, alive, strict=True) if ok]
-                records = await self._get_many(live[offset : offset + limit])
-                return [rc.decode_session(r) for r in records if r is not None], len(live)
-            needles = _needles(query)
-            found: list[Session] = []
-            gone: list[str] = []
-            for start in range(0, len(ids), BATCH):
-                chunk = ids[start : start + BATCH]
-                for sid, raw in zip(chunk, await self._get_many(chunk), strict=True):
-                    if raw is None:
-                        gone.append(sid)
-                        continue
-                    plain = rc.unpack(raw)
-                    if all(n in plain for n in needles) and query.matches(s := rc.decode_session(plain)):
-                        found.append(s)
-            await self._prune(gone)
-            return found[offset : offset + limit], len(found)
+        return rc.decode_session(rc.as_bytes(raw)) if raw is not None else None
 
     async def delete(self, session_id: str, etag: str = "") -> None:
         keys = self._keys.session(session_id)
         with unavailable_on_failure():
             async with self._locks.hold(session_id):
                 for attempt in range(self._max_attempts):
-                    raw = await self._client.get(keys.session)
-                    if raw is None:
+                    reply = await self._client.get(keys.session)
+                    if reply is None:
                         raise SessionNotFound(session_id)
-                    session = rc.decode_session(_bytes(raw))
-                    check_etag(session, etag)
-                    outcome = await self._scripts.delete(keys=keys.all, args=[_digest(_bytes(raw)), TOMBSTONE_TTL_MS])
+                    raw = rc.as_bytes(reply)
+                    session = rc.decode_session(raw)
+                    check_etag(session, etag)  # then delete only if it is still the session checked
+                    outcome = await self._scripts.delete(keys=keys.all, args=[_digest(raw), TOMBSTONE_TTL_MS])
                     if outcome == GONE:
                         raise SessionNotFound(session_id)
                     if outcome == COMMITTED:
@@ -231,7 +214,7 @@ class RedisStore:
                     await _backoff(attempt)
                 else:
                     raise Unavailable(f"session {session_id!r} changes too often to delete; retry")
-                await self._indexes.drop(session_id, session.create_time)
+                await self._indexes.drop(session)
 
     # Mutate
 
@@ -258,12 +241,12 @@ class RedisStore:
         now = _seconds(reply[:2])
         if reply[2] is None:
             raise SessionNotFound(session_id)
-        raw = _bytes(reply[2])
+        raw = rc.as_bytes(reply[2])
         turn: Turn | None = None
         if turn_number is not None:
             if reply[3] is None:
                 raise TurnNotFound(session_id, turn_number)
-            turn = rc.decode_turn(_bytes(reply[3]))
+            turn = rc.decode_turn(rc.as_bytes(reply[3]))
         before = rc.decode_session(raw)
         session = before.clone()
         mutation, result = change(session, turn, now)
@@ -282,6 +265,7 @@ class RedisStore:
         opened, closed = _deadline_change(before, session)
         if opened is not None:
             await self._indexes.set_deadline(session_id, opened)  # intent first: never an open window unindexed
+        await self._indexes.add_values(before, session)
         args = self._commit_args(raw, session, now, events, mutation.new_turn, mutation.updated_turn)
         outcome = await self._scripts.commit(keys=keys.all, args=args)
         if outcome == GONE:
@@ -294,6 +278,7 @@ class RedisStore:
             await self._indexes.set_deadline(session_id, opened)  # again: a sweep may have dropped the intent
         elif closed is not None:
             await self._indexes.drop_deadline(session_id, closed)
+        await self._indexes.drop_values(before, session)
         return session, result
 
     def _commit_args(
@@ -333,148 +318,69 @@ class RedisStore:
             found = await self._scripts.turns(keys=[keys.session, keys.turns], args=[start, stop])
         if found is None:
             raise SessionNotFound(session_id)
-        return [rc.decode_turn(_bytes(raw)) for raw in found]
+        return [rc.decode_turn(rc.as_bytes(raw)) for raw in found]
 
     async def events_after(self, session_id: str, after_id: int, limit: int) -> list[Event]:
-        keys = self._keys.session(session_id)
-        with unavailable_on_failure():
-            reply = await self._scripts.events(
-                keys=[keys.session, keys.events], args=[rc.stream_id(max(0, after_id) + 1), max(1, limit)]
-            )
-        if reply is None:
-            raise SessionNotFound(session_id)
-        oldest, rows = reply
-        if not rows:
-            return []
-        first_kept = rc.event_id_of(oldest[0][0])
-        if after_id < first_kept - 1:
-            raise EventsExpired(session_id, after_id, first_kept)
-        return [rc.decode_event(session_id, entry_id, rc.entry_fields(fields)) for entry_id, fields in rows[:limit]]
+        return await self._events.after(session_id, after_id, limit)
 
     async def wait_events(self, session_id: str, after_id: int, block_seconds: float) -> list[Event]:
-        found = await self.events_after(session_id, after_id, WAIT_BATCH)
-        if found or block_seconds <= 0:
-            return found
-        keys = self._keys.session(session_id)
-        block_ms = max(1, round(block_seconds * 1000))
-        with unavailable_on_failure():
-            # XREAD BLOCK 0 would wait forever; a dead connection must not: bound the wait locally too.
-            reply = await asyncio.wait_for(
-                self._blocking.xread({keys.events: rc.stream_id(max(0, after_id))}, count=WAIT_BATCH, block=block_ms),
-                block_seconds + self._command_timeout,
-            )
-            entries = _xread_entries(reply)
-            if not entries:
-                if not await self._client.exists(keys.session):
-                    raise SessionNotFound(session_id)
-                return []
-        if any(rc.is_tombstone(fields) for _, fields in entries):
-            raise SessionNotFound(session_id)
-        events = [rc.decode_event(session_id, entry_id, fields) for entry_id, fields in entries]
-        if events[0].event_id > after_id + 1:  # trimmed between our read and the XREAD
-            raise EventsExpired(session_id, after_id, events[0].event_id)
-        return events
+        return await self._events.wait(session_id, after_id, block_seconds)
 
-    # Indexes
+    # Reading across sessions
+
+    async def find(self, query: SessionQuery, offset: int, limit: int) -> tuple[list[Session], int]:
+        """Newest first. A channel or owner filter reads that index's sessions; any other
+        filter reads every session (pipelined, pre-filtered on the raw JSON): O(sessions)."""
+        with unavailable_on_failure():
+            return await self._listing.find(query, offset, limit)
 
     async def windows_due(self, until: float) -> list[DueWindow]:
         with unavailable_on_failure():
-            now = await self.now()
-            entries = await self._indexes.deadlines_until(until)
-            records = await self._get_many([sid for sid, _ in entries])
-            due: list[DueWindow] = []
-            gone: list[str] = []
-            for (sid, score), raw in zip(entries, records, strict=True):
-                if raw is None:
-                    gone.append(sid)
-                    continue
-                window = rc.decode_session(raw).window
-                if window is None:
-                    if score <= now:  # a future score may be the intent of a window opening right now
-                        await self._indexes.drop_deadline(sid, score)
-                    continue
-                if window.deadline != score:
-                    await self._indexes.set_deadline(sid, window.deadline)
-                if window.deadline <= until:
-                    due.append(DueWindow(sid, window.turn_number, window.deadline))
-            await self._prune(gone, now)
-        return sorted(due, key=lambda d: (d.deadline, d.session_id))
+            return await self._listing.windows_due(until)
 
     async def sessions_idle(self, until: float, limit: int) -> list[str]:
-        idle: list[str] = []
         with unavailable_on_failure():
-            ids = await self._indexes.expiring_until(until)
-            gone: list[str] = []
-            for start in range(0, len(ids), BATCH):
-                chunk = ids[start : start + BATCH]
-                for sid, raw in zip(chunk, await self._get_many(chunk), strict=True):
-                    if raw is None:
-                        gone.append(sid)
-                        continue
-                    expire_time = rc.decode_session(raw).expire_time
-                    if expire_time <= until:
-                        idle.append(sid)
-                    else:  # the score was a stale lower bound: raise it
-                        await self._indexes.raise_expiry(sid, expire_time)
-                if len(idle) >= limit:
-                    break
-            await self._prune(gone)
-        return idle[: max(0, limit)]
+            return await self._listing.sessions_idle(until, limit)
 
     async def stats(self) -> StoreStats:
-        by_status: dict[SessionStatus, int] = {}
-        players = windows = 0
         with unavailable_on_failure():
-            ids = await self._indexes.newest_first()
-            gone: list[str] = []
-            for start in range(0, len(ids), BATCH):
-                chunk = ids[start : start + BATCH]
-                for sid, raw in zip(chunk, await self._get_many(chunk), strict=True):
-                    if raw is None:
-                        gone.append(sid)
-                        continue
-                    s = rc.decode_session(raw)
-                    by_status[s.status] = by_status.get(s.status, 0) + 1
-                    players += len(s.roster)
-                    windows += s.window is not None
-            await self._prune(gone)
-        return StoreStats(by_status, players, windows)
+            return await self._listing.stats()
+
+    # Profiles and locks
+
+    async def get_profile(self, player_id: str) -> PlayerProfile:
+        with unavailable_on_failure():
+            return await self._profiles.get(player_id)
+
+    async def mutate_profile(self, player_id: str, change: ProfileChange) -> PlayerProfile:
+        """Atomic like ``mutate``: ``change`` may run again if another replica wrote first."""
+        with unavailable_on_failure():
+            async with self._profile_locks.hold(player_id):
+                for attempt in range(self._max_attempts):
+                    done = await self._profiles.try_change(player_id, change, await self.now())
+                    if done is not None:
+                        return done
+                    await _backoff(attempt)
+        raise Unavailable(f"the profile of {player_id!r} is changed by other replicas too often; retry")
+
+    def lock(self, name: str) -> AbstractAsyncContextManager[None]:
+        """A lease on ``name`` shared by every process on this Redis (see _locks.Leases)."""
+        return self._leases.hold(name)
 
     # Health
 
     async def ping(self) -> None:
         with unavailable_on_failure():
-            await self._client.ping()
+            if isinstance(self._client, RedisCluster):
+                # Every master: with one down, the sessions of its slots cannot be served.
+                await self._client.ping(target_nodes=RedisCluster.PRIMARIES)
+            else:
+                await self._client.ping()
 
     async def close(self) -> None:
         await self._client.aclose()
         if self._blocking is not self._client:
             await self._blocking.aclose()
-
-    # Helpers
-
-    async def _get_many(self, ids: Sequence[str]) -> list[bytes | None]:
-        """Session records by id, pipelined (split by node on a cluster)."""
-        out: list[bytes | None] = []
-        for start in range(0, len(ids), BATCH):
-            pipe = self._client.pipeline(transaction=False)
-            for sid in ids[start : start + BATCH]:
-                pipe.get(self._keys.session(sid).session)
-            out.extend(None if r is None else _bytes(r) for r in await pipe.execute())
-        return out
-
-    async def _exists_many(self, ids: Sequence[str]) -> list[bool]:
-        out: list[bool] = []
-        for start in range(0, len(ids), BATCH):
-            pipe = self._client.pipeline(transaction=False)
-            for sid in ids[start : start + BATCH]:
-                pipe.exists(self._keys.session(sid).session)
-            out.extend(bool(r) for r in await pipe.execute())
-        return out
-
-    async def _prune(self, gone: Sequence[str], now: float | None = None) -> None:
-        if gone:
-            await self._indexes.prune(gone, now if now is not None else await self.now())
 
 
 def _deadline_change(before: Session, after: Session) -> tuple[float | None, float | None]:
@@ -488,26 +394,6 @@ def _deadline_change(before: Session, after: Session) -> tuple[float | None, flo
     return None, None
 
 
-def _needles(query: SessionQuery) -> list[bytes]:
-    """Byte strings every matching record contains: a cheap filter before decoding JSON."""
-    needles = [
-        rc.field_needle(name, value)
-        for name in ("game_id", "channel_id", "character_id", "world_id", "player_id")
-        if (value := getattr(query, name))
-    ]
-    if query.status is not None:
-        needles.append(rc.field_needle("status", query.status.value))
-    return needles
-
-
-def _xread_entries(reply: Any) -> list[tuple[bytes, dict[bytes, bytes]]]:
-    """The entries of a one-stream XREAD reply (RESP2 list or RESP3 dict)."""
-    if not reply:
-        return []
-    streams = list(reply.values()) if isinstance(reply, dict) else [entries for _, entries in reply]
-    return [(entry_id, rc.entry_fields(fields)) for entries in streams for entry_id, fields in entries]
-
-
 def _seconds(pair: Sequence[Any]) -> float:
     """A TIME reply (seconds, microseconds) as float seconds."""
     return int(pair[0]) + int(pair[1]) / 1_000_000
@@ -515,10 +401,6 @@ def _seconds(pair: Sequence[Any]) -> float:
 
 def _digest(raw: bytes) -> str:
     return hashlib.sha1(raw).hexdigest()
-
-
-def _bytes(value: Any) -> bytes:
-    return value if isinstance(value, bytes) else str(value).encode()
 
 
 async def _backoff(attempt: int) -> None:

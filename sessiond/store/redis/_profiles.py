@@ -1,0 +1,58 @@
+"""Player profiles: one key each (``<prefix>:profile:<player_id>``), no TTL: a profile
+outlives the sessions it seeds. Changed like sessions: read (with the Redis clock) ->
+``change`` in Python -> compare-and-set on the digest of the value read."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from sessiond.core import codec
+from sessiond.core.errors import ProfileNotFound
+from sessiond.core.models import PlayerProfile
+from sessiond.store.protocols import ProfileChange
+from sessiond.store.redis import _codec as rc
+from sessiond.store.redis._client import Client
+from sessiond.store.redis._keys import Keys
+from sessiond.store.redis._scripts import Scripts
+
+WRITTEN, REPLAYED = 1, 2
+
+
+def encode(profile: PlayerProfile, compress: bool) -> bytes:
+    return rc.pack(rc.dumps(codec.profile_to_dict(profile)), compress)
+
+
+def decode(stored: bytes) -> PlayerProfile:
+    return codec.profile_from_dict(json.loads(rc.unpack(stored)))
+
+
+class Profiles:
+    def __init__(self, client: Client, scripts: Scripts, keys: Keys, compress: bool) -> None:
+        self._client = client
+        self._scripts = scripts
+        self._keys = keys
+        self._compress = compress
+
+    async def get(self, player_id: str) -> PlayerProfile:
+        stored = await self._client.get(self._keys.profile(player_id))
+        if stored is None:
+            raise ProfileNotFound(player_id)
+        return decode(rc.as_bytes(stored))
+
+    async def try_change(self, player_id: str, change: ProfileChange, now: float) -> PlayerProfile | None:
+        """One read -> change -> compare-and-set; None when another writer came first."""
+        key = self._keys.profile(player_id)
+        raw = await self._client.get(key)
+        stored = None if raw is None else rc.as_bytes(raw)
+        before = decode(stored) if stored is not None else None
+        updated = change(decode(stored) if stored is not None else None)
+        # The bookkeeping, as in the memory store.
+        updated.player_id = player_id
+        updated.create_time = before.create_time if before is not None else now
+        updated.update_time = now
+        updated.revision = (before.revision if before is not None else 0) + 1
+        digest = hashlib.sha1(stored).hexdigest() if stored is not None else ""
+        value = encode(updated, self._compress)
+        outcome = await self._scripts.digest_swap(keys=[key], args=[digest, value])
+        return decode(value) if outcome in (WRITTEN, REPLAYED) else None
