@@ -50,6 +50,12 @@ def _bool(text: str) -> bool:
 
 OPTIONS: tuple[Option, ...] = (
     Option("listen", str, "0.0.0.0:50051", "gRPC listen address HOST:PORT (port 0 picks a free one)"),
+    Option("metrics_listen", str, "0.0.0.0:9464", "Prometheus /metrics listen address HOST:PORT; empty turns it off"),
+    Option("health_listen", str, "", "plaintext listener serving only grpc.health.v1.Health (for probes under TLS)"),
+    Option("tls_cert", str, "", "TLS on the gRPC port: PEM certificate chain file (needs --tls-key)"),
+    Option("tls_key", str, "", "TLS: PEM private key file of --tls-cert (not encrypted)"),
+    Option("tls_client_ca", str, "", "TLS: PEM file of CAs; clients must then present a certificate they signed"),
+    Option("auth_tokens_file", str, "", "JSON file of bearer tokens and scopes; empty turns authentication off"),
     Option("store", str, "memory", "storage backend", STORES),
     Option("snapshot", str, "", "memory store: snapshot file read at start and written periodically and on shutdown"),
     Option("snapshot_interval", float, 30.0, "memory store: seconds between periodic snapshots"),
@@ -83,6 +89,12 @@ OPTIONS: tuple[Option, ...] = (
 @dataclass(frozen=True, slots=True)
 class Config:
     listen: str
+    metrics_listen: str
+    health_listen: str
+    tls_cert: str
+    tls_key: str
+    tls_client_ca: str
+    auth_tokens_file: str
     store: str
     snapshot: str
     snapshot_interval: float
@@ -173,5 +185,12 @@ def _check(c: Config) -> None:
             problems.append(f"--{name.replace('_', '-')} must be positive")
     if ":" not in c.listen:
         problems.append(f"--listen must be HOST:PORT, got {c.listen!r}")
+    for name in ("metrics_listen", "health_listen"):
+        if getattr(c, name) and ":" not in getattr(c, name):
+            problems.append(f"--{name.replace('_', '-')} must be HOST:PORT or empty, got {getattr(c, name)!r}")
+    if bool(c.tls_cert) != bool(c.tls_key):
+        problems.append("--tls-cert and --tls-key go together")
+    if c.tls_client_ca and not c.tls_cert:
+        problems.append("--tls-client-ca (mutual TLS) needs --tls-cert and --tls-key")
     if problems:
         raise ValueError("; ".join(problems))

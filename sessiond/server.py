@@ -1,5 +1,5 @@
 """The one place that wires the store, the manager, the servicers, health,
-reflection, snapshots and graceful shutdown together."""
+reflection, snapshots, metrics, TLS, authentication and graceful shutdown together."""
 
 from __future__ import annotations
 
@@ -27,6 +27,15 @@ from sessiond.config import Config
 from sessiond.core.errors import SessiondError
 from sessiond.manager.players import PlayerManager
 from sessiond.manager.sessions import SessionManager
+from sessiond.ops import (
+    HealthListener,
+    MetricsInterceptor,
+    MetricsListener,
+    OpsConfigError,
+    ServerMetrics,
+    load_auth,
+    server_credentials,
+)
 from sessiond.store import snapshot
 from sessiond.store.memory import MemoryStore
 from sessiond.store.protocols import SessionStore
@@ -67,15 +76,39 @@ class Service:
     def __init__(self, config: Config, store: SessionStore | None = None) -> None:
         self.config = config
         self.store = store if store is not None else build_store(config)
+        self.metrics = ServerMetrics()
         self.manager = SessionManager(self.store, config.manager_config())
         self.players = PlayerManager(self.store, config.manager_config())
         self.health = health_aio.HealthServicer()
-        self.server = grpc.aio.server(interceptors=[LoggingInterceptor()])
+        try:
+            auth = load_auth(config.auth_tokens_file)
+            self.metrics_listener = (
+                MetricsListener(self.metrics.registry, config.metrics_listen) if config.metrics_listen else None
+            )
+        except OpsConfigError as exc:
+            raise SystemExit(str(exc)) from exc
+        self.health_listener = HealthListener(self.health, config.health_listen) if config.health_listen else None
+        # Outermost first: metrics count refused calls too; auth binds the caller
+        # before the logging interceptor writes its line.
+        interceptors: list[grpc.aio.ServerInterceptor] = [MetricsInterceptor(self.metrics)]
+        if auth is not None:
+            interceptors.append(auth)
+        interceptors.append(LoggingInterceptor())
+        self.server = grpc.aio.server(interceptors=interceptors)
         self.port = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._stopped = asyncio.Event()
 
     async def start(self) -> None:
+        # Side listeners take their ports first: a bad setting stops us before anything runs.
+        try:
+            credentials = server_credentials(self.config.tls_cert, self.config.tls_key, self.config.tls_client_ca)
+            if self.health_listener is not None:
+                self.health_listener.bind()
+            if self.metrics_listener is not None:
+                self.metrics_listener.start()
+        except OpsConfigError as exc:
+            raise SystemExit(str(exc)) from exc
         self._load_snapshot()
         await self.manager.start()
         spb_grpc.add_SessionServiceServicer_to_server(SessionServicer(self.manager, VERSION), self.server)
@@ -91,15 +124,30 @@ class Service:
             self.server,
         )
         try:
-            self.port = self.server.add_insecure_port(self.config.listen)
+            if credentials is None:
+                self.port = self.server.add_insecure_port(self.config.listen)
+            else:
+                self.port = self.server.add_secure_port(self.config.listen, credentials)
         except RuntimeError as exc:
             raise SystemExit(f"cannot listen on {self.config.listen}: {exc}") from exc
         await self.server.start()
         await self._set_health(health_pb2.HealthCheckResponse.SERVING)
+        if self.health_listener is not None:
+            await self.health_listener.start()
         self._tasks.append(asyncio.create_task(self._probe_store(), name="store-probe"))
+        if self.metrics_listener is not None:
+            self._tasks.append(asyncio.create_task(self.metrics.follow(self.manager.stats), name="metrics-stats"))
         if isinstance(self.store, MemoryStore) and self.config.snapshot_path:
             self._tasks.append(asyncio.create_task(self._snapshot_forever(), name="snapshots"))
-        log.info("serving", port=self.port, store=self.store.name, version=VERSION)
+        log.info(
+            "serving",
+            port=self.port,
+            tls="off" if credentials is None else "mutual" if self.config.tls_client_ca else "on",
+            health_port=self.health_listener.port if self.health_listener else None,
+            metrics_port=self.metrics_listener.port if self.metrics_listener else None,
+            store=self.store.name,
+            version=VERSION,
+        )
 
     async def stop(self, grace: float | None = None) -> None:
         """Drain: NOT_SERVING, end watch streams (UNAVAILABLE), refuse new calls, let
@@ -113,6 +161,11 @@ class Service:
             task.cancel()
         await self.manager.hub.close()
         await self.server.stop(grace)
+        # Probes and scrapes keep answering (NOT_SERVING) through the drain.
+        if self.health_listener is not None:
+            await self.health_listener.stop(0)
+        if self.metrics_listener is not None:
+            await self.metrics_listener.stop()
         await self.manager.stop()
         await self.save_snapshot()
         await self.store.close()

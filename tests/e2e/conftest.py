@@ -18,7 +18,10 @@ StartServer = Callable[..., Awaitable[Service]]
 
 
 def server_config(**overrides: Any) -> Config:
-    base = load(["--listen", "127.0.0.1:0", "--log-level", "warning", "--log-format", "json"], env={})
+    # No metrics listener unless a test asks: several servers run in one process.
+    base = load(
+        ["--listen", "127.0.0.1:0", "--metrics-listen", "", "--log-level", "warning", "--log-format", "json"], env={}
+    )
     return dataclasses.replace(base, **overrides)
 
 

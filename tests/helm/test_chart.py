@@ -42,14 +42,7 @@ NOT_VALIDATED = {("monitoring.coreos.com/v1", "ServiceMonitor")}
 
 # Settings the chart wires although sessiond/config.py does not have them yet
 # (planned). Drop a name here once OPTIONS has it.
-PLANNED_ENV = {
-    "SESSIOND_METRICS_LISTEN",
-    "SESSIOND_HEALTH_LISTEN",
-    "SESSIOND_TLS_CERT",
-    "SESSIOND_TLS_KEY",
-    "SESSIOND_TLS_CLIENT_CA",
-    "SESSIOND_AUTH_TOKENS_FILE",
-}
+PLANNED_ENV: set[str] = set()
 
 REDIS_VALUES = CHART / "ci" / "redis-values.yaml"
 PRODUCTION_VALUES = CHART / "ci" / "production-values.yaml"

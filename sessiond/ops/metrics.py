@@ -1,0 +1,291 @@
+"""Prometheus metrics of one server.
+
+`ServerMetrics` owns a registry of its own (not prometheus_client's global one, so one
+process can run several servers, as the tests do) holding:
+
+- ``sessiond_rpc_requests_total{method,code}`` and ``sessiond_rpc_duration_seconds{method}``,
+  fed by `MetricsInterceptor`;
+- ``sessiond_sessions{state}``, ``sessiond_open_windows`` and ``sessiond_watchers``, read at
+  scrape time from a snapshot of the manager's stats that `ServerMetrics.follow` refreshes;
+- ``sessiond_window_close_lag_seconds`` (`ServerMetrics.observe_close_lag`, for the window
+  closer) and ``sessiond_outbox_lag_seconds`` (`ServerMetrics.set_outbox_lag`, for the
+  Neo4j projector);
+- the standard ``process_*`` and ``python_*`` metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeAlias, cast
+
+import grpc
+import structlog
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from sessiond.core.models import SessionStatus
+from sessiond.manager.sessions import Stats
+
+log = structlog.get_logger("sessiond.metrics")
+
+Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"  # generic only in the type stubs
+StatsSource: TypeAlias = Callable[[], Awaitable[Stats]]
+Unary: TypeAlias = Callable[..., Awaitable[Any]]
+Streaming: TypeAlias = Callable[..., AsyncGenerator[Any, None]]
+
+# Unary calls answer in about a millisecond from memory and a few from Redis; the top
+# buckets catch calls stuck behind a slow store.
+RPC_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+# A timer closes a window a few ms after its deadline; the 1 s sweep catches the rest,
+# and windows that fell due while no replica ran close up to minutes late.
+CLOSE_LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0)
+STATS_INTERVAL = 5.0
+UNKNOWN_METHOD = "unknown"  # label of calls to methods the server does not have
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The live figures the gauges show, as of the last refresh.
+
+    Attributes:
+        sessions: Sessions held by the store, by state name (every state present).
+        open_windows: Choice windows open now.
+        watchers: WatchSession streams this process serves.
+    """
+
+    sessions: Mapping[str, int]
+    open_windows: int
+    watchers: int
+
+    @classmethod
+    def of(cls, stats: Stats) -> Snapshot:
+        """The snapshot of the manager's stats."""
+        by_status = stats.store_stats.sessions_by_status
+        return cls(
+            {status.value: by_status.get(status, 0) for status in SessionStatus},
+            stats.store_stats.open_windows,
+            stats.watchers,
+        )
+
+
+class _LiveCollector(Collector):
+    """Gauges computed from the latest snapshot. It runs on the HTTP listener's thread,
+    so it only reads the snapshot (one reference): it never awaits the event loop."""
+
+    def __init__(self, latest: Callable[[], Snapshot | None]) -> None:
+        self._latest = latest
+
+    def describe(self) -> Iterable[Metric]:
+        return self._families(None)
+
+    def collect(self) -> Iterable[Metric]:
+        snapshot = self._latest()
+        # Before the first refresh there is nothing true to say; absent beats zero.
+        return self._families(snapshot) if snapshot is not None else []
+
+    @staticmethod
+    def _families(snapshot: Snapshot | None) -> list[Metric]:
+        # Store-wide figures: every replica of a shared store reports the same (use max, not sum).
+        sessions = GaugeMetricFamily("sessiond_sessions", "Sessions in the store, by state.", labels=["state"])
+        windows = GaugeMetricFamily("sessiond_open_windows", "Choice windows open in the store.")
+        watchers = GaugeMetricFamily("sessiond_watchers", "WatchSession streams served by this process.")
+        if snapshot is not None:
+            for state, count in sorted(snapshot.sessions.items()):
+                sessions.add_metric([state], count)
+            windows.add_metric([], snapshot.open_windows)
+            watchers.add_metric([], snapshot.watchers)
+        return [sessions, windows, watchers]
+
+
+class ServerMetrics:
+    """The metrics of one server, in a registry of their own.
+
+    Attributes:
+        registry: What the /metrics listener exposes.
+        requests: ``sessiond_rpc_requests_total{method,code}``.
+        duration: ``sessiond_rpc_duration_seconds{method}`` (unary calls).
+        close_lag: ``sessiond_window_close_lag_seconds``.
+        outbox_lag: ``sessiond_outbox_lag_seconds``.
+    """
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "sessiond_rpc_requests",
+            "RPCs finished, by full method name and status code.",
+            ["method", "code"],
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            "sessiond_rpc_duration_seconds",
+            "Time to answer a unary RPC (streams are left out: a watch's lifetime is not latency).",
+            ["method"],
+            buckets=RPC_BUCKETS,
+            registry=self.registry,
+        )
+        self.close_lag = Histogram(
+            "sessiond_window_close_lag_seconds",
+            "From a choice window's deadline to the commit that resolved its turn.",
+            buckets=CLOSE_LAG_BUCKETS,
+            registry=self.registry,
+        )
+        self.outbox_lag = Gauge(
+            "sessiond_outbox_lag_seconds",
+            "Age of the oldest durable fact not yet projected into Neo4j (0 when caught up).",
+            registry=self.registry,
+        )
+        self._snapshot: Snapshot | None = None
+        self.registry.register(_LiveCollector(lambda: self._snapshot))
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
+
+    def observe_rpc(self, method: str, code: grpc.StatusCode, seconds: float | None) -> None:
+        """Count a finished call and, for a unary call, its duration.
+
+        Args:
+            method: The full method name, e.g. ``/sessiond.v1.SessionService/GetSession``.
+            code: The status the call ended with.
+            seconds: How long it took; None for a stream.
+        """
+        self.requests.labels(method=method, code=code.name).inc()
+        if seconds is not None:
+            self.duration.labels(method=method).observe(seconds)
+
+    def observe_close_lag(self, seconds: float) -> None:
+        """Record how late a window closed: deadline to the commit resolving its turn.
+
+        For the window closer, on closes at the deadline (not early ALL_CHOSEN closes).
+
+        Args:
+            seconds: Commit time minus deadline, by the store's clock; a negative
+                value (clocks a hair apart) counts as 0.
+        """
+        self.close_lag.observe(max(0.0, seconds))
+
+    def set_outbox_lag(self, seconds: float) -> None:
+        """Set the projection lag, for the Neo4j outbox projector.
+
+        Args:
+            seconds: Age of the oldest unprojected outbox entry; 0 when caught up.
+        """
+        self.outbox_lag.set(max(0.0, seconds))
+
+    def update(self, stats: Stats) -> None:
+        """Replace the snapshot the session, window and watcher gauges show."""
+        self._snapshot = Snapshot.of(stats)
+
+    async def follow(self, stats: StatsSource, interval: float = STATS_INTERVAL) -> None:
+        """Refresh the snapshot from ``stats`` now and every ``interval`` seconds, until cancelled.
+
+        A failed refresh is logged and the previous snapshot kept.
+
+        Args:
+            stats: The manager's ``stats`` method.
+            interval: Seconds between refreshes.
+        """
+        while True:
+            try:
+                self.update(await stats())
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("metrics refresh failed", error=str(exc))
+            await asyncio.sleep(interval)
+
+
+def _code_of(context: grpc.aio.ServicerContext[Any, Any], cancelled: bool, failed: bool) -> grpc.StatusCode:
+    code = context.code()
+    if isinstance(code, grpc.StatusCode):
+        return code
+    if cancelled:
+        return grpc.StatusCode.CANCELLED
+    # An exception nobody turned into a status reaches the client as UNKNOWN.
+    return grpc.StatusCode.UNKNOWN if failed else grpc.StatusCode.OK
+
+
+class MetricsInterceptor(grpc.aio.ServerInterceptor):
+    """Counts every call by method and status code and times unary calls.
+
+    Put it first in the server's interceptors so that calls refused by the ones after
+    it (authentication) are counted too.
+
+    Args:
+        metrics: Where to record.
+    """
+
+    def __init__(self, metrics: ServerMetrics) -> None:
+        self._metrics = metrics
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
+        details: grpc.HandlerCallDetails,
+    ) -> Handler | None:
+        handler = await continuation(details)
+        if handler is None:
+            # One label for every name that is not a method: callers cannot grow the series.
+            self._metrics.observe_rpc(UNKNOWN_METHOD, grpc.StatusCode.UNIMPLEMENTED, None)
+            return None
+        method = details.method
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                self._unary(method, handler.unary_unary),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                self._stream(method, cast(Streaming, handler.unary_stream)),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler  # client and bidi streams: only reflection has them
+
+    def _unary(self, method: str, behavior: Unary) -> Unary:
+        async def wrapped(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            start, cancelled, failed = time.perf_counter(), False, False
+            try:
+                return await behavior(request, context)
+            except asyncio.CancelledError:
+                cancelled = True
+                raise
+            except Exception:
+                failed = True
+                raise
+            finally:
+                self._metrics.observe_rpc(method, _code_of(context, cancelled, failed), time.perf_counter() - start)
+
+        return wrapped
+
+    def _stream(self, method: str, behavior: Streaming) -> Streaming:
+        async def wrapped(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncGenerator[Any, None]:
+            cancelled, failed = False, False
+            try:
+                # aclosing: a client that goes away closes the inner handlers now, not at GC.
+                async with contextlib.aclosing(behavior(request, context)) as items:
+                    async for item in items:
+                        yield item
+            except (asyncio.CancelledError, GeneratorExit):
+                cancelled = True
+                raise
+            except Exception:
+                failed = True
+                raise
+            finally:
+                self._metrics.observe_rpc(method, _code_of(context, cancelled, failed), None)
+
+        return wrapped
