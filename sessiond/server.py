@@ -77,7 +77,9 @@ class Service:
         self.config = config
         self.store = store if store is not None else build_store(config)
         self.metrics = ServerMetrics()
-        self.manager = SessionManager(self.store, config.manager_config())
+        self.manager = SessionManager(
+            self.store, config.manager_config(), on_close_lag=self.metrics.observe_close_lag
+        )
         self.players = PlayerManager(self.store, config.manager_config())
         self.health = health_aio.HealthServicer()
         try:

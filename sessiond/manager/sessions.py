@@ -82,11 +82,12 @@ class SessionManager:
         config: ManagerConfig,
         *,
         wall_clock: Callable[[], float] = time.time,
+        on_close_lag: Callable[[float], None] | None = None,
     ) -> None:
         self.store = store
         self.config = config
         self._wall = wall_clock
-        self.windows = WindowCloser(store, config.sweep_interval)
+        self.windows = WindowCloser(store, config.sweep_interval, on_close_lag)
         self.janitor = Janitor(store, config.janitor_interval, config.expired_retention)
         self.hub = WatchHub(store, config.watch_queue_size)
         self.placement = Placement(store, config)

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 
 import structlog
 
 from sessiond.core.errors import SessiondError, SessionNotFound
+from sessiond.core.models import Mutation, Session, Turn
 from sessiond.core.window import close_if_due
 from sessiond.store.protocols import SessionStore
 
@@ -21,9 +23,17 @@ EARLY_FIRE_RETRIES = 5
 
 
 class WindowCloser:
-    def __init__(self, store: SessionStore, sweep_interval: float) -> None:
+    def __init__(
+        self,
+        store: SessionStore,
+        sweep_interval: float,
+        on_close_lag: Callable[[float], None] | None = None,
+    ) -> None:
+        """``on_close_lag`` hears, for each window this replica closed at its deadline,
+        how late the close committed (seconds after the deadline, by the store's clock)."""
         self._store = store
         self._sweep_interval = sweep_interval
+        self._on_close_lag = on_close_lag
         self._timers: dict[tuple[str, int], asyncio.Task[None]] = {}
         self._sweeper: asyncio.Task[None] | None = None
         self.closed_turns = 0
@@ -70,10 +80,15 @@ class WindowCloser:
     async def close(self, session_id: str, turn_number: int) -> float | None:
         """Run the guarded close. Returns seconds to wait if the window is open but not
         yet due by the store's clock, else None."""
+        deadline = 0.0
+
+        def change(s: Session, _t: Turn | None, now: float) -> tuple[Mutation, Turn | None]:
+            nonlocal deadline
+            deadline = s.window.deadline if s.window is not None else 0.0
+            return close_if_due(s, turn_number, now)
+
         try:
-            session, turn = await self._store.mutate(
-                session_id, lambda s, _t, now: close_if_due(s, turn_number, now)
-            )
+            session, turn = await self._store.mutate(session_id, change)
         except SessionNotFound:
             return None
         except SessiondError as exc:
@@ -81,6 +96,8 @@ class WindowCloser:
             return None
         if turn is not None:
             self.closed_turns += 1
+            if self._on_close_lag is not None:
+                self._on_close_lag(max(0.0, turn.resolve_time - deadline))
             return None
         window = session.window
         if window is not None and window.turn_number == turn_number:

@@ -241,3 +241,18 @@ async def test_history_keeps_the_last_50_turns_and_summaries_are_cut(manager: Se
     assert [t.turn_number for t in page.items] == list(range(53, 3, -1)) and page.next_page_token == ""
     turn = await manager.set_turn_summary("s1", 53, "x" * 900, "")
     assert len(turn.summary) == 500
+
+
+async def test_the_closer_reports_how_late_each_deadline_close_committed(store: object, clock: FakeClock) -> None:
+    from sessiond.manager.config import ManagerConfig
+
+    lags: list[float] = []
+    manager = SessionManager(store, ManagerConfig(), wall_clock=clock, on_close_lag=lags.append)  # type: ignore[arg-type]
+    await new(manager, early_close=False)
+    await manager.submit_choice("s1", "p1", "go")
+    clock.advance(10.25)
+    await manager.windows.sweep()
+    assert lags == [pytest.approx(0.25)]
+    await new(manager, "s2")
+    await manager.submit_choice("s2", "p1", "go")  # an early close is not a deadline close
+    assert lags == [pytest.approx(0.25)]
