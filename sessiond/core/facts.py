@@ -21,12 +21,20 @@ def session_fact(s: Session) -> dict[str, Any]:
     return {"kind": SESSION, "session_id": s.session_id, "revision": s.revision, "session": codec.session_to_dict(s)}
 
 
-def turn_fact(t: Turn) -> dict[str, Any]:
-    return {"kind": TURN, "session_id": t.session_id, "turn_number": t.turn_number, "turn": codec.turn_to_dict(t)}
+def turn_fact(t: Turn, revision: int | None = None) -> dict[str, Any]:
+    """``revision``: the session's, so updates of one turn apply in order even when replayed out of order."""
+    fact = {"kind": TURN, "session_id": t.session_id, "turn_number": t.turn_number, "turn": codec.turn_to_dict(t)}
+    if revision is not None:
+        fact["revision"] = revision
+    return fact
 
 
-def deleted_fact(session_id: str) -> dict[str, Any]:
-    return {"kind": SESSION_DELETED, "session_id": session_id}
+def deleted_fact(session_id: str, create_time: float | None = None) -> dict[str, Any]:
+    """``create_time`` tells the deleted session from a later one created under the same id."""
+    fact: dict[str, Any] = {"kind": SESSION_DELETED, "session_id": session_id}
+    if create_time is not None:
+        fact["create_time"] = create_time
+    return fact
 
 
 def profile_fact(p: PlayerProfile) -> dict[str, Any]:
@@ -36,5 +44,5 @@ def profile_fact(p: PlayerProfile) -> dict[str, Any]:
 def facts_of_commit(session: Session, new_turn: Turn | None, updated_turn: Turn | None) -> list[dict[str, Any]]:
     """The facts one committed mutation produces: the session, then any turn it wrote."""
     out = [session_fact(session)]
-    out += [turn_fact(t) for t in (new_turn, updated_turn) if t is not None]
+    out += [turn_fact(t, session.revision) for t in (new_turn, updated_turn) if t is not None]
     return out

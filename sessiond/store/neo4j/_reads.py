@@ -1,0 +1,184 @@
+"""Graph reads: cold restore, deep turn history, a player's sessions, companions, profiles.
+
+Every query is parameterized and routed to readers. Sessions come back from their
+committed snapshot (``Session.snapshot``), so what is restored equals what was committed.
+Stub sessions (made by a turn fact that arrived before its session) have no snapshot and
+are never returned.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Final
+
+from neo4j import AsyncDriver, Record, RoutingControl
+from neo4j.exceptions import DriverError, Neo4jError
+
+from sessiond.core import codec
+from sessiond.core.models import PlayerProfile, Session, SessionStatus, Turn
+from sessiond.store.neo4j._errors import is_permanent, unavailable
+
+DEFAULT_HISTORY = 50
+FINAL_STATUSES: Final = [s.value for s in SessionStatus if s.final]
+
+_TURN_FIELDS: Final = """t {
+  .session_id, .turn_number, .options, .choices, .tally, .winner, .tied, .tie_break, .tie_break_seed,
+  .close_reason, .open_time, .resolve_time, .summary
+}"""
+
+_LOAD_SESSION: Final = (
+    """
+MATCH (s:Session {session_id: $session_id}) WHERE s.snapshot IS NOT NULL
+RETURN s.snapshot AS snapshot, COLLECT {
+  MATCH (s)-[:HAS_TURN]->(t:Turn)
+  RETURN """
+    + _TURN_FIELDS
+    + """ ORDER BY t.turn_number DESC LIMIT $history
+} AS turns
+"""
+)
+
+_TURNS: Final = (
+    """
+MATCH (t:Turn {session_id: $session_id}) WHERE t.turn_number IS NOT NULL
+RETURN """
+    + _TURN_FIELDS
+    + """ AS turn
+ORDER BY t.turn_number DESC SKIP $offset LIMIT $limit
+"""
+)
+
+_PLAYER_SESSIONS: Final = """
+MATCH (:Player {player_id: $player_id})-[:HAS_SESSION]->(s:Session) WHERE s.snapshot IS NOT NULL
+RETURN s.snapshot AS snapshot
+ORDER BY s.update_time DESC, s.session_id LIMIT $limit
+"""
+
+_COMPANIONS: Final = """
+MATCH (me:Player {player_id: $player_id})-[:HAS_SESSION]->(s:Session)<-[r:HAS_SESSION]-(other:Player)
+WHERE other <> me AND s.snapshot IS NOT NULL AND coalesce(other.hide_from_recommendations, false) = false
+WITH other, s, r ORDER BY s.update_time DESC
+WITH other, count(DISTINCT s) AS shared, [n IN collect(r.display_name) WHERE n <> ''] AS roster_names
+RETURN other.player_id AS player_id,
+  CASE WHEN coalesce(other.display_name, '') <> '' THEN other.display_name
+       ELSE coalesce(head(roster_names), '') END AS display_name,
+  shared
+ORDER BY shared DESC, player_id LIMIT $limit
+"""
+
+_PROFILE: Final = """
+MATCH (p:Player {player_id: $player_id}) WHERE p.revision IS NOT NULL
+RETURN p {
+  .player_id, .display_name, .preferences, .hide_from_recommendations, .hide_from_departed_rosters,
+  .content, .create_time, .update_time, .revision
+} AS profile
+"""
+
+_OWNER_SESSION: Final = """
+MATCH (s:Session {owner_player_id: $player_id})-[:USES_CHARACTER]->(:Character {character_id: $character_id}),
+      (s)-[:IN_WORLD]->(:World {world_id: $world_id})
+WHERE s.snapshot IS NOT NULL AND NOT s.status IN $final_statuses
+RETURN s.snapshot AS snapshot
+ORDER BY s.update_time DESC, s.session_id LIMIT 1
+"""
+
+_CHANNEL_SESSIONS: Final = """
+MATCH (s:Session)-[:IN_CHANNEL]->(:Channel {channel_id: $channel_id}) WHERE s.snapshot IS NOT NULL
+RETURN s.snapshot AS snapshot
+ORDER BY s.update_time DESC, s.session_id LIMIT $limit
+"""
+
+
+class GraphReads:
+    """The read side of the graph over one driver and database."""
+
+    def __init__(self, driver: AsyncDriver, database: str) -> None:
+        self.driver = driver
+        self.database = database
+
+    async def _read(self, query: str, doing: str, **params: Any) -> list[Record]:
+        """Run a read query; outages become GraphUnavailable, statement bugs propagate."""
+        try:
+            result = await self.driver.execute_query(
+                query, params, routing_=RoutingControl.READ, database_=self.database
+            )
+        except Neo4jError as exc:
+            if is_permanent(exc):
+                raise
+            raise unavailable(exc, doing) from exc
+        except DriverError as exc:
+            raise unavailable(exc, doing) from exc
+        return list(result.records)
+
+    async def load_session(self, session_id: str, history: int = DEFAULT_HISTORY) -> tuple[Session, list[Turn]] | None:
+        """The last committed session and its newest ``history`` turns (newest first),
+        or None if the graph does not have it. For cold restore."""
+        records = await self._read(
+            _LOAD_SESSION, f"loading session {session_id!r}", session_id=session_id, history=history
+        )
+        if not records:
+            return None
+        return _session(records[0]["snapshot"]), [_turn(t) for t in records[0]["turns"]]
+
+    async def turns(self, session_id: str, offset: int, limit: int) -> list[Turn]:
+        """Resolved turns of the whole history, newest first ([] for an unknown session)."""
+        records = await self._read(
+            _TURNS, f"reading turns of session {session_id!r}", session_id=session_id, offset=offset, limit=limit
+        )
+        return [_turn(r["turn"]) for r in records]
+
+    async def player_sessions(self, player_id: str, limit: int) -> list[Session]:
+        """Sessions the player is or was in (departed included), most recently updated first."""
+        records = await self._read(
+            _PLAYER_SESSIONS, f"reading sessions of player {player_id!r}", player_id=player_id, limit=limit
+        )
+        return [_session(r["snapshot"]) for r in records]
+
+    async def companions(self, player_id: str, limit: int) -> list[tuple[str, str, int]]:
+        """(player_id, display_name, shared sessions) of the player's co-players, most shared
+        first, leaving out players whose profile hides them from recommendations. The name is
+        the profile's, else the one they used in their latest shared session."""
+        records = await self._read(
+            _COMPANIONS, f"reading companions of player {player_id!r}", player_id=player_id, limit=limit
+        )
+        return [(r["player_id"], r["display_name"], r["shared"]) for r in records]
+
+    async def profile(self, player_id: str) -> PlayerProfile | None:
+        """The player's profile as last committed, or None if they never had one."""
+        records = await self._read(_PROFILE, f"reading the profile of {player_id!r}", player_id=player_id)
+        return _profile(records[0]["profile"]) if records else None
+
+    async def find_owner_session(self, player_id: str, character_id: str, world_id: str) -> Session | None:
+        """The player's own (single-player) session with this character in this world that
+        has not ended or expired, most recently updated first. For SwitchCharacterWorld."""
+        records = await self._read(
+            _OWNER_SESSION,
+            f"finding the session of owner {player_id!r}",
+            player_id=player_id,
+            character_id=character_id,
+            world_id=world_id,
+            final_statuses=FINAL_STATUSES,
+        )
+        return _session(records[0]["snapshot"]) if records else None
+
+    async def find_channel_sessions(self, channel_id: str, limit: int = 1000) -> list[Session]:
+        """Sessions bound to the channel (its games, any status), most recently updated
+        first. For LoadGame/SwapGame when the channel's sessions are not hot."""
+        records = await self._read(
+            _CHANNEL_SESSIONS, f"reading sessions of channel {channel_id!r}", channel_id=channel_id, limit=limit
+        )
+        return [_session(r["snapshot"]) for r in records]
+
+
+def _session(snapshot: str) -> Session:
+    return codec.session_from_dict(json.loads(snapshot))
+
+
+def _turn(props: dict[str, Any]) -> Turn:
+    return codec.turn_from_dict(props | {"choices": json.loads(props["choices"]), "tally": json.loads(props["tally"])})
+
+
+def _profile(props: dict[str, Any]) -> PlayerProfile:
+    return codec.profile_from_dict(
+        props | {"preferences": json.loads(props["preferences"]), "content": json.loads(props["content"])}
+    )
