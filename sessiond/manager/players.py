@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from dataclasses import dataclass, field
 
 from sessiond.core import profiles
@@ -11,7 +10,8 @@ from sessiond.core.errors import ProfileNotFound
 from sessiond.core.limits import check_id
 from sessiond.core.models import PlayerProfile, Session, SessionStatus
 from sessiond.manager.config import ManagerConfig
-from sessiond.store.protocols import SessionQuery, SessionStore
+from sessiond.store.history import StoreHistory
+from sessiond.store.protocols import PlayerHistory, SessionStore
 
 SCAN_LIMIT = 1000  # sessions of one player looked at for the dashboard
 MAX_RECENT = 50
@@ -51,9 +51,11 @@ class Dashboard:
 
 
 class PlayerManager:
-    def __init__(self, store: SessionStore, config: ManagerConfig) -> None:
+    def __init__(self, store: SessionStore, config: ManagerConfig, history: PlayerHistory | None = None) -> None:
+        """``history`` answers the relationship questions (default: from ``store``)."""
         self._store = store
         self._config = config
+        self._history = history if history is not None else StoreHistory(store)
 
     async def upsert_profile(self, incoming: PlayerProfile, mask: frozenset[str], etag: str) -> PlayerProfile:
         check_id("profile.player_id", incoming.player_id)
@@ -84,7 +86,7 @@ class PlayerManager:
             return None if give_up is None else max(0.0, give_up - loop.time())
 
         profile_task = asyncio.create_task(self._profile_or_none(player_id))
-        sessions_task = asyncio.create_task(self._store.find(SessionQuery(player_id=player_id), 0, SCAN_LIMIT))
+        sessions_task = asyncio.create_task(self._history.player_sessions(player_id, SCAN_LIMIT))
         done, _ = await asyncio.wait({profile_task, sessions_task}, timeout=left())
         if profile_task in done:
             board.profile = profile_task.result()
@@ -95,32 +97,13 @@ class PlayerManager:
             sessions_task.cancel()
             board.incomplete += ["sessions", "companions"]
             return board
-        sessions, _ = sessions_task.result()
-        _fill_sessions(board, sessions, limit)
+        _fill_sessions(board, sessions_task.result(), limit)
         try:
-            board.companions = await asyncio.wait_for(self._companions(player_id, sessions), left())
+            found = await asyncio.wait_for(self._history.companions(player_id, COMPANIONS), left())
+            board.companions = [Companion(*c) for c in found]
         except TimeoutError:
             board.incomplete.append("companions")
         return board
-
-    async def _companions(self, player_id: str, sessions: list[Session]) -> list[Companion]:
-        """Co-players by sessions shared, leaving out those who hide from recommendations."""
-        shared: Counter[str] = Counter()
-        names: dict[str, str] = {}
-        for s in sessions:
-            for pid, entry in (*s.roster.items(), *s.departed.items()):
-                if pid != player_id:
-                    shared[pid] += 1
-                    names.setdefault(pid, entry.display_name)
-        candidates = [pid for pid, _ in shared.most_common(COMPANIONS * 3)]
-        found = await asyncio.gather(*(self._profile_or_none(pid) for pid in candidates))
-        out = []
-        for pid, profile in zip(candidates, found, strict=True):
-            if profile is not None and profile.hide_from_recommendations:
-                continue
-            display = profile.display_name if profile and profile.display_name else names[pid]
-            out.append(Companion(pid, display, shared[pid]))
-        return out[:COMPANIONS]
 
 
 def _fill_sessions(board: Dashboard, sessions: list[Session], limit: int) -> None:

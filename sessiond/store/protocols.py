@@ -150,3 +150,17 @@ class SessionStore(Protocol):
 
     async def close(self) -> None:
         ...
+
+
+class PlayerHistory(Protocol):
+    """The relationship questions of a player's dashboard. The hot stores answer them
+    from the sessions they hold (StoreHistory); the durable store from its graph."""
+
+    async def player_sessions(self, player_id: str, limit: int) -> list[Session]:
+        """Sessions the player is or was on, most recently changed first."""
+        ...
+
+    async def companions(self, player_id: str, limit: int) -> list[tuple[str, str, int]]:
+        """(player_id, display_name, shared sessions) of co-players, most shared first,
+        leaving out players whose profile hides them from recommendations."""
+        ...
