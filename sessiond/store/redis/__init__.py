@@ -20,16 +20,23 @@ Design (the module docstrings say why of each part):
 - Values (_codec) are compact JSON deflated with a preset dictionary (~0.6 KB for a
   4-player session with 1 KB of state).
 - Profiles (_profiles) are plain keys without TTL; ``lock`` (_locks) is a renewed lease.
+- Outbox (_outbox), with ``outbox=True`` (the ``redis+neo4j`` store): the script of each
+  change also appends the change's durable facts to a stream in the owner's slot
+  (``<prefix>:{<session_id>}:outbox``, ``<prefix>:{profile/<player_id>}:outbox``), listed
+  in a dirty index; sessiond.store.outbox.Projector drains them into the graph
+  (``RedisStore.outbox_log``), ``RedisStore.outbox_stats`` reports the lag.
 """
 
 from __future__ import annotations
 
 from sessiond.store.redis._client import ConnectOptions
 from sessiond.store.redis._keys import Keys
+from sessiond.store.redis._outbox import OutboxLog
 from sessiond.store.redis._store import RedisStore
 
 __all__ = [
     "ConnectOptions",
     "Keys",
+    "OutboxLog",
     "RedisStore",
 ]

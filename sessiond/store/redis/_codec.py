@@ -111,6 +111,16 @@ def as_bytes(value: Any) -> bytes:
     return value if isinstance(value, bytes) else str(value).encode()
 
 
+def as_text(value: Any) -> str:
+    """A reply value (a key, a member, a stream id) as text."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def time_seconds(reply: Sequence[Any]) -> float:
+    """A TIME reply (seconds, microseconds) as float seconds."""
+    return int(reply[0]) + int(reply[1]) / 1_000_000
+
+
 def stream_id(event_id: int) -> str:
     """Event ids are stream ids: ``0-<event_id>``, so XADD's MAXLEN keeps retention exact."""
     return f"0-{event_id}"

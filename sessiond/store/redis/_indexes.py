@@ -29,6 +29,7 @@ import math
 from collections.abc import Sequence
 
 from sessiond.core.models import Session
+from sessiond.store.redis import _codec as rc
 from sessiond.store.redis._client import Client
 from sessiond.store.redis._keys import IndexKeys
 from sessiond.store.redis._scripts import Scripts
@@ -89,7 +90,7 @@ class Indexes:
                 stale = [
                     member
                     async for member, _ in self._client.zscan_iter(key, count=1000)
-                    if _text(member).rpartition(SEP)[2] in dropped
+                    if rc.as_text(member).rpartition(SEP)[2] in dropped
                 ]
                 if stale:
                     await self._client.zrem(key, *stale)
@@ -127,7 +128,7 @@ class Indexes:
     async def newest_first(self) -> list[str]:
         """Every indexed session id by create_time, newest first (ties: id, descending)."""
         members = await self._client.zrange(self._keys.created, 0, -1, desc=True)
-        return [_text(m) for m in members]
+        return [rc.as_text(m) for m in members]
 
     async def count(self) -> int:
         return int(await self._client.zcard(self._keys.created))
@@ -143,16 +144,12 @@ class Indexes:
         # Every member of the value: from "<value>/" up to, not including, "<value>0".
         low, high = (f"[{value}{SEP}", f"({value}{ABOVE_SEP}") if value else ("-", "+")
         members = await self._client.zrangebylex(key, low, high)
-        return [_text(m).rpartition(SEP)[2] for m in members]
+        return [rc.as_text(m).rpartition(SEP)[2] for m in members]
 
     async def deadlines_until(self, until: float) -> list[tuple[str, float]]:
         found = await self._client.zrangebyscore(self._keys.deadlines, "-inf", score_arg(until), withscores=True)
-        return [(_text(pair[0]), float(pair[1])) for pair in found]
+        return [(rc.as_text(pair[0]), float(pair[1])) for pair in found]
 
     async def expiring_until(self, until: float) -> list[str]:
         found = await self._client.zrangebyscore(self._keys.expiry, "-inf", score_arg(until))
-        return [_text(m) for m in found]
-
-
-def _text(member: object) -> str:
-    return member.decode() if isinstance(member, bytes) else str(member)
+        return [rc.as_text(m) for m in found]

@@ -1,7 +1,9 @@
 """Key names. Every key of one session carries the hash tag ``{session_id}``, so the
 session's multi-key scripts run on one node of a Redis Cluster; the cross-session
 indexes share a tag of their own (``{idx}``) and are only ever touched outside the
-session's scripts. Profiles and locks are single keys, anywhere."""
+session's scripts. A profile and its outbox share the tag ``{profile/<player_id>}``
+("/" is not a character of an id, so no session's tag can equal it). Locks and
+request ids are single keys, anywhere."""
 
 from __future__ import annotations
 
@@ -17,10 +19,17 @@ class SessionKeys:
     session: str  # string: the session record (JSON)
     turns: str  # sorted set: turn JSON scored by turn number, newest ``history`` kept
     events: str  # stream: ids ``0-<event_id>``, newest ``event_retention`` kept
+    outbox: str  # stream: durable facts not yet projected (see _outbox); no TTL, not in ``all``
 
     @property
     def all(self) -> list[str]:
+        """The hot keys, which share the sliding TTL."""
         return [self.session, self.turns, self.events]
+
+    @property
+    def with_outbox(self) -> list[str]:
+        """The keys the change scripts (COMMIT, CREATE, DELETE) take, in their order."""
+        return [self.session, self.turns, self.events, self.outbox]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +52,18 @@ class IndexKeys:
         return [self.channel, self.owner]
 
 
+@dataclass(frozen=True, slots=True)
+class OutboxKeys:
+    """The projector's shared keys, in the indexes' slot (tag ``{idx}``)."""
+
+    dirty: str  # sorted set, member: an outbox key, score: time of its oldest pending fact (or earlier)
+    parked: str  # stream: facts that can never apply, with their error (see _outbox)
+
+
+OUTBOX_SUFFIX = ":outbox"
+PROFILE_TAG = "profile/"  # "/" is not a character of an id: no session id makes this tag
+
+
 class Keys:
     """Builds key names under one prefix (default ``sessiond``)."""
 
@@ -53,10 +74,12 @@ class Keys:
         self.prefix = prefix
         names = ("created", "expiry", "deadlines", "channel", "owner")
         self.index = IndexKeys(*(f"{prefix}:{{idx}}:{name}" for name in names))
+        # Not "{idx}:outbox": that is the outbox of a session called "idx".
+        self.outbox = OutboxKeys(f"{prefix}:{{idx}}:dirty-outboxes", f"{prefix}:{{idx}}:outbox-parked")
 
     def session(self, session_id: str) -> SessionKeys:
         base = f"{self.prefix}:{{{session_id}}}"
-        return SessionKeys(f"{base}:session", f"{base}:turns", f"{base}:events")
+        return SessionKeys(f"{base}:session", f"{base}:turns", f"{base}:events", base + OUTBOX_SUFFIX)
 
     def session_pattern(self, session_id: str) -> str:
         """A SCAN pattern matching every key of the session (for tests and operators)."""
@@ -66,7 +89,27 @@ class Keys:
         return f"{self.prefix}:req:{request_id}"
 
     def profile(self, player_id: str) -> str:
-        return f"{self.prefix}:profile:{player_id}"
+        return f"{self.prefix}:{{{PROFILE_TAG}{player_id}}}"
+
+    def profile_outbox(self, player_id: str) -> str:
+        return self.profile(player_id) + OUTBOX_SUFFIX
+
+    def outbox_pattern(self) -> str:
+        """A SCAN pattern matching every outbox (session's or profile's) and nothing else."""
+        return f"{_glob_escape(self.prefix)}:{{*}}{OUTBOX_SUFFIX}"
+
+    def outbox_owner(self, outbox: str) -> str | None:
+        """The session record an outbox belongs to, or None for a profile's outbox.
+
+        An empty outbox is deleted once its session is gone; a profile's, whenever it is
+        empty (profiles are never deleted, and their changes are rare)."""
+        tag = outbox.removeprefix(f"{self.prefix}:{{").removesuffix("}" + OUTBOX_SUFFIX)
+        return None if tag.startswith(PROFILE_TAG) else self.session(tag).session
 
     def lock(self, name: str) -> str:
         return f"{self.prefix}:lock:{name}"
+
+
+def _glob_escape(text: str) -> str:
+    """``text`` matched literally by a SCAN MATCH pattern."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)

@@ -1,19 +1,21 @@
-"""Player profiles: one key each (``<prefix>:profile:<player_id>``), no TTL: a profile
+"""Player profiles: one key each (``<prefix>:{profile/<player_id>}``), no TTL: a profile
 outlives the sessions it seeds. Changed like sessions: read (with the Redis clock) ->
-``change`` in Python -> compare-and-set on the digest of the value read."""
+``change`` in Python -> compare-and-set on the digest of the value read, which appends
+the profile's fact to its outbox (same hash tag) when the outbox is on."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 
-from sessiond.core import codec
+from sessiond.core import codec, facts
 from sessiond.core.errors import ProfileNotFound
 from sessiond.core.models import PlayerProfile
 from sessiond.store.protocols import ProfileChange
 from sessiond.store.redis import _codec as rc
 from sessiond.store.redis._client import Client
 from sessiond.store.redis._keys import Keys
+from sessiond.store.redis._outbox import OutboxLog
 from sessiond.store.redis._scripts import Scripts
 
 WRITTEN, REPLAYED = 1, 2
@@ -28,10 +30,11 @@ def decode(stored: bytes) -> PlayerProfile:
 
 
 class Profiles:
-    def __init__(self, client: Client, scripts: Scripts, keys: Keys, compress: bool) -> None:
+    def __init__(self, client: Client, scripts: Scripts, keys: Keys, outbox: OutboxLog, compress: bool) -> None:
         self._client = client
         self._scripts = scripts
         self._keys = keys
+        self._outbox = outbox
         self._compress = compress
 
     async def get(self, player_id: str) -> PlayerProfile:
@@ -54,5 +57,11 @@ class Profiles:
         updated.revision = (before.revision if before is not None else 0) + 1
         digest = hashlib.sha1(stored).hexdigest() if stored is not None else ""
         value = encode(updated, self._compress)
-        outcome = await self._scripts.digest_swap(keys=[key], args=[digest, value])
-        return decode(value) if outcome in (WRITTEN, REPLAYED) else None
+        outbox = self._keys.profile_outbox(player_id)
+        await self._outbox.mark(outbox)  # before and after the write, as the session changes do
+        args = [digest, value, *self._outbox.args(lambda: [facts.profile_fact(updated)])]
+        outcome = await self._scripts.digest_swap(keys=[key, outbox], args=args)
+        if outcome not in (WRITTEN, REPLAYED):
+            return None
+        await self._outbox.mark(outbox)
+        return decode(value)

@@ -8,6 +8,12 @@ The rules never run here: a session changes by read (READ) -> ``change`` in Pyth
 compare-and-set (COMMIT). COMMIT writes only if the stored record is still,
 byte for byte, the one the change was computed from, compared by SHA-1 digest;
 that also rules out ABA after a delete and re-create of the same id.
+
+The change scripts (COMMIT, CREATE, DELETE, DIGEST_SWAP) also append the change's durable
+facts to the owner's outbox stream (see _outbox) in the same atomic step: a change is
+never stored without its facts, nor its facts without it. They append FIRST, before any
+other write: a script that fails midway keeps the writes it already made, and a failed
+append must leave nothing behind.
 """
 
 from __future__ import annotations
@@ -16,6 +22,22 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis, RedisCluster
 from redis.commands.core import AsyncScript
+
+# append_facts(outbox, at) appends the facts of a change to an outbox stream, one entry
+# each (field 'f'): ARGV[at] = n, then the n packed facts (n = 0 when the outbox is off).
+_APPEND_FACTS = """
+local function append_facts(outbox, at)
+  for i = at + 1, at + tonumber(ARGV[at]) do
+    redis.call('XADD', outbox, '*', 'f', ARGV[i])
+  end
+end
+"""
+
+
+def with_facts(script: str) -> str:
+    """``script`` with the function ``append_facts`` defined."""
+    return _APPEND_FACTS + script
+
 
 # KEYS[1] any index key (routes to a fixed node in a cluster, so every replica reads one clock)
 CLOCK = """
@@ -34,13 +56,13 @@ end
 return {now[1], now[2], record, turn}
 """
 
-# KEYS: session, turns, events.
+# KEYS: session, turns, events, outbox.
 # ARGV: digest of the record read, new record, ttl ms, history, event retention, event time,
 #       n events, then n x (stream id, kind, data), then new turn (score, json) and
-#       updated turn (score, json), each '' '' when absent.
-# -> 1 committed; 2 this very record is already stored (a replay after a lost reply);
-#    0 the record changed since it was read (retry); -1 the session is gone.
-COMMIT = """
+#       updated turn (score, json), each '' '' when absent, then the facts (n, facts).
+# -> 1 committed; 2 this very record is already stored (a replay after a lost reply: its
+#    facts were appended then); 0 the record changed since it was read (retry); -1 gone.
+COMMIT = with_facts("""
 local current = redis.call('GET', KEYS[1])
 if not current then return -1 end
 local digest = redis.sha1hex(current)
@@ -48,9 +70,11 @@ if digest ~= ARGV[1] then
   if digest == redis.sha1hex(ARGV[2]) then return 2 end
   return 0
 end
+local i = 8 + 3 * tonumber(ARGV[7])  -- the turns, then the facts
+append_facts(KEYS[4], i + 4)
 local ttl = ARGV[3]
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl)
-local i = 8
+i = 8
 for _ = 1, tonumber(ARGV[7]) do
   redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[5], ARGV[i], 'k', ARGV[i + 1], 't', ARGV[6], 'd', ARGV[i + 2])
   i = i + 3
@@ -66,31 +90,35 @@ end
 redis.call('PEXPIRE', KEYS[2], ttl)
 redis.call('PEXPIRE', KEYS[3], ttl)
 return 1
-"""
+""")
 
-# KEYS: session, turns, events. ARGV: record, ttl ms. -> 1 created, 0 the id is taken.
-# Leftovers of an earlier session with this id (a tombstone) must not leak into this one.
-CREATE = """
+# KEYS: session, turns, events, outbox. ARGV: record, ttl ms, then the facts (n, facts).
+# -> 1 created, 0 the id is taken. Leftovers of an earlier session with this id (a
+# tombstone) must not leak into this one; its outbox stays: its facts (the delete among
+# them) are still to be projected, before this session's.
+CREATE = with_facts("""
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+append_facts(KEYS[4], 3)
 redis.call('DEL', KEYS[2], KEYS[3])
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
-"""
+""")
 
-# KEYS: session, turns, events. ARGV: digest of the record read, tombstone ttl ms.
-# -> 1 deleted, 0 changed since read, -1 gone. Deleting a stream does not wake the XREADs
+# KEYS: session, turns, events, outbox. ARGV: digest of the record read, tombstone ttl ms,
+# then the facts (n, facts). -> 1 deleted, 0 changed since read, -1 gone. Deleting a stream does not wake the XREADs
 # blocked on it, so the stream is not deleted but gets a tombstone entry: it wakes them,
 # and a reader that checked the session just before the delete finds it when its XREAD
 # starts. The tombstone expires soon after, or a create that reuses the id clears it.
-DELETE = """
+DELETE = with_facts("""
 local current = redis.call('GET', KEYS[1])
 if not current then return -1 end
 if redis.sha1hex(current) ~= ARGV[1] then return 0 end
+append_facts(KEYS[4], 3)
 redis.call('DEL', KEYS[1], KEYS[2])
 redis.call('XADD', KEYS[3], '0-*', 'gone', '1')
 redis.call('PEXPIRE', KEYS[3], ARGV[2])
 return 1
-"""
+""")
 
 # KEYS: session, events. ARGV: first stream id wanted (inclusive), count.
 # -> nil if the session is gone, else {oldest entry (0 or 1 of them), entries}
@@ -144,9 +172,10 @@ if score and tonumber(score) == tonumber(ARGV[2]) then return redis.call('ZREM',
 return 0
 """
 
-# KEYS: one string key. ARGV: digest of the value read ('' = there was none), new value.
+# KEYS: one string key, its outbox. ARGV: digest of the value read ('' = there was none),
+# new value, then the facts (n, facts).
 # -> 1 written, 2 this very value is already stored (a replay), 0 changed since read.
-DIGEST_SWAP = """
+DIGEST_SWAP = with_facts("""
 local current = redis.call('GET', KEYS[1])
 if not current then
   if ARGV[1] ~= '' then return 0 end
@@ -154,9 +183,10 @@ elseif redis.sha1hex(current) ~= ARGV[1] then
   if redis.sha1hex(current) == redis.sha1hex(ARGV[2]) then return 2 end
   return 0
 end
+append_facts(KEYS[2], 3)
 redis.call('SET', KEYS[1], ARGV[2])
 return 1
-"""
+""")
 
 # KEYS: one string key. ARGV: expected value, new value, ttl ms. -> 1 swapped, 0 not
 VALUE_SWAP = """
@@ -179,6 +209,111 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
+# The projector's side of the outbox (see _outbox): each script touches one outbox, or the
+# dirty index and the parked stream (tag {idx}).
+
+# KEYS: the dirty index. ARGV: outbox keys. Indexes them (ZADD NX: an indexed outbox keeps
+# the time of its oldest fact) at the index node's TIME, the clock outbox_stats reads.
+# -> how many were not indexed yet.
+OUTBOX_MARK = """
+local now = redis.call('TIME')
+local score = now[1] .. '.' .. string.format('%06d', tonumber(now[2]))
+local added = 0
+for i = 1, #ARGV do added = added + redis.call('ZADD', KEYS[1], 'NX', score, ARGV[i]) end
+return added
+"""
+
+# KEYS: outbox. ARGV: group, consumer, count, min idle ms.
+# -> {0} when another consumer is working on it (it holds entries, idle for less than min
+#    idle ms); else {1, entries}: this consumer's pending entries if it has any (a batch
+#    it failed to project), else up to count new ones; {1, {}} when there is nothing.
+# At most one consumer holds entries of an outbox at a time: facts of one owner are
+# projected in order even with many projectors. A consumer's entries idle for min idle ms
+# (it died) are claimed first. Pending entries deleted meanwhile are acknowledged.
+OUTBOX_CLAIM = """
+local key, group, me = KEYS[1], ARGV[1], ARGV[2]
+if redis.call('EXISTS', key) == 0 then return {1, {}} end
+local made = redis.pcall('XGROUP', 'CREATE', key, group, '0')
+if type(made) == 'table' and made.err and not string.find(made.err, 'BUSYGROUP') then
+  return redis.error_reply(made.err)
+end
+local function others_hold()
+  for _, holder in ipairs(redis.call('XPENDING', key, group)[4] or {}) do
+    if holder[1] ~= me then return true end
+  end
+  return false
+end
+if others_hold() then
+  local cursor = '0-0'
+  repeat
+    cursor = redis.call('XAUTOCLAIM', key, group, me, ARGV[4], cursor, 'COUNT', 100, 'JUSTID')[1]
+  until cursor == '0-0'
+  if others_hold() then return {0} end
+end
+local function read(from)
+  local reply = redis.call('XREADGROUP', 'GROUP', group, me, 'COUNT', ARGV[3], 'STREAMS', key, from)
+  local entries = {}
+  for _, entry in ipairs(reply and reply[1][2] or {}) do
+    if entry[2] then table.insert(entries, entry) else redis.call('XACK', key, group, entry[1]) end
+  end
+  return entries
+end
+local entries = read('0')
+if #entries == 0 then entries = read('>') end
+return {1, entries}
+"""
+
+# KEYS: outbox. ARGV: group, consumer, entry ids. Resets the idle time of those of the ids
+# this consumer still holds, so a slow projection is not taken for a dead one. -> how many
+OUTBOX_TOUCH = """
+local mine = {}
+for i = 3, #ARGV do
+  local held = redis.pcall('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1, ARGV[2])
+  if type(held) == 'table' and held[1] then table.insert(mine, ARGV[i]) end
+end
+local held = #mine
+if held > 0 then
+  table.insert(mine, 'JUSTID')  -- JUSTID: the delivery count stays
+  redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, unpack(mine))
+end
+return held
+"""
+
+# KEYS: outbox. ARGV: group, entry ids (projected or parked). Acknowledges and deletes
+# them, and the consumers that hold nothing (a read makes its consumer again), so a
+# long-lived outbox does not collect the name of every projector process that read it.
+# -> {entries left, id of the oldest left or false}
+OUTBOX_ACK = """
+local ids = {unpack(ARGV, 2)}
+redis.call('XACK', KEYS[1], ARGV[1], unpack(ids))
+redis.call('XDEL', KEYS[1], unpack(ids))
+local holding = {}
+for _, holder in ipairs(redis.call('XPENDING', KEYS[1], ARGV[1])[4] or {}) do holding[holder[1]] = true end
+for _, consumer in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
+  local name = consumer[2]  -- {'name', name, 'pending', n, ...}
+  if not holding[name] then redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], name) end
+end
+local oldest = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1]
+return {redis.call('XLEN', KEYS[1]), oldest and oldest[1] or false}
+"""
+
+# KEYS: outbox, and its session record (none for a profile's outbox).
+# Deletes the outbox (its group with it) when it is empty and its session is gone.
+# -> entries in the outbox
+OUTBOX_CLEAN = """
+local left = redis.call('XLEN', KEYS[1])
+if left == 0 and (#KEYS == 1 or redis.call('EXISTS', KEYS[2]) == 0) then redis.call('DEL', KEYS[1]) end
+return left
+"""
+
+# KEYS: parked. ARGV: outbox key, entry id, fact, error. -> the parked entry's id
+OUTBOX_PARK = """
+local now = redis.call('TIME')
+local time = now[1] .. '.' .. string.format('%06d', tonumber(now[2]))
+return redis.call('XADD', KEYS[1], '*', 'outbox', ARGV[1], 'id', ARGV[2], 'fact', ARGV[3], 'error', ARGV[4],
+  'time', time)
+"""
+
 
 @dataclass(frozen=True, slots=True)
 class Scripts:
@@ -198,6 +333,12 @@ class Scripts:
     value_swap: AsyncScript
     value_extend: AsyncScript
     value_delete: AsyncScript
+    outbox_mark: AsyncScript
+    outbox_claim: AsyncScript
+    outbox_touch: AsyncScript
+    outbox_ack: AsyncScript
+    outbox_clean: AsyncScript
+    outbox_park: AsyncScript
 
     @classmethod
     def register(cls, client: Redis | RedisCluster) -> Scripts:
@@ -216,4 +357,10 @@ class Scripts:
             value_swap=client.register_script(VALUE_SWAP),
             value_extend=client.register_script(VALUE_EXTEND),
             value_delete=client.register_script(VALUE_DELETE),
+            outbox_mark=client.register_script(OUTBOX_MARK),
+            outbox_claim=client.register_script(OUTBOX_CLAIM),
+            outbox_touch=client.register_script(OUTBOX_TOUCH),
+            outbox_ack=client.register_script(OUTBOX_ACK),
+            outbox_clean=client.register_script(OUTBOX_CLEAN),
+            outbox_park=client.register_script(OUTBOX_PARK),
         )

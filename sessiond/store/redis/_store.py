@@ -7,6 +7,10 @@ A change is read -> ``change(session, turn, now)`` in Python -> compare-and-set 
 one session within this process queue on a per-session lock, so only changes from
 other replicas ever make a compare-and-set fail.
 
+With ``outbox=True`` (the ``redis+neo4j`` store), each change also appends its durable
+facts (sessiond.core.facts) to its session's (or profile's) outbox stream, in the same
+script, for the projector (sessiond.store.outbox) to apply to the graph (see _outbox).
+
 Every commit refreshes a sliding TTL on all of the session's keys: the session's idle
 TTL plus ``ttl_margin`` (at least the janitor's retention of expired sessions), so Redis
 frees abandoned sessions by itself even if no janitor runs. Time is the Redis server's
@@ -25,6 +29,7 @@ from typing import Any
 
 from redis.asyncio import RedisCluster
 
+from sessiond.core import facts
 from sessiond.core.errors import (
     LimitReached,
     SessionExists,
@@ -34,6 +39,7 @@ from sessiond.core.errors import (
 )
 from sessiond.core.guards import check_etag
 from sessiond.core.models import Event, PlayerProfile, Session, Turn
+from sessiond.store.outbox import OutboxStats
 from sessiond.store.protocols import Change, DueWindow, ProfileChange, SessionQuery, StoreStats, T
 from sessiond.store.redis import _codec as rc
 from sessiond.store.redis._client import Client, ConnectOptions, connect, unavailable_on_failure
@@ -42,6 +48,7 @@ from sessiond.store.redis._indexes import Indexes
 from sessiond.store.redis._keys import DEFAULT_PREFIX, Keys
 from sessiond.store.redis._listing import Listing
 from sessiond.store.redis._locks import KeyedLocks, Leases
+from sessiond.store.redis._outbox import OutboxLog
 from sessiond.store.redis._profiles import Profiles
 from sessiond.store.redis._requests import RequestIds
 from sessiond.store.redis._scripts import Scripts
@@ -70,12 +77,14 @@ class RedisStore:
         command_timeout: float = 5.0,
         max_attempts: int = 100,
         compress: bool = True,
+        outbox: bool = False,
     ) -> None:
         """Use ``client`` (redis.asyncio.Redis or RedisCluster, bytes replies) for commands
         and ``blocking_client`` (default: ``client``) for XREAD BLOCK, whose connections
         stay busy while a watcher waits; give it its own pool. ``compress`` deflates what
         is written (see _codec); values are readable either way. ``lock`` leases end
-        ``lock_lease`` seconds after their holder stopped renewing them (it died)."""
+        ``lock_lease`` seconds after their holder stopped renewing them (it died).
+        ``outbox`` makes every change append its durable facts to an outbox (see _outbox)."""
         if history < 1 or event_retention < 1:
             raise ValueError("history and event_retention must be at least 1")
         self._client = client
@@ -91,7 +100,8 @@ class RedisStore:
         self._listing = Listing(client, self._keys, self._indexes, self.now)
         self._requests = RequestIds(client, self._scripts, self._keys, request_id_ttl)
         self._events = EventLog(client, self._blocking, self._scripts, self._keys, command_timeout)
-        self._profiles = Profiles(client, self._scripts, self._keys, compress)
+        self._outbox = OutboxLog(client, self._scripts, self._keys, enabled=outbox, compress=compress)
+        self._profiles = Profiles(client, self._scripts, self._keys, self._outbox, compress)
         self._leases = Leases(client, self._scripts, self._keys, lock_lease)
         self._locks = KeyedLocks()  # per session: mutate, delete
         self._profile_locks = KeyedLocks()
@@ -110,6 +120,7 @@ class RedisStore:
         prune_grace: float = 60.0,
         lock_lease: float = 10.0,
         compress: bool = True,
+        outbox: bool = False,
         options: ConnectOptions | None = None,
     ) -> RedisStore:
         """A store on ``url`` (``redis://[user:password@]host:port/db``, ``rediss://`` for TLS);
@@ -129,6 +140,7 @@ class RedisStore:
             lock_lease=lock_lease,
             command_timeout=options.command_timeout,
             compress=compress,
+            outbox=outbox,
         )
 
     @property
@@ -136,11 +148,20 @@ class RedisStore:
         """Key names (for tests and operators)."""
         return self._keys
 
+    @property
+    def outbox_log(self) -> OutboxLog:
+        """The outboxes, as a Projector drains them (sessiond.store.outbox.OutboxSource)."""
+        return self._outbox
+
+    async def outbox_stats(self) -> OutboxStats:
+        """Facts not yet projected, the age of the oldest, and the parked ones."""
+        return await self._outbox.stats()
+
     # Clock
 
     async def now(self) -> float:
         with unavailable_on_failure():
-            return _seconds(await self._scripts.clock(keys=[self._keys.index.created]))
+            return rc.time_seconds(await self._scripts.clock(keys=[self._keys.index.created]))
 
     # Create, get, delete
 
@@ -171,10 +192,13 @@ class RedisStore:
         # a few sessions. The cheap count (index size) is checked exactly only near the limit.
         if await self._indexes.count() >= max_sessions and await self._listing.count_alive() >= max_sessions:
             raise LimitReached(f"the server holds its maximum of {max_sessions} sessions; end or delete some")
-        # Index entries first: a window must never be open without its deadline entry.
+        # Index entries first: a window must never be open without its deadline entry,
+        # nor an outbox with facts unlisted.
         await self._indexes.put(session)
+        await self._outbox.mark(keys.outbox)
         record = rc.encode_session(session, self._compress)
-        created = await self._scripts.create(keys=keys.all, args=[record, self._ttl_ms(session)])
+        fact_args = self._outbox.args(lambda: [facts.session_fact(session)])
+        created = await self._scripts.create(keys=keys.with_outbox, args=[record, self._ttl_ms(session), *fact_args])
         if not created:
             # Another replica took the id between our check and now: restore its entries.
             winner = await self._get_or_none(session.session_id)
@@ -183,6 +207,7 @@ class RedisStore:
                 await self._indexes.drop_values(session, winner)
             raise SessionExists(session.session_id)
         await self._indexes.put(session)  # again: a reader may have pruned them before the record existed
+        await self._outbox.mark(keys.outbox)  # again: a projector may have found it empty before the commit
 
     async def get(self, session_id: str) -> Session:
         with unavailable_on_failure():
@@ -206,10 +231,16 @@ class RedisStore:
                     raw = rc.as_bytes(reply)
                     session = rc.decode_session(raw)
                     check_etag(session, etag)  # then delete only if it is still the session checked
-                    outcome = await self._scripts.delete(keys=keys.all, args=[_digest(raw), TOMBSTONE_TTL_MS])
+                    await self._outbox.mark(keys.outbox)
+                    # create_time tells this incarnation from a later one under the same id.
+                    gone = facts.deleted_fact(session_id, session.create_time)
+                    fact_args = self._outbox.args(lambda: [gone])  # noqa: B023 - called right here
+                    args = [_digest(raw), TOMBSTONE_TTL_MS, *fact_args]
+                    outcome = await self._scripts.delete(keys=keys.with_outbox, args=args)
                     if outcome == GONE:
                         raise SessionNotFound(session_id)
                     if outcome == COMMITTED:
+                        await self._outbox.mark(keys.outbox)
                         break
                     await _backoff(attempt)
                 else:
@@ -238,7 +269,7 @@ class RedisStore:
         reply = await self._scripts.read(
             keys=[keys.session, keys.turns], args=["" if turn_number is None else str(turn_number)]
         )
-        now = _seconds(reply[:2])
+        now = rc.time_seconds(reply[:2])
         if reply[2] is None:
             raise SessionNotFound(session_id)
         raw = rc.as_bytes(reply[2])
@@ -266,14 +297,16 @@ class RedisStore:
         if opened is not None:
             await self._indexes.set_deadline(session_id, opened)  # intent first: never an open window unindexed
         await self._indexes.add_values(before, session)
+        await self._outbox.mark(keys.outbox)
         args = self._commit_args(raw, session, now, events, mutation.new_turn, mutation.updated_turn)
-        outcome = await self._scripts.commit(keys=keys.all, args=args)
+        outcome = await self._scripts.commit(keys=keys.with_outbox, args=args)
         if outcome == GONE:
             if opened is not None:
                 await self._indexes.drop_deadline(session_id, opened)
             raise SessionNotFound(session_id)
         if outcome not in (COMMITTED, REPLAYED):
             return None
+        await self._outbox.mark(keys.outbox)  # again: a projector may have found it empty before the commit
         if opened is not None:
             await self._indexes.set_deadline(session_id, opened)  # again: a sweep may have dropped the intent
         elif closed is not None:
@@ -303,7 +336,7 @@ class RedisStore:
             args += [rc.stream_id(event.event_id), event.kind, rc.encode_event_data(event.data, self._compress)]
         for turn in (new_turn, updated_turn):
             args += [str(turn.turn_number), rc.encode_turn(turn, self._compress)] if turn is not None else ["", ""]
-        return args
+        return args + self._outbox.args(lambda: facts.facts_of_commit(session, new_turn, updated_turn))
 
     def _ttl_ms(self, session: Session) -> int:
         return max(1, round((session.settings.idle_ttl_seconds + self._ttl_margin) * 1000))
@@ -392,11 +425,6 @@ def _deadline_change(before: Session, after: Session) -> tuple[float | None, flo
     if new is None and old is not None:
         return None, old
     return None, None
-
-
-def _seconds(pair: Sequence[Any]) -> float:
-    """A TIME reply (seconds, microseconds) as float seconds."""
-    return int(pair[0]) + int(pair[1]) / 1_000_000
 
 
 def _digest(raw: bytes) -> str:
