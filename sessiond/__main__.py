@@ -1,4 +1,4 @@
-"""Command line: ``sessiond serve`` (and ``python -m sessiond serve``)."""
+"""Command line: ``sessiond serve`` and ``sessiond migrate`` (also ``python -m sessiond``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from typing import Any
 
 from sessiond import config as config_mod
 from sessiond import logs
@@ -15,8 +16,11 @@ from sessiond import logs
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sessiond", description="Live state of game sessions, over gRPC.")
     commands = parser.add_subparsers(dest="command", required=True)
-    serve_parser = commands.add_parser("serve", help="run the gRPC service")
-    config_mod.add_arguments(serve_parser, os.environ)
+    for name, help_text in (
+        ("serve", "run the gRPC service"),
+        ("migrate", "create or update the Neo4j schema (constraints, indexes); safe to run again"),
+    ):
+        config_mod.add_arguments(commands.add_parser(name, help=help_text), os.environ)
     args = parser.parse_args(argv)
 
     try:
@@ -24,20 +28,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     logs.configure(config.log_format, config.log_level)
-    if config.store == "redis+neo4j":
-        print("sessiond: --store redis+neo4j is not available in this version yet; use memory or redis",
-              file=sys.stderr)
-        return 2
-    from sessiond.server import serve  # grpc and the stores load only for serving
+    # grpc and the stores load only now, not for --help or a bad flag.
+    from sessiond.server import migrate, serve
 
+    return _run(serve(config) if args.command == "serve" else migrate(config))
+
+
+def _run(work: Coroutine[Any, Any, int | None]) -> int:
     try:
         import uvloop
     except ImportError:
-        asyncio.run(serve(config))
-    else:
-        uvloop.run(serve(config))
-    return 0
+        return asyncio.run(work) or 0
+    return uvloop.run(work) or 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

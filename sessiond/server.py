@@ -37,8 +37,11 @@ from sessiond.ops import (
     server_credentials,
 )
 from sessiond.store import snapshot
+from sessiond.store.durable import DurableStore
 from sessiond.store.memory import MemoryStore
+from sessiond.store.neo4j import GraphAuthFailed, GraphStore, GraphUnavailable
 from sessiond.store.protocols import SessionStore
+from sessiond.store.redis import RedisStore
 
 log = structlog.get_logger("sessiond")
 
@@ -55,19 +58,23 @@ except importlib.metadata.PackageNotFoundError:
 def build_store(config: Config, clock: Callable[[], float] = time.time) -> SessionStore:
     if config.store == "memory":
         return MemoryStore(clock=clock, history=config.history_turns, event_retention=config.event_retention)
+    hot = RedisStore.from_url(
+        config.redis_url,
+        cluster=config.redis_cluster,
+        key_prefix=config.redis_key_prefix,
+        history=config.history_turns,
+        event_retention=config.event_retention,
+        # Redis frees a session's keys by itself this long after the janitor could have.
+        ttl_margin=config.expired_retention + config.janitor_interval,
+        outbox=config.store == "redis+neo4j",
+    )
     if config.store == "redis":
-        from sessiond.store.redis import RedisStore  # loaded only when used
+        return hot
+    return DurableStore(hot, build_graph(config), history=config.history_turns)
 
-        return RedisStore.from_url(
-            config.redis_url,
-            cluster=config.redis_cluster,
-            key_prefix=config.redis_key_prefix,
-            history=config.history_turns,
-            event_retention=config.event_retention,
-            # Redis frees a session's keys by itself this long after the janitor could have.
-            ttl_margin=config.expired_retention + config.janitor_interval,
-        )
-    raise ValueError(f"--store {config.store} is not available in this version yet; use memory or redis")
+
+def build_graph(config: Config) -> GraphStore:
+    return GraphStore.connect(config.neo4j_uri, config.neo4j_user, config.neo4j_password, config.neo4j_database)
 
 
 class Service:
@@ -80,7 +87,8 @@ class Service:
         self.manager = SessionManager(
             self.store, config.manager_config(), on_close_lag=self.metrics.observe_close_lag
         )
-        self.players = PlayerManager(self.store, config.manager_config())
+        durable = self.store if isinstance(self.store, DurableStore) else None
+        self.players = PlayerManager(self.store, config.manager_config(), history=durable)
         self.health = health_aio.HealthServicer()
         try:
             auth = load_auth(config.auth_tokens_file)
@@ -112,6 +120,11 @@ class Service:
         except OpsConfigError as exc:
             raise SystemExit(str(exc)) from exc
         self._load_snapshot()
+        if isinstance(self.store, DurableStore):
+            try:
+                await self.store.start()
+            except GraphAuthFailed as exc:
+                raise SystemExit(f"neo4j refused the credentials: {exc.message}") from exc
         await self.manager.start()
         spb_grpc.add_SessionServiceServicer_to_server(SessionServicer(self.manager, VERSION), self.server)
         ppb_grpc.add_PlayerServiceServicer_to_server(PlayerServicer(self.players), self.server)
@@ -224,6 +237,20 @@ class Service:
                 await self.save_snapshot()
             except OSError as exc:
                 log.error("snapshot failed", error=str(exc))
+
+
+async def migrate(config: Config) -> int:
+    """``sessiond migrate``: apply the Neo4j migrations not yet applied; 0 on success."""
+    graph = build_graph(config)
+    try:
+        applied = await graph.migrate()
+    except GraphUnavailable as exc:
+        log.error("migration failed", uri=config.neo4j_uri, error=exc.message)
+        return 1
+    finally:
+        await graph.close()
+    log.info("migrated", uri=config.neo4j_uri, applied=applied or "nothing: the schema is current")
+    return 0
 
 
 async def serve(config: Config) -> None:

@@ -361,4 +361,7 @@ def stats_to_pb(stats: Stats, version: str) -> spb.ServiceStats:
         store=stats.store,
         version=version,
         start_time=ts(stats.start_time),
+        outbox_pending=stats.store_stats.outbox_pending,
+        outbox_lag=dur(stats.store_stats.outbox_lag_seconds),
+        outbox_parked=stats.store_stats.outbox_parked,
     )

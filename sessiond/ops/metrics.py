@@ -185,8 +185,10 @@ class ServerMetrics:
         self.outbox_lag.set(max(0.0, seconds))
 
     def update(self, stats: Stats) -> None:
-        """Replace the snapshot the session, window and watcher gauges show."""
+        """Replace the snapshot the session, window and watcher gauges show, and the
+        projection lag (0 unless the store projects into a graph)."""
         self._snapshot = Snapshot.of(stats)
+        self.set_outbox_lag(stats.store_stats.outbox_lag_seconds)
 
     async def follow(self, stats: StatsSource, interval: float = STATS_INTERVAL) -> None:
         """Refresh the snapshot from ``stats`` now and every ``interval`` seconds, until cancelled.

@@ -66,6 +66,11 @@ class StoreStats:
     sessions_by_status: dict[SessionStatus, int]
     players: int
     open_windows: int
+    # Durable projection (redis+neo4j only): facts not yet in the graph, the age of the
+    # oldest of them, and facts parked because they can never apply.
+    outbox_pending: int = 0
+    outbox_lag_seconds: float = 0.0
+    outbox_parked: int = 0
 
 
 class SessionStore(Protocol):

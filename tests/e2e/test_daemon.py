@@ -84,14 +84,25 @@ async def test_every_call_is_logged_with_method_session_status_and_duration(daem
     assert isinstance(missing[0]["duration_ms"], float) and missing[0]["level"] == "warning"
 
 
-def test_a_store_that_is_not_available_yet_is_refused_clearly(tmp_path: Path) -> None:
+def test_an_unknown_store_is_refused_clearly() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "sessiond", "serve", "--store", "redis+neo4j", "--listen", "127.0.0.1:0"],
+        [sys.executable, "-m", "sessiond", "serve", "--store", "mongo", "--listen", "127.0.0.1:0"],
         capture_output=True,
         text=True,
         timeout=30,
     )
-    assert result.returncode == 2 and "not available" in result.stderr
+    assert result.returncode == 2 and "invalid choice: 'mongo'" in result.stderr
+
+
+def test_migrate_without_a_reachable_neo4j_fails_with_a_clear_message() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "sessiond", "migrate", "--neo4j-uri", f"bolt://127.0.0.1:{free_port()}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "SESSIOND_LOG_FORMAT": "json"},
+    )
+    assert result.returncode == 1 and "migration failed" in result.stderr and "unavailable" in result.stderr.lower()
 
 
 def test_a_bad_environment_value_is_refused_clearly() -> None:

@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import hashlib
 import random
+import sys
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -209,12 +210,40 @@ class RedisStore:
         await self._indexes.put(session)  # again: a reader may have pruned them before the record existed
         await self._outbox.mark(keys.outbox)  # again: a projector may have found it empty before the commit
 
+    async def restore(self, session: Session, turns: Sequence[Turn]) -> bool:
+        """Put back a session read from the durable store (cold restore) with its newest
+        turns. False, writing nothing, when the id is in Redis already. Refused with
+        Unavailable while the session's outbox still holds facts: the durable copy is
+        then older than what Redis last had, and restoring it would lose those facts."""
+        keys = self._keys.session(session.session_id)
+        with unavailable_on_failure():
+            if await self._client.xlen(keys.outbox):
+                raise Unavailable(
+                    f"session {session.session_id!r} is still being written to durable storage; retry shortly"
+                )
+            try:
+                await self._create(session, max_sessions=sys.maxsize)
+            except SessionExists:
+                return False
+            if turns:
+                history = sorted(turns, key=lambda t: t.turn_number)[-self._history :]
+                await self._client.zadd(
+                    keys.turns, {rc.encode_turn(t, self._compress): t.turn_number for t in history}
+                )
+                await self._client.pexpire(keys.turns, self._ttl_ms(session))
+            return True
+
     async def get(self, session_id: str) -> Session:
         with unavailable_on_failure():
             session = await self._get_or_none(session_id)
         if session is None:
             raise SessionNotFound(session_id)
         return session
+
+    async def get_or_none(self, session_id: str) -> Session | None:
+        """The session, or None when Redis does not hold it."""
+        with unavailable_on_failure():
+            return await self._get_or_none(session_id)
 
     async def _get_or_none(self, session_id: str) -> Session | None:
         raw = await self._client.get(self._keys.session(session_id).session)
