@@ -74,7 +74,11 @@ def build_store(config: Config, clock: Callable[[], float] = time.time) -> Sessi
 
 
 def build_graph(config: Config) -> GraphStore:
-    return GraphStore.connect(config.neo4j_uri, config.neo4j_user, config.neo4j_password, config.neo4j_database)
+    """The graph of ``config`` (no I/O yet); a malformed URI stops the process with the reason."""
+    try:
+        return GraphStore.connect(config.neo4j_uri, config.neo4j_user, config.neo4j_password, config.neo4j_database)
+    except ValueError as exc:
+        raise SystemExit(f"--neo4j-uri: {exc}") from exc
 
 
 class Service:
@@ -145,11 +149,14 @@ class Service:
                 self.port = self.server.add_secure_port(self.config.listen, credentials)
         except RuntimeError as exc:
             raise SystemExit(f"cannot listen on {self.config.listen}: {exc}") from exc
+        # Readiness tells the truth from the first Check: NOT_SERVING while the store is down.
+        serving = await self._store_reachable()
+        await self._set_health(health_pb2.HealthCheckResponse.SERVING, ("",))  # the process is alive
+        await self._set_health(self._status(serving), (SERVICE_NAME,))
         await self.server.start()
-        await self._set_health(health_pb2.HealthCheckResponse.SERVING)
         if self.health_listener is not None:
             await self.health_listener.start()
-        self._tasks.append(asyncio.create_task(self._probe_store(), name="store-probe"))
+        self._tasks.append(asyncio.create_task(self._probe_store(serving), name="store-probe"))
         if self.metrics_listener is not None:
             self._tasks.append(asyncio.create_task(self.metrics.follow(self.manager.stats), name="metrics-stats"))
         if isinstance(self.store, MemoryStore) and self.config.snapshot_path:
@@ -194,26 +201,29 @@ class Service:
         for name in services:
             await self.health.set(name, status)
 
-    async def _probe_store(self) -> None:
+    @staticmethod
+    def _status(serving: bool) -> Any:
+        return health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+
+    async def _store_reachable(self) -> bool:
+        try:
+            await self.store.ping()
+            return True
+        except SessiondError as exc:
+            log.warning("store unreachable", error=exc.message)
+            return False
+
+    async def _probe_store(self, serving: bool) -> None:
         """Serve SessionService's health from the store's reachability, so a replica
         without its backend is taken out of rotation (readiness) and put back when it
         recovers. The overall "" status stays SERVING while the process is alive, so a
         liveness probe does not restart every pod when the backend is down."""
-        serving = True
         while True:
             await asyncio.sleep(HEALTH_PROBE_INTERVAL)
-            try:
-                await self.store.ping()
-                ok = True
-            except SessiondError as exc:
-                ok = False
-                log.warning("store unreachable", error=exc.message)
+            ok = await self._store_reachable()
             if ok != serving:
                 serving = ok
-                await self._set_health(
-                    health_pb2.HealthCheckResponse.SERVING if ok else health_pb2.HealthCheckResponse.NOT_SERVING,
-                    (SERVICE_NAME,),
-                )
+                await self._set_health(self._status(ok), (SERVICE_NAME,))
 
     def _load_snapshot(self) -> None:
         path = self.config.snapshot_path

@@ -87,9 +87,11 @@ class Daemon:
     def wait_serving(self, timeout: float = 20.0) -> None:
         deadline = time.monotonic() + timeout
         with grpc.insecure_channel(self.target) as channel:
-            stub = health_pb2_grpc.HealthStub(channel)
+            stub = health_pb2_grpc.HealthStub(channel)  # type: ignore[no-untyped-call]
             while True:
-                assert self.proc is not None and self.proc.poll() is None, self.log.read_text()
+                assert self.proc is not None, "launch() first"
+                code = self.proc.poll()
+                assert code is None, f"sessiond exited ({code}) before serving:\n{self.log_tail()}"
                 try:
                     if stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status == 1:
                         return
@@ -117,6 +119,9 @@ class Daemon:
             self.terminate()
         except subprocess.TimeoutExpired:
             self.kill()
+
+    def log_tail(self, lines: int = 20) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
     def log_lines(self) -> list[dict[str, object]]:
         return [json.loads(line) for line in self.log.read_text().splitlines() if line.startswith("{")]
