@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import subprocess
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -516,3 +517,23 @@ async def test_without_a_tokens_file_auth_is_off_and_says_so(start_server: Start
         await c.create_session(session_id="open")
     warnings = [line for line in log_lines(json_logs) if line["level"] == "warning"]
     assert any("authentication is off" in line["event"] for line in warnings)
+
+
+async def test_the_readme_grpcurl_command_for_a_secured_server_works(
+    start_server: StartServer, pki: Pki, tokens_file: str
+) -> None:
+    """The README's grpcurl line: mutual TLS, a client certificate and a bearer token."""
+    from tests.e2e.test_readme import grpcurl
+
+    service = await start_server(**tls_overrides(pki, mutual=True, auth_tokens_file=tokens_file))
+    base = [grpcurl(), "-cacert", str(pki.ca.cert_path), "-cert", str(pki.client.cert_path)]
+    base += ["-key", str(pki.client.key_path), "-servername", "localhost"]
+    target = [f"127.0.0.1:{service.port}", "sessiond.v1.SessionService/GetServiceStats"]
+
+    def run(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*base, *extra, *target], capture_output=True, text=True, timeout=30)
+
+    allowed = await asyncio.to_thread(run, "-H", f"authorization: Bearer {READER}")
+    assert allowed.returncode == 0 and '"store": "memory"' in allowed.stdout, allowed.stderr
+    refused = await asyncio.to_thread(run)
+    assert refused.returncode != 0 and "Unauthenticated" in refused.stderr
