@@ -1,0 +1,126 @@
+"""The printed result: machine facts, then one Markdown table of every figure, its target
+and PASS/MISS (rows without a target are context for the rows with one)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from tests.bench.close_lag import LagFigures
+from tests.bench.memory import MemoryFigures
+from tests.bench.stats import Summary
+from tests.bench.throughput import RpcFigures
+
+BASELINE, SESSIOND = "baseline", "sessiond"
+# Targets of the "Redis hot store" issue.
+GET_SESSION_MIN_RATIO = 0.6
+CLOSE_LAG_P99_MAX_MS = 50.0
+IDLE_SESSION_MAX_BYTES = 2048
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    figure: str
+    measured: str
+    target: str = ""
+    passed: bool | None = None
+
+    @property
+    def result(self) -> str:
+        return "" if self.passed is None else "PASS" if self.passed else "MISS"
+
+
+def throughput_rows(figures: RpcFigures) -> list[Row]:
+    base, mine = figures.targets[BASELINE], figures.targets[SESSIOND]
+    ratio = figures.ratio(SESSIOND, BASELINE)
+    rounds = figures.round_ratios(SESSIOND, BASELINE)
+    spread = f" (rounds {min(rounds):.2f}-{max(rounds):.2f})" if len(rounds) > 1 else ""
+    has_target = figures.method == "GetSession"
+    rows = [
+        Row(
+            f"{figures.method} throughput, sessiond / baseline",
+            f"{mine.result.rps:,.0f} / {base.result.rps:,.0f} req/s = **{ratio:.2f}x**{spread}",
+            f">= {GET_SESSION_MIN_RATIO}x" if has_target else "",
+            ratio >= GET_SESSION_MIN_RATIO if has_target else None,
+        ),
+        Row(
+            f"{figures.method} latency p50 / p99, sessiond (baseline)",
+            f"{_ms(mine.result.summary())} ({_ms(base.result.summary())})",
+        ),
+        Row(
+            f"{figures.method} CPU while measured",
+            f"sessiond {mine.cpu_percent('server'):.0f}%, its redis {mine.cpu_percent('redis'):.0f}%, "
+            f"baseline {base.cpu_percent('server'):.0f}% (100% = one CPU)",
+        ),
+    ]
+    for name, target in figures.targets.items():
+        if target.result.errors:
+            failed = target.result
+            detail = f"{failed.errors}: {failed.first_error[:100]}"
+            rows.append(Row(f"{figures.method} errors at {name}", detail, "0", False))
+    return rows
+
+
+def lag_rows(figures: LagFigures) -> list[Row]:
+    s = figures.settings
+    label = f"Close lag, {s.windows:,} windows x {s.per_session} watchers, {'with' if s.ticks else 'no'} ticks"
+    got = figures.delivery_ms.count
+    complete = got == figures.expected and figures.errors == 0
+    rounds = figures.round_p99_ms
+    per_round = f" (p99 by round: {', '.join(f'{x:,.0f}' for x in rounds)})" if len(rounds) > 1 else ""
+    return [
+        Row(
+            f"{label}: receive - deadline",
+            f"p50 {figures.delivery_ms.p50:,.0f} / **p99 {figures.delivery_ms.p99:,.0f}** / "
+            f"max {figures.delivery_ms.max:,.0f} ms{per_round}; {got:,} of {figures.expected:,} turn_resolved",
+            f"p99 <= {CLOSE_LAG_P99_MAX_MS:.0f} ms, all received",
+            complete and figures.delivery_ms.p99 <= CLOSE_LAG_P99_MAX_MS,
+        ),
+        Row(
+            f"{label}: resolve_time - deadline (the server's own part)",
+            f"p50 {figures.resolve_ms.p50:,.0f} / p99 {figures.resolve_ms.p99:,.0f} / "
+            f"max {figures.resolve_ms.max:,.0f} ms",
+        ),
+        Row(
+            f"{label}: context",
+            f"{s.watchers:,} streams in {s.procs} client processes connected in {figures.connect_seconds:.1f} s; "
+            f"deadlines over {figures.deadline_spread:.1f} s (paced for {s.spread:g} s), {s.rounds} round(s); "
+            f"sessiond CPU {figures.server_cpu_percent:.0f}%, "
+            f"busiest client process {figures.client_cpu_percent_max:.0f}%"
+            + (f"; {figures.errors} watch errors: {figures.first_error[:80]}" if figures.errors else ""),
+        ),
+    ]
+
+
+def memory_rows(figures: MemoryFigures) -> list[Row]:
+    label = f"Redis memory per idle session, {figures.config.name}"
+    own = ("record", "events stream", "turns")
+    keys = " + ".join(f"{name} {figures.parts[name]:,.0f}" for name in own if figures.parts.get(name))
+    shared = ", ".join(f"{name} {value:,.0f}" for name, value in figures.parts.items() if name not in own)
+    return [
+        Row(
+            f"{label}: used_memory delta / {figures.sessions:,}",
+            f"**{figures.used_memory:,.0f} B** (of which outside the session's keys: {shared} B)",
+            f"<= {IDLE_SESSION_MAX_BYTES:,} B",
+            figures.used_memory <= IDLE_SESSION_MAX_BYTES,
+        ),
+        Row(
+            f"{label}: MEMORY USAGE of the session's keys",
+            f"{figures.key_usage:,.0f} B ({keys} B)",
+            f"<= {IDLE_SESSION_MAX_BYTES:,} B",
+            figures.key_usage <= IDLE_SESSION_MAX_BYTES,
+        ),
+    ]
+
+
+def table(rows: Iterable[Row]) -> str:
+    lines = ["| figure | measured | target | result |", "| --- | --- | --- | --- |"]
+    lines += [f"| {r.figure} | {r.measured} | {r.target} | {r.result} |" for r in rows]
+    return "\n".join(lines)
+
+
+def _ms(summary: Summary) -> str:
+    if math.isnan(summary.p50):
+        return "n/a"
+    return f"{summary.p50:.1f} / {summary.p99:.1f} ms"

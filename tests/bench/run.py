@@ -1,0 +1,250 @@
+"""The benchmarks of the "Redis hot store" issue, in one run, printed as one table.
+
+    PYTHONPATH=. python -m tests.bench.run            # full: about 4-5 minutes
+    PYTHONPATH=. python -m tests.bench.run --quick    # about 90 seconds
+
+Starts redis-server, the no-op baseline (noop_server) and sessiond on that Redis, each in
+its own process, servers pinned to one CPU and everything else (redis-server, ghz, the
+watcher clients, this process) to the others. Then measures:
+
+1. GetSession, SubmitChoice, UpdateSessionState: requests/s and p50/p99 latency with ghz at
+   the same concurrency and duration against the baseline and sessiond (warm-up first,
+   rounds alternating the order), and each throughput as a ratio to the baseline's;
+2. close lag: watchers' receive time - deadline of turn_resolved, with many windows
+   closing at once (close_lag), with and without countdown ticks;
+3. Redis memory per idle session with the default config and stream-node-max-bytes 512.
+
+Everything listens on loopback; every load is bounded in count and in time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime
+import os
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from sessiond_client import SessionClient
+
+from tests.bench import report
+from tests.bench.close_lag import LagSettings, measure_close_lag
+from tests.bench.fleet import create_sessions
+from tests.bench.ghz import LoadSettings, ensure_ghz, ghz_version
+from tests.bench.memory import DEFAULT, TUNED, measure_memory
+from tests.bench.procs import ROOT, GrpcServer, Machine, PinnedRedis, pin_self
+from tests.bench.throughput import Target, measure_rpc
+from tests.bench.workload import RPCS, WINDOW_SECONDS, session_ids
+
+V = TypeVar("V")
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    server_cpus: str
+    client_cpus: str
+    load: LoadSettings
+    warmup: float
+    rounds: int
+    sessions: int
+    lag: list[LagSettings]
+    memory_sessions: int
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m tests.bench.run", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="shorter runs, fewer rounds (about 90 s)")
+    server, clients = default_cpus()
+    parser.add_argument("--server-cpus", default=server, help=f"taskset CPU list of the servers [{server}]")
+    parser.add_argument("--client-cpus", default=clients, help=f"CPU list of everything else [{clients}]")
+    parser.add_argument("--concurrency", type=int, default=32, help="concurrent calls of ghz [32]")
+    parser.add_argument("--connections", type=int, default=1, help="HTTP/2 connections of ghz [1]")
+    parser.add_argument("--duration", type=float, help="seconds of each measured ghz run [5; quick 3]")
+    parser.add_argument("--warmup", type=float, help="seconds of ghz warm-up before each run [1.5; quick 1]")
+    parser.add_argument("--rounds", type=int, help="rounds of baseline + sessiond runs per method [3; quick 1]")
+    parser.add_argument("--sessions", type=int, help="sessions the RPC load cycles through [1000; quick 300]")
+    parser.add_argument("--max-requests", type=int, default=1_000_000, help="cap of requests per ghz run")
+    parser.add_argument("--lag-windows", type=int, default=1000, help="windows closing together [1000]")
+    parser.add_argument("--lag-watchers", type=int, default=5, help="watchers per session [5]")
+    parser.add_argument("--lag-procs", type=int, default=4, help="watcher client processes [4]")
+    parser.add_argument("--lag-spread", type=float, default=2.0, help="seconds the deadlines spread over [2]")
+    parser.add_argument("--lag-rounds", type=int, help="windows per session, one after the other [3; quick 1]")
+    ticks_help = "watch with countdown ticks, without, or both [both; quick on]"
+    parser.add_argument("--lag-ticks", choices=("both", "on", "off"), help=ticks_help)
+    parser.add_argument("--memory-sessions", type=int, default=1000, help="idle sessions per Redis config [1000]")
+    parser.add_argument("--skip", default="", help="comma-separated parts to skip: rpc, lag, memory")
+    parser.add_argument("--work-dir", type=Path, help="logs and ghz reports (default: a new temporary directory)")
+    return parser.parse_args()
+
+
+def default_cpus() -> tuple[str, str]:
+    """Servers on the first CPU this process may use, the rest on the others."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return "", ""
+    return str(cpus[0]), ",".join(map(str, cpus[1:]))
+
+
+def plan_of(args: argparse.Namespace) -> Plan:
+    def pick(value: V | None, full: V, quick: V) -> V:
+        """The flag's value if given, else the default of the run's kind."""
+        return value if value is not None else quick if args.quick else full
+
+    ticks = pick(args.lag_ticks, "both", "on")
+    lag = [
+        LagSettings(
+            windows=args.lag_windows,
+            per_session=args.lag_watchers,
+            procs=args.lag_procs,
+            spread=args.lag_spread,
+            rounds=pick(args.lag_rounds, 3, 1),
+            ticks=with_ticks,
+            cpus=args.client_cpus,
+            prefix=f"lag-{'t' if with_ticks else 'n'}-",
+        )
+        for with_ticks in {"both": (True, False), "on": (True,), "off": (False,)}[ticks]
+    ]
+    load = LoadSettings(
+        concurrency=args.concurrency,
+        connections=args.connections,
+        duration=pick(args.duration, 5.0, 3.0),
+        max_requests=args.max_requests,
+        cpus=args.client_cpus,
+    )
+    return Plan(
+        server_cpus=args.server_cpus,
+        client_cpus=args.client_cpus,
+        load=load,
+        warmup=pick(args.warmup, 1.5, 1.0),
+        rounds=pick(args.rounds, 3, 1),
+        sessions=pick(args.sessions, 1000, 300),
+        lag=lag,
+        memory_sessions=args.memory_sessions,
+    )
+
+
+STARTED = time.monotonic()
+
+
+def progress(what: str) -> None:
+    print(f"[{time.monotonic() - STARTED:5.0f} s] {what}...", flush=True)
+
+
+@contextlib.contextmanager
+def running(server: GrpcServer) -> Iterator[GrpcServer]:
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+def measure_servers(plan: Plan, skip: set[str], work: Path, ghz: str) -> list[report.Row]:
+    """The RPC and close-lag figures: one redis-server, the baseline and sessiond on it."""
+    rows: list[report.Row] = []
+    with contextlib.ExitStack() as stack:
+        redis = stack.enter_context(PinnedRedis(plan.client_cpus))
+        sessiond = stack.enter_context(running(GrpcServer.sessiond("sessiond", redis.url, plan.server_cpus, work)))
+        if "rpc" not in skip:
+            with running(GrpcServer.noop(plan.server_cpus, work)) as baseline:
+                sessiond_meters = {"server": sessiond.cpu_seconds, "redis": redis.cpu_seconds}
+                targets = [
+                    Target(report.BASELINE, baseline.address, {"server": baseline.cpu_seconds}),
+                    Target(report.SESSIOND, sessiond.address, sessiond_meters),
+                ]
+                ids = session_ids("bench-", plan.sessions)
+                progress(f"preparing {len(ids)} sessions")
+                asyncio.run(_prepare(sessiond.address, ids))
+                for rpc in RPCS.values():
+                    progress(f"measuring {rpc.method}")
+                    figures = measure_rpc(
+                        ghz, rpc, ids, targets, plan.load, warmup=plan.warmup, rounds=plan.rounds, work_dir=work
+                    )
+                    rows += report.throughput_rows(figures)
+        if "lag" not in skip:
+            for settings in plan.lag:
+                progress(f"measuring close lag ({'with' if settings.ticks else 'without'} ticks)")
+                lag = asyncio.run(measure_close_lag(sessiond.address, settings, sessiond.cpu_seconds, work))
+                rows += report.lag_rows(lag)
+    return rows
+
+
+async def _prepare(target: str, ids: list[str]) -> None:
+    """Sessions whose four players each chose once: the window of turn 1 is open for an hour."""
+    async with SessionClient(target) as client:
+        await create_sessions(client, ids, window_seconds=WINDOW_SECONDS, players="choose")
+
+
+def measure_memory_rows(plan: Plan, work: Path) -> list[report.Row]:
+    rows: list[report.Row] = []
+    for config in (DEFAULT, TUNED):
+        progress(f"measuring Redis memory ({config.name})")
+        figures = measure_memory(config, plan.memory_sessions, plan.server_cpus, plan.client_cpus, work)
+        rows += report.memory_rows(figures)
+    return rows
+
+
+def tree_state() -> str:
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=False, timeout=30)
+        return done.stdout.strip()
+
+    changed = [line for line in git("status", "--porcelain", "--", "sessiond").splitlines() if line]
+    return f"{git('rev-parse', '--short', 'HEAD') or 'unknown'} + {len(changed)} uncommitted change(s) under sessiond/"
+
+
+def header(plan: Plan, machine: Machine, ghz_version: str, quick: bool) -> str:
+    load = plan.load
+    lines = [
+        f"sessiond Redis hot store benchmarks, {'quick' if quick else 'full'} run, "
+        f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC",
+        f"- machine: {machine.nproc} CPUs ({machine.cpu_model}); Python {machine.python}, grpcio {machine.grpcio}, "
+        f"redis-server {machine.redis}, ghz {ghz_version}",
+        f"- tree: {tree_state()}",
+        f"- pinning: servers (baseline, sessiond) on CPU {plan.server_cpus or 'any'}; redis-server, ghz, "
+        f"watcher clients and this process on CPU {plan.client_cpus or 'any'}",
+        f"- RPC load: ghz, {load.concurrency} concurrent calls on {load.connections} connection(s), "
+        f"{plan.rounds} round(s) x {load.duration:g} s per target (each after a {plan.warmup:g} s warm-up), "
+        f"{plan.sessions} sessions of 4 players and 1 KiB of state, requests round-robin over them",
+        "- SubmitChoice measures steady submission: each choice replaces the player's earlier one in a window "
+        "kept open (1 h windows, early close off), so no turn resolves during the load",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    args = parse_args()
+    plan = plan_of(args)
+    skip = {part.strip() for part in args.skip.split(",") if part.strip()}
+    machine = Machine.now()
+    ghz = ensure_ghz()
+    pin_self(plan.client_cpus)
+    work = args.work_dir or Path(tempfile.mkdtemp(prefix="sessiond-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    rows = measure_servers(plan, skip, work, ghz)
+    if "memory" not in skip:
+        rows += measure_memory_rows(plan, work)
+    progress("done")
+    load_after = os.getloadavg()
+    print()
+    print(header(plan, machine, ghz_version(ghz), args.quick))
+    print(
+        f"- load average before: {' '.join(f'{x:.2f}' for x in machine.load_before)}; "
+        f"after: {' '.join(f'{x:.2f}' for x in load_after)}; run took {time.monotonic() - STARTED:.0f} s; "
+        f"logs in {work}"
+    )
+    print()
+    print(report.table(rows))
+    missed = [row for row in rows if row.passed is False]
+    print()
+    print(f"{len(missed)} target(s) missed" if missed else "all targets met")
+
+
+if __name__ == "__main__":
+    main()
