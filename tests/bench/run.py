@@ -1,7 +1,7 @@
 """The benchmarks of the "Redis hot store" issue, in one run, printed as one table.
 
-    PYTHONPATH=. python -m tests.bench.run            # full: about 4-5 minutes
-    PYTHONPATH=. python -m tests.bench.run --quick    # about 90 seconds
+    PYTHONPATH=.:clients/python python -m tests.bench.run            # full: about 4 minutes
+    PYTHONPATH=.:clients/python python -m tests.bench.run --quick    # about 65-95 s
 
 Starts redis-server, the no-op baseline (noop_server) and sessiond on that Redis, each in
 its own process, servers pinned to one CPU and everything else (redis-server, ghz, the
@@ -60,13 +60,13 @@ class Plan:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tests.bench.run", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="shorter runs, fewer rounds (about 90 s)")
+    parser.add_argument("--quick", action="store_true", help="shorter runs, fewer rounds (about 65-95 s)")
     server, clients = default_cpus()
     parser.add_argument("--server-cpus", default=server, help=f"taskset CPU list of the servers [{server}]")
     parser.add_argument("--client-cpus", default=clients, help=f"CPU list of everything else [{clients}]")
     parser.add_argument("--concurrency", type=int, default=32, help="concurrent calls of ghz [32]")
     parser.add_argument("--connections", type=int, default=1, help="HTTP/2 connections of ghz [1]")
-    parser.add_argument("--duration", type=float, help="seconds of each measured ghz run [5; quick 3]")
+    parser.add_argument("--duration", type=float, help="seconds of each measured ghz run [5; quick 2.5]")
     parser.add_argument("--warmup", type=float, help="seconds of ghz warm-up before each run [1.5; quick 1]")
     parser.add_argument("--rounds", type=int, help="rounds of baseline + sessiond runs per method [3; quick 1]")
     parser.add_argument("--sessions", type=int, help="sessions the RPC load cycles through [1000; quick 300]")
@@ -114,7 +114,7 @@ def plan_of(args: argparse.Namespace) -> Plan:
     load = LoadSettings(
         concurrency=args.concurrency,
         connections=args.connections,
-        duration=pick(args.duration, 5.0, 3.0),
+        duration=pick(args.duration, 5.0, 2.5),
         max_requests=args.max_requests,
         cpus=args.client_cpus,
     )
