@@ -161,9 +161,12 @@ class Placement:
             self._config.limits,
         )
         async with self._store.lock(f"channel:{channel_id}"):
-            with contextlib.suppress(SessionNotFound):
-                await self._store.get(new.session_id)
-                raise SessionExists(new.session_id)
+            # Only an id the caller chose can be taken (a durable store cannot look a
+            # generated one up while its graph is down, and need not).
+            if session_id:
+                with contextlib.suppress(SessionNotFound):
+                    await self._store.get(new.session_id)
+                    raise SessionExists(new.session_id)
             rivals = await self.active_rivals(new)
             saved = [await self._pause(r) for r in rivals]
             try:

@@ -40,7 +40,8 @@ RETURN s.snapshot AS snapshot, COLLECT {
 
 _TURNS: Final = (
     """
-MATCH (t:Turn {session_id: $session_id}) WHERE t.turn_number IS NOT NULL
+MATCH (t:Turn {session_id: $session_id})
+WHERE t.turn_number IS NOT NULL AND ($before IS NULL OR t.turn_number < $before)
 RETURN """
     + _TURN_FIELDS
     + """ AS turn
@@ -120,10 +121,16 @@ class GraphReads:
             return None
         return _session(records[0]["snapshot"]), [_turn(t) for t in records[0]["turns"]]
 
-    async def turns(self, session_id: str, offset: int, limit: int) -> list[Turn]:
-        """Resolved turns of the whole history, newest first ([] for an unknown session)."""
+    async def turns(self, session_id: str, offset: int, limit: int, *, before: int | None = None) -> list[Turn]:
+        """Resolved turns of the whole history, newest first ([] for an unknown session);
+        with ``before``, only those numbered below it (offset counts from there)."""
         records = await self._read(
-            _TURNS, f"reading turns of session {session_id!r}", session_id=session_id, offset=offset, limit=limit
+            _TURNS,
+            f"reading turns of session {session_id!r}",
+            session_id=session_id,
+            offset=offset,
+            limit=limit,
+            before=before,
         )
         return [_turn(r["turn"]) for r in records]
 

@@ -129,6 +129,14 @@ class OutboxLog:
 
     # Visibility
 
+    async def facts(self, outbox: str) -> list[Fact]:
+        """The facts of ``outbox`` not yet projected, oldest first (entries that do not
+        decode left out): the changes the graph may not have yet."""
+        with unavailable_on_failure():
+            entries = await self._client.xrange(outbox) or []
+        decoded = (_entry(entry_id, fields) for entry_id, fields in entries)
+        return [e.fact for e in decoded if e.fact is not None]
+
     async def stats(self) -> OutboxStats:
         """Pending facts (summed over at most STATS_SAMPLE outboxes, extrapolated beyond),
         age of the oldest pending fact (Redis clock), parked facts."""
@@ -138,17 +146,23 @@ class OutboxLog:
             oldest = await self._client.zrange(dirty, 0, 0, withscores=True)
             now = await self._scripts.clock(keys=[dirty])  # the clock that scored the index
             exact = outboxes <= STATS_SAMPLE
-            found = await (
-                self._client.zrange(dirty, 0, -1) if exact else self._client.zrandmember(dirty, STATS_SAMPLE)
-            )
-            sample = [rc.as_text(key) for key in found or []]
+            scores: list[float] = []  # of the sample, when it is every outbox (in score order, oldest first)
+            if exact:
+                found = await self._client.zrange(dirty, 0, -1, withscores=True)
+                sample, scores = [rc.as_text(pair[0]) for pair in found], [float(pair[1]) for pair in found]
+            else:
+                sample = [rc.as_text(key) for key in await self._client.zrandmember(dirty, STATS_SAMPLE) or []]
             pipe = self._client.pipeline(transaction=False)
             for key in sample:
                 pipe.xlen(key)
             lengths = [int(n) for n in await pipe.execute()] if sample else []
             parked = int(await self._client.xlen(self._keys.outbox.parked))
         pending = sum(lengths) if exact or not lengths else round(sum(lengths) * outboxes / len(lengths))
-        age = max(0.0, rc.time_seconds(now) - float(oldest[0][1])) if oldest else 0.0
+        if exact:  # the oldest outbox that still holds facts: none pending, no lag
+            since = next((score for score, n in zip(scores, lengths, strict=True) if n), None)
+        else:
+            since = float(oldest[0][1]) if oldest else None
+        age = max(0.0, rc.time_seconds(now) - since) if since is not None else 0.0
         return OutboxStats(pending, age, parked, outboxes, exact)
 
     # Helpers

@@ -51,6 +51,7 @@ from sessiond.store.redis._listing import Listing
 from sessiond.store.redis._locks import KeyedLocks, Leases
 from sessiond.store.redis._outbox import OutboxLog
 from sessiond.store.redis._profiles import Profiles
+from sessiond.store.redis._profiles import encode as encode_profile
 from sessiond.store.redis._requests import RequestIds
 from sessiond.store.redis._scripts import Scripts
 
@@ -212,12 +213,18 @@ class RedisStore:
 
     async def restore(self, session: Session, turns: Sequence[Turn]) -> bool:
         """Put back a session read from the durable store (cold restore) with its newest
-        turns. False, writing nothing, when the id is in Redis already. Refused with
-        Unavailable while the session's outbox still holds facts: the durable copy is
-        then older than what Redis last had, and restoring it would lose those facts."""
+        turns. False, writing nothing, when the id is in Redis already (another caller
+        restored or created it). While the outbox of a session Redis does not hold still
+        has facts, the durable copy is older than what Redis last had: SessionNotFound if
+        the last of them is its delete (it is gone, the graph just does not know yet), else
+        Unavailable (restoring it would lose those facts)."""
         keys = self._keys.session(session.session_id)
         with unavailable_on_failure():
-            if await self._client.xlen(keys.outbox):
+            pending = await self._outbox.facts(keys.outbox)
+            # Checked after the outbox: a concurrent restore writes the record and its fact at once.
+            if pending and not await self._client.exists(keys.session):
+                if pending[-1].get("kind") == facts.SESSION_DELETED:
+                    raise SessionNotFound(session.session_id)
                 raise Unavailable(
                     f"session {session.session_id!r} is still being written to durable storage; retry shortly"
                 )
@@ -232,6 +239,14 @@ class RedisStore:
                 )
                 await self._client.pexpire(keys.turns, self._ttl_ms(session))
             return True
+
+    async def restore_profile(self, profile: PlayerProfile) -> bool:
+        """Put back a profile read from the durable store as it was (its revision too, so
+        the durable store takes its next change). False, writing nothing, when Redis has
+        one already."""
+        value = encode_profile(profile, self._compress)
+        with unavailable_on_failure():
+            return bool(await self._client.set(self._keys.profile(profile.player_id), value, nx=True))
 
     async def get(self, session_id: str) -> Session:
         with unavailable_on_failure():
