@@ -113,7 +113,7 @@ async def test_metrics_count_calls_by_method_and_code_and_time_them(start_server
     assert value(samples, f"{duration}_count", method=f"{SERVICE}GetSession") == 3
     assert value(samples, f"{duration}_bucket", method=f"{SERVICE}GetSession", le="+Inf") == 3
     assert value(samples, f"{duration}_bucket", method=f"{SERVICE}GetSession", le="0.001") is not None
-    assert 0 < (value(samples, f"{duration}_sum", method=f"{SERVICE}GetSession") or 0) < 3
+    assert (value(samples, f"{duration}_sum", method=f"{SERVICE}GetSession") or 0) > 0  # the calls were timed
     # The hooks for the window closer and the outbox projector.
     assert value(samples, "sessiond_window_close_lag_seconds_count") == 0
     assert value(samples, "sessiond_outbox_lag_seconds") == 0
