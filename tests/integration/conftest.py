@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
+import redis.asyncio as aioredis
 
+from sessiond.store.redis import RedisStore
 from tests.redis_server import RedisClusterServers, RedisServer, started
 
 
@@ -37,3 +39,39 @@ def fresh_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
         yield server
     finally:
         server.remove()
+
+
+@pytest.fixture
+async def admin(redis_server: RedisServer) -> AsyncIterator[aioredis.Redis]:
+    """A plain client on the shared node, which it flushes first."""
+    client = aioredis.Redis.from_url(redis_server.url)
+    await client.flushall()
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+async def store(
+    request: pytest.FixtureRequest, redis_server: RedisServer, admin: aioredis.Redis
+) -> AsyncIterator[RedisStore]:
+    """A RedisStore made by the test module's own ``open_store(url)``."""
+    made: RedisStore = request.module.open_store(redis_server.url)
+    try:
+        yield made
+    finally:
+        await made.close()
+
+
+@pytest.fixture
+async def replicas(
+    request: pytest.FixtureRequest, redis_server: RedisServer, admin: aioredis.Redis
+) -> AsyncIterator[tuple[RedisStore, RedisStore]]:
+    """Two stores on one Redis, as two sessiond replicas would be."""
+    a, b = request.module.open_store(redis_server.url), request.module.open_store(redis_server.url)
+    try:
+        yield a, b
+    finally:
+        await a.close()
+        await b.close()

@@ -15,7 +15,7 @@ import itertools
 import json
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytest
@@ -166,35 +166,6 @@ def named(name: str) -> Callable[[PlayerProfile | None], PlayerProfile]:
 
 def open_store(url: str, **options: Any) -> RedisStore:
     return RedisStore.from_url(url, **({"history": 5, "ttl_margin": 60.0, "outbox": True} | options))
-
-
-@pytest.fixture
-async def admin(redis_server: RedisServer) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(redis_server.url)
-    await client.flushall()
-    try:
-        yield client
-    finally:
-        await client.aclose()
-
-
-@pytest.fixture
-async def store(redis_server: RedisServer, admin: aioredis.Redis) -> AsyncIterator[RedisStore]:
-    made = open_store(redis_server.url)
-    try:
-        yield made
-    finally:
-        await made.close()
-
-
-@pytest.fixture
-async def replicas(redis_server: RedisServer, admin: aioredis.Redis) -> AsyncIterator[tuple[RedisStore, RedisStore]]:
-    a, b = open_store(redis_server.url), open_store(redis_server.url)
-    try:
-        yield a, b
-    finally:
-        await a.close()
-        await b.close()
 
 
 # What the writers append

@@ -9,7 +9,7 @@ import json
 import math
 import shutil
 import subprocess
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -89,36 +89,6 @@ async def until_gone(admin: aioredis.Redis, keys: list[str]) -> None:
             return
         await asyncio.sleep(0.01)
     raise AssertionError(f"keys {keys} did not expire")
-
-
-@pytest.fixture
-async def admin(redis_server: RedisServer) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(redis_server.url)
-    await client.flushall()
-    try:
-        yield client
-    finally:
-        await client.aclose()
-
-
-@pytest.fixture
-async def store(redis_server: RedisServer, admin: aioredis.Redis) -> AsyncIterator[RedisStore]:
-    made = open_store(redis_server.url)
-    try:
-        yield made
-    finally:
-        await made.close()
-
-
-@pytest.fixture
-async def replicas(redis_server: RedisServer, admin: aioredis.Redis) -> AsyncIterator[tuple[RedisStore, RedisStore]]:
-    """Two stores on one Redis, as two sessiond replicas would be."""
-    a, b = open_store(redis_server.url), open_store(redis_server.url)
-    try:
-        yield a, b
-    finally:
-        await a.close()
-        await b.close()
 
 
 # Keys and hash slots
