@@ -29,7 +29,8 @@ from sessiond.core.window import close_window
 # Which lifecycle call moves which states where.
 TRANSITIONS: dict[str, tuple[frozenset[SessionStatus], SessionStatus]] = {
     "pause": (frozenset({SessionStatus.ACTIVE}), SessionStatus.PAUSED),
-    "resume": (frozenset({SessionStatus.PAUSED}), SessionStatus.ACTIVE),
+    # An EXPIRED session still held (or restored from the durable graph) can be revived.
+    "resume": (frozenset({SessionStatus.PAUSED, SessionStatus.EXPIRED}), SessionStatus.ACTIVE),
     "end": (frozenset({SessionStatus.ACTIVE, SessionStatus.PAUSED}), SessionStatus.ENDED),
 }
 

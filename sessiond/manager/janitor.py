@@ -44,7 +44,7 @@ class Janitor:
                     after, _ = await self._store.mutate(session_id, lambda s, _t, t: (expire(s, t), None))
                     expired += after.revision != before.revision
                 elif before.expire_time + self._retention <= now:
-                    await self._store.delete(session_id, before.etag)
+                    await self._store.evict(session_id, before.etag)
                     freed += 1
             except SessionNotFound:
                 continue

@@ -148,7 +148,7 @@ class SessionManager:
         check_id("session_id", session_id)
         current = await self.store.get(session_id)
         async with self.placement.exclusive(current) if action == "resume" else contextlib.nullcontext():
-            if action == "resume" and current.status is SessionStatus.PAUSED:
+            if action == "resume" and current.status in (SessionStatus.PAUSED, SessionStatus.EXPIRED):
                 await self.placement.require_no_rival(current)
             session, _ = await self.store.mutate(
                 session_id, lambda s, _t, now: (lifecycle.change_status(s, action, etag, now), None)

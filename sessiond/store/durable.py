@@ -3,9 +3,10 @@ durable record, fed by the Redis outbox through the Projector.
 
 Reads fall back to the graph when Redis no longer has a session (its TTL passed, or
 Redis lost its data): the session is restored into Redis, then carries on there. A
-restored session comes back PAUSED (an ENDED or EXPIRED one keeps its final status):
-whoever played it resumes it, and a channel or a player never finds two ACTIVE sessions
-because of a restore. A session deleted in Redis whose delete has not reached the graph
+restored session comes back PAUSED (an ENDED or EXPIRED one keeps its status; ResumeSession
+revives an EXPIRED one): whoever played it resumes it, and a channel or a player never
+finds two ACTIVE sessions because of a restore. The janitor's freeing of an idle session
+is an ``evict``: it leaves the graph's record, so the session can come back. A session deleted in Redis whose delete has not reached the graph
 yet is not restored: its outbox still ends with the delete.
 
 ListTurns reads the whole history, newest first: the hot turns from Redis, the older ones
@@ -211,6 +212,10 @@ class DurableStore:
 
     async def delete(self, session_id: str, etag: str = "") -> None:
         await self._restored(session_id, lambda: self.hot.delete(session_id, etag))
+
+    async def evict(self, session_id: str, etag: str = "") -> None:
+        """Free the hot copy only: the graph keeps the session, to be restored on demand."""
+        await self.hot.evict(session_id, etag)
 
     async def mutate(self, session_id: str, change: Change[T], *, turn_number: int | None = None) -> tuple[Session, T]:
         return await self._restored(session_id, lambda: self.hot.mutate(session_id, change, turn_number=turn_number))

@@ -104,6 +104,9 @@ class MemoryStore:
         del self._entries[session_id]
         entry.notify()
 
+    async def evict(self, session_id: str, etag: str = "") -> None:
+        await self.delete(session_id, etag)  # nothing durable to keep
+
     async def mutate(
         self, session_id: str, change: Change[T], *, turn_number: int | None = None
     ) -> tuple[Session, T]:

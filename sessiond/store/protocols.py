@@ -101,6 +101,11 @@ class SessionStore(Protocol):
         VersionConflict (stale etag)."""
         ...
 
+    async def evict(self, session_id: str, etag: str = "") -> None:
+        """Free a session the janitor let go (EXPIRED, or ENDED and idle): like delete for a
+        hot store, but a durable store keeps its record. Same errors as delete."""
+        ...
+
     async def mutate(
         self, session_id: str, change: Change[T], *, turn_number: int | None = None
     ) -> tuple[Session, T]:
@@ -111,7 +116,8 @@ class SessionStore(Protocol):
         ...
 
     async def turns(self, session_id: str, offset: int, limit: int) -> list[Turn]:
-        """Resolved turns of the hot history, newest first. Raises SessionNotFound."""
+        """Resolved turns, newest first: the hot history (a durable store: the whole
+        history). Raises SessionNotFound."""
         ...
 
     async def events_after(self, session_id: str, after_id: int, limit: int) -> list[Event]:

@@ -36,7 +36,7 @@ CASES: list[tuple[str, Call, Code, str]] = [
         "expected state_version 9",
     ),
     ("stale etag", lambda c: c.pause_session("s1", etag="r0"), Code.ABORTED, "etag 'r0' is stale"),
-    ("resume an active session", lambda c: c.resume_session("s1"), Code.FAILED_PRECONDITION, "not PAUSED"),
+    ("resume an active session", lambda c: c.resume_session("s1"), Code.FAILED_PRECONDITION, "not EXPIRED or PAUSED"),
     ("unknown player leaves", lambda c: c.leave_session("s1", "nobody"), Code.NOT_FOUND, "'nobody' is not on"),
     ("unknown turn", lambda c: c.set_turn_summary("s1", 7, "text"), Code.NOT_FOUND, "turn 7"),
     ("bad page token", lambda c: c.list_sessions(page_token="nonsense"), Code.INVALID_ARGUMENT, "page_token"),

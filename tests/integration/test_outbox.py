@@ -23,7 +23,7 @@ import redis.asyncio as aioredis
 from redis.crc import key_slot
 
 from sessiond.core import facts
-from sessiond.core.errors import InvalidInput, VersionConflict
+from sessiond.core.errors import InvalidInput, SessionNotFound, VersionConflict
 from sessiond.core.limits import Limits
 from sessiond.core.models import UNCHANGED, Mutation, PlayerProfile, Session, Turn
 from sessiond.core.window import set_turn_summary
@@ -548,3 +548,19 @@ async def test_the_projector_rides_out_a_redis_outage(fresh_server: RedisServer)
         assert applied.facts == [facts.session_fact(await store.get("s1"))]
     finally:
         await store.close()
+
+
+async def test_the_janitor_frees_hot_storage_without_deleting_the_durable_record(
+    store: RedisStore, admin: aioredis.Redis
+) -> None:
+    """evict (the janitor) frees the keys like delete, but appends no delete fact: the
+    graph keeps the session, to be restored on demand. A caller's delete does append one."""
+    outbox = store.keys.session("s1").outbox
+    made = await created(store, "s1")
+    await store.evict("s1", made.etag)
+    with pytest.raises(SessionNotFound):
+        await store.get("s1")
+    assert await outbox_facts(admin, outbox) == [facts.session_fact(made)]
+    again = await created(store, "s1")
+    await store.delete("s1")
+    assert (await outbox_facts(admin, outbox))[-1] == facts.deleted_fact("s1", again.create_time)

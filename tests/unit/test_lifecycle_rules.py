@@ -178,3 +178,14 @@ async def test_idle_sessions_expire_then_are_freed(
     assert await manager.janitor.run_once() == (1, 1)  # busy expires, idle is freed
     with pytest.raises(SessionNotFound):
         await manager.get_session("idle")
+
+
+async def test_an_expired_session_refuses_changes_until_resumed(manager: SessionManager, clock: FakeClock) -> None:
+    await manager.create_session(SessionSpec(idle_ttl_seconds=600), "s1", "")
+    clock.advance(601)
+    assert await manager.janitor.run_once() == (1, 0)
+    with pytest.raises(WrongState, match="EXPIRED"):
+        await manager.update_state("s1", {"a": 1}, None)
+    revived = await manager.change_status("s1", "resume", "")
+    assert revived.status is SessionStatus.ACTIVE
+    assert (await manager.update_state("s1", {"a": 1}, None)).state == {"a": 1}

@@ -264,7 +264,13 @@ class RedisStore:
         raw = await self._client.get(self._keys.session(session_id).session)
         return rc.decode_session(rc.as_bytes(raw)) if raw is not None else None
 
-    async def delete(self, session_id: str, etag: str = "") -> None:
+    async def evict(self, session_id: str, etag: str = "") -> None:
+        """Free the session's keys without telling the durable store it is gone."""
+        await self.delete(session_id, etag, durable=False)
+
+    async def delete(self, session_id: str, etag: str = "", *, durable: bool = True) -> None:
+        """``durable``: also append the delete to the outbox (a caller's DeleteSession), or
+        not (the janitor freeing hot storage: the graph keeps the record)."""
         keys = self._keys.session(session_id)
         with unavailable_on_failure():
             async with self._locks.hold(session_id):
@@ -278,7 +284,7 @@ class RedisStore:
                     await self._outbox.mark(keys.outbox)
                     # create_time tells this incarnation from a later one under the same id.
                     gone = facts.deleted_fact(session_id, session.create_time)
-                    fact_args = self._outbox.args(lambda: [gone])  # noqa: B023 - called right here
+                    fact_args = self._outbox.args(lambda: [gone] if durable else [])  # noqa: B023 - called right here
                     args = [_digest(raw), TOMBSTONE_TTL_MS, *fact_args]
                     outcome = await self._scripts.delete(keys=keys.with_outbox, args=args)
                     if outcome == GONE:

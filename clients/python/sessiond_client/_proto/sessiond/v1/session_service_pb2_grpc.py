@@ -206,8 +206,9 @@ class SessionServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ResumeSession(self, request, context):
-        """PAUSED -> ACTIVE. FAILED_PRECONDITION unless PAUSED; ABORTED for a
-        stale etag.
+        """PAUSED or EXPIRED -> ACTIVE. FAILED_PRECONDITION unless PAUSED or
+        EXPIRED, or while another session of its channel or owner is ACTIVE;
+        ABORTED for a stale etag.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
