@@ -6,8 +6,9 @@ Redis lost its data): the session is restored into Redis, then carries on there.
 restored session comes back PAUSED (an ENDED or EXPIRED one keeps its status; ResumeSession
 revives an EXPIRED one): whoever played it resumes it, and a channel or a player never
 finds two ACTIVE sessions because of a restore. The janitor's freeing of an idle session
-is an ``evict``: it leaves the graph's record, so the session can come back. A session deleted in Redis whose delete has not reached the graph
-yet is not restored: its outbox still ends with the delete.
+is an ``evict``: it leaves the graph's record, so the session can come back. A session
+deleted in Redis whose delete has not reached the graph yet is not restored: its outbox
+still ends with the delete.
 
 ListTurns reads the whole history, newest first: the hot turns from Redis, the older ones
 from the graph, and those the graph does not have yet from the session's outbox (read
