@@ -36,6 +36,7 @@ from sessiond.ops import OpsConfigError, server_credentials
 from sessiond.server import Service
 from tests.e2e import certs
 from tests.e2e.conftest import Recorder, StartServer
+from tests.support import grpcurl
 
 SERVICE = "/sessiond.v1.SessionService/"
 NO_RETRY = RetryPolicy(max_attempts=1)
@@ -109,11 +110,11 @@ async def test_metrics_count_calls_by_method_and_code_and_time_them(start_server
     assert value(samples, total, method=f"{SERVICE}CreateSession", code="OK") == 1
     assert value(samples, total, method=f"{SERVICE}GetSession", code="OK") == 2
     assert value(samples, total, method=f"{SERVICE}GetSession", code="NOT_FOUND") == 1
-    duration = "sessiond_rpc_duration_seconds"
-    assert value(samples, f"{duration}_count", method=f"{SERVICE}GetSession") == 3
-    assert value(samples, f"{duration}_bucket", method=f"{SERVICE}GetSession", le="+Inf") == 3
-    assert value(samples, f"{duration}_bucket", method=f"{SERVICE}GetSession", le="0.001") is not None
-    assert (value(samples, f"{duration}_sum", method=f"{SERVICE}GetSession") or 0) > 0  # the calls were timed
+    histogram = "sessiond_rpc_duration_seconds"
+    assert value(samples, f"{histogram}_count", method=f"{SERVICE}GetSession") == 3
+    assert value(samples, f"{histogram}_bucket", method=f"{SERVICE}GetSession", le="+Inf") == 3
+    assert value(samples, f"{histogram}_bucket", method=f"{SERVICE}GetSession", le="0.001") is not None
+    assert (value(samples, f"{histogram}_sum", method=f"{SERVICE}GetSession") or 0) > 0  # the calls were timed
     # The hooks for the window closer and the outbox projector.
     assert value(samples, "sessiond_window_close_lag_seconds_count") == 0
     assert value(samples, "sessiond_outbox_lag_seconds") == 0
@@ -523,8 +524,6 @@ async def test_the_readme_grpcurl_command_for_a_secured_server_works(
     start_server: StartServer, pki: Pki, tokens_file: str
 ) -> None:
     """The README's grpcurl line: mutual TLS, a client certificate and a bearer token."""
-    from tests.e2e.test_readme import grpcurl
-
     service = await start_server(**tls_overrides(pki, mutual=True, auth_tokens_file=tokens_file))
     base = [grpcurl(), "-cacert", str(pki.ca.cert_path), "-cert", str(pki.client.cert_path)]
     base += ["-key", str(pki.client.key_path), "-servername", "localhost"]

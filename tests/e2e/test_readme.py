@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,15 +12,10 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.daemon import Daemon, free_port
+from tests.support import grpcurl
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
-
-def grpcurl() -> str:
-    found = shutil.which("grpcurl") or str(Path.home() / "go" / "bin" / "grpcurl")
-    if not os.access(found, os.X_OK):
-        pytest.fail("grpcurl is not installed: scripts/test installs it (go install ...grpcurl@v1.9.4)")
-    return found
 
 
 def readme_commands() -> list[str]:

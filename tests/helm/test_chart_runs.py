@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -19,15 +18,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.helm.render import CHART, rendered_container
 from tests.redis_server import RedisServer, free_port
+from tests.support import grpcurl
 
 pytestmark = pytest.mark.redis
 
-
-def grpcurl() -> str:
-    found = shutil.which("grpcurl") or str(Path.home() / "go" / "bin" / "grpcurl")
-    if not os.access(found, os.X_OK):
-        pytest.fail("grpcurl is not installed: scripts/test installs it (go install ...grpcurl@v1.9.4)")
-    return found
 
 
 @pytest.fixture
