@@ -81,6 +81,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("sweep_interval", float, 1.0, "seconds between sweeps for overdue windows"),
     Option("janitor_interval", float, 30.0, "seconds between expiry passes"),
     Option("shutdown_grace", float, 10.0, "seconds in-flight calls get to finish on SIGTERM"),
+    Option("watch_queue_size", int, 1000, "events a watcher may lag before it is cut (UNAVAILABLE; it resumes)"),
+    Option("watch_write_timeout", float, 30.0, "a watch whose client takes no message for this long ends UNAVAILABLE"),
     Option("log_format", str, "auto", "log format (auto: JSON unless stderr is a terminal)", LOG_FORMATS),
     Option("log_level", str, "info", "log level", ("debug", "info", "warning", "error")),
 )
@@ -120,6 +122,8 @@ class Config:
     sweep_interval: float
     janitor_interval: float
     shutdown_grace: float
+    watch_queue_size: int
+    watch_write_timeout: float
     log_format: str
     log_level: str
 
@@ -136,6 +140,7 @@ class Config:
             sweep_interval=self.sweep_interval,
             janitor_interval=self.janitor_interval,
             expired_retention=self.expired_retention,
+            watch_queue_size=self.watch_queue_size,
         )
 
     def redacted(self) -> dict[str, Any]:

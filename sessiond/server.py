@@ -20,7 +20,7 @@ from sessiond_client._proto.sessiond.v1 import player_service_pb2_grpc as ppb_gr
 from sessiond_client._proto.sessiond.v1 import session_service_pb2 as spb
 from sessiond_client._proto.sessiond.v1 import session_service_pb2_grpc as spb_grpc
 
-from sessiond.api.interceptors import LoggingInterceptor
+from sessiond.api.interceptor import CallInterceptor
 from sessiond.api.players import PlayerServicer
 from sessiond.api.sessions import SessionServicer
 from sessiond.config import Config
@@ -29,7 +29,6 @@ from sessiond.manager.players import PlayerManager
 from sessiond.manager.sessions import SessionManager
 from sessiond.ops import (
     HealthListener,
-    MetricsInterceptor,
     MetricsListener,
     OpsConfigError,
     ServerMetrics,
@@ -102,13 +101,8 @@ class Service:
         except OpsConfigError as exc:
             raise SystemExit(str(exc)) from exc
         self.health_listener = HealthListener(self.health, config.health_listen) if config.health_listen else None
-        # Outermost first: metrics count refused calls too; auth binds the caller
-        # before the logging interceptor writes its line.
-        interceptors: list[grpc.aio.ServerInterceptor] = [MetricsInterceptor(self.metrics)]
-        if auth is not None:
-            interceptors.append(auth)
-        interceptors.append(LoggingInterceptor())
-        self.server = grpc.aio.server(interceptors=interceptors)
+        self.calls = CallInterceptor(self.metrics, auth, stream_write_timeout=config.watch_write_timeout)
+        self.server = grpc.aio.server(interceptors=[self.calls])
         self.port = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._stopped = asyncio.Event()
@@ -178,11 +172,15 @@ class Service:
             return
         grace = self.config.shutdown_grace if grace is None else grace
         log.info("draining", grace_seconds=grace)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
         await self.health.enter_graceful_shutdown()
         for task in self._tasks:
             task.cancel()
         await self.manager.hub.close()
-        await self.server.stop(grace)
+        # Calls that arrive from now on are answered UNAVAILABLE (retry elsewhere), not cancelled.
+        await self.calls.drain(grace)
+        await self.server.stop(max(0.0, deadline - loop.time()))
         # Probes and scrapes keep answering (NOT_SERVING) through the drain.
         if self.health_listener is not None:
             await self.health_listener.stop(0)

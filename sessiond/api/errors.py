@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import grpc
 
@@ -49,6 +49,12 @@ def status_of(error: SessiondError) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
+async def abort_with(context: grpc.aio.ServicerContext[Any, Any], error: SessiondError) -> NoReturn:
+    """End the call with the status of ``error`` and its message (raises, as abort does)."""
+    await context.abort(status_of(error), error.message)
+    raise AssertionError("unreachable: abort raises")
+
+
 def mapped(method: Handler[Req, Resp]) -> Handler[Req, Resp]:
     """Turn a domain error into the status code and message of the error table."""
 
@@ -57,7 +63,6 @@ def mapped(method: Handler[Req, Resp]) -> Handler[Req, Resp]:
         try:
             return await method(self, request, context)
         except SessiondError as exc:
-            await context.abort(status_of(exc), exc.message)
-            raise  # unreachable: abort raises
+            await abort_with(context, exc)
 
     return wrapper

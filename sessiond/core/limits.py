@@ -17,6 +17,9 @@ class Limits:
     """Sizes the API accepts. One instance, built from config, is shared by all rules."""
 
     max_state_bytes: int = 64 * 1024
+    # Below protobuf's decoding limit (a Struct costs three message levels per object,
+    # and the decoder stops at 100), with room for the request and Session around it.
+    max_state_depth: int = 24
     max_choice_chars: int = 256
     max_options: int = 20
     max_title_chars: int = 200
@@ -59,7 +62,24 @@ def state_size(state: dict[str, Any]) -> int:
     return len(json.dumps(state, separators=(",", ":"), ensure_ascii=False).encode())
 
 
+def state_depth(state: Any) -> int:
+    """How deep objects and arrays nest in ``state``: 1 for a flat object (iterative, so
+    any depth is measured without recursion)."""
+    deepest, stack = 0, [(state, 1)]
+    while stack:
+        value, depth = stack.pop()
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 def check_state(field: str, state: dict[str, Any], limits: Limits) -> dict[str, Any]:
+    depth = state_depth(state)
+    if depth > limits.max_state_depth:
+        raise InvalidInput(field, f"objects and arrays nest {depth} levels deep; the limit is {limits.max_state_depth}")
     size = state_size(state)
     if size > limits.max_state_bytes:
         raise InvalidInput(field, f"state would be {size} bytes of JSON; the limit is {limits.max_state_bytes}")

@@ -63,15 +63,19 @@ class WatchHub:
         self._block_seconds = block_seconds
         self._feeds: dict[str, _Feed] = {}
         self._closing = False
+        self._open: set[Subscription] = set()
 
     @property
     def watchers(self) -> int:
-        return sum(len(f.subscribers) for f in self._feeds.values())
+        """Watches open in this process, including those cut off whose stream has not ended yet
+        (a client that stopped reading stays counted until its stream is closed)."""
+        return len(self._open)
 
     async def subscribe(self, session_id: str, after_id: int) -> Subscription:
         """Register a watcher; it receives every event with id > ``after_id`` committed
         from now on (older ones it replays from the store itself)."""
         sub = Subscription(session_id, asyncio.Queue(maxsize=self._queue_size))
+        self._open.add(sub)
         if self._closing:
             sub.end(SHUTDOWN)
             return sub
@@ -84,6 +88,7 @@ class WatchHub:
 
     def unsubscribe(self, sub: Subscription) -> None:
         sub.closed = True
+        self._open.discard(sub)
         feed = self._feeds.get(sub.session_id)
         if feed is None:
             return

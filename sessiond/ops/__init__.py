@@ -2,20 +2,19 @@
 listener for probes, and bearer-token authentication. Each module has one job;
 sessiond/server.py wires them."""
 
-from sessiond.ops.auth import AuthInterceptor, load_auth
+from sessiond.ops.auth import Authorizer, load_auth
 from sessiond.ops.errors import OpsConfigError
 from sessiond.ops.health_listener import HealthListener
-from sessiond.ops.metrics import MetricsInterceptor, ServerMetrics, Snapshot
+from sessiond.ops.metrics import ServerMetrics, Snapshot
 from sessiond.ops.metrics_http import MetricsListener
 from sessiond.ops.scopes import ScopeTable
 from sessiond.ops.tls import server_credentials
 from sessiond.ops.tokens import Caller, Scope, TokenRegistry, load_tokens, parse_tokens
 
 __all__ = [
-    "AuthInterceptor",
+    "Authorizer",
     "Caller",
     "HealthListener",
-    "MetricsInterceptor",
     "MetricsListener",
     "OpsConfigError",
     "Scope",

@@ -4,7 +4,7 @@
 process can run several servers, as the tests do) holding:
 
 - ``sessiond_rpc_requests_total{method,code}`` and ``sessiond_rpc_duration_seconds{method}``,
-  fed by `MetricsInterceptor`;
+  fed by the call interceptor (sessiond/api/interceptor.py);
 - ``sessiond_sessions{state}``, ``sessiond_open_windows`` and ``sessiond_watchers``, read at
   scrape time from a snapshot of the manager's stats that `ServerMetrics.follow` refreshes;
 - ``sessiond_window_close_lag_seconds`` (`ServerMetrics.observe_close_lag`, for the window
@@ -16,11 +16,9 @@ process can run several servers, as the tests do) holding:
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeAlias, cast
+from typing import TypeAlias
 
 import grpc
 import structlog
@@ -41,10 +39,7 @@ from sessiond.manager.sessions import Stats
 
 log = structlog.get_logger("sessiond.metrics")
 
-Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"  # generic only in the type stubs
 StatsSource: TypeAlias = Callable[[], Awaitable[Stats]]
-Unary: TypeAlias = Callable[..., Awaitable[Any]]
-Streaming: TypeAlias = Callable[..., AsyncGenerator[Any, None]]
 
 # Unary calls answer in about a millisecond from memory and a few from Redis; the top
 # buckets catch calls stuck behind a slow store.
@@ -207,87 +202,3 @@ class ServerMetrics:
             except Exception as exc:
                 log.warning("metrics refresh failed", error=str(exc))
             await asyncio.sleep(interval)
-
-
-def _code_of(context: grpc.aio.ServicerContext[Any, Any], cancelled: bool, failed: bool) -> grpc.StatusCode:
-    code = context.code()
-    if isinstance(code, grpc.StatusCode):
-        return code
-    if cancelled:
-        return grpc.StatusCode.CANCELLED
-    # An exception nobody turned into a status reaches the client as UNKNOWN.
-    return grpc.StatusCode.UNKNOWN if failed else grpc.StatusCode.OK
-
-
-class MetricsInterceptor(grpc.aio.ServerInterceptor):
-    """Counts every call by method and status code and times unary calls.
-
-    Put it first in the server's interceptors so that calls refused by the ones after
-    it (authentication) are counted too.
-
-    Args:
-        metrics: Where to record.
-    """
-
-    def __init__(self, metrics: ServerMetrics) -> None:
-        self._metrics = metrics
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
-        details: grpc.HandlerCallDetails,
-    ) -> Handler | None:
-        handler = await continuation(details)
-        if handler is None:
-            # One label for every name that is not a method: callers cannot grow the series.
-            self._metrics.observe_rpc(UNKNOWN_METHOD, grpc.StatusCode.UNIMPLEMENTED, None)
-            return None
-        method = details.method
-        if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(
-                self._unary(method, handler.unary_unary),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(
-                self._stream(method, cast(Streaming, handler.unary_stream)),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        return handler  # client and bidi streams: only reflection has them
-
-    def _unary(self, method: str, behavior: Unary) -> Unary:
-        async def wrapped(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            start, cancelled, failed = time.perf_counter(), False, False
-            try:
-                return await behavior(request, context)
-            except asyncio.CancelledError:
-                cancelled = True
-                raise
-            except Exception:
-                failed = True
-                raise
-            finally:
-                self._metrics.observe_rpc(method, _code_of(context, cancelled, failed), time.perf_counter() - start)
-
-        return wrapped
-
-    def _stream(self, method: str, behavior: Streaming) -> Streaming:
-        async def wrapped(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncGenerator[Any, None]:
-            cancelled, failed = False, False
-            try:
-                # aclosing: a client that goes away closes the inner handlers now, not at GC.
-                async with contextlib.aclosing(behavior(request, context)) as items:
-                    async for item in items:
-                        yield item
-            except (asyncio.CancelledError, GeneratorExit):
-                cancelled = True
-                raise
-            except Exception:
-                failed = True
-                raise
-            finally:
-                self._metrics.observe_rpc(method, _code_of(context, cancelled, failed), None)
-
-        return wrapped
