@@ -47,6 +47,14 @@ log = structlog.get_logger("sessiond")
 SERVICE_NAME = spb.DESCRIPTOR.services_by_name["SessionService"].full_name
 PLAYER_SERVICE_NAME = ppb.DESCRIPTOR.services_by_name["PlayerService"].full_name
 HEALTH_PROBE_INTERVAL = 2.0
+# grpc core holds calls that arrived before the server asked for them in a queue of 1,000
+# (3,000 at most), and cancels what overflows it: a reconnect storm of watchers would lose
+# streams before any handler saw them. Calls wait there microseconds unless thousands
+# arrive at once, so a deep queue costs nothing in normal traffic.
+SERVER_OPTIONS = (
+    ("grpc.server.max_pending_requests", 20_000),
+    ("grpc.server.max_pending_requests_hard_limit", 50_000),
+)
 
 try:
     VERSION = importlib.metadata.version("sessiond")
@@ -102,7 +110,7 @@ class Service:
             raise SystemExit(str(exc)) from exc
         self.health_listener = HealthListener(self.health, config.health_listen) if config.health_listen else None
         self.calls = CallInterceptor(self.metrics, auth, stream_write_timeout=config.watch_write_timeout)
-        self.server = grpc.aio.server(interceptors=[self.calls])
+        self.server = grpc.aio.server(interceptors=[self.calls], options=SERVER_OPTIONS)
         self.port = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._stopped = asyncio.Event()
