@@ -52,6 +52,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("listen", str, "0.0.0.0:50051", "gRPC listen address HOST:PORT (port 0 picks a free one)"),
     Option("metrics_listen", str, "0.0.0.0:9464", "Prometheus /metrics listen address HOST:PORT; empty turns it off"),
     Option("health_listen", str, "", "plaintext listener serving only grpc.health.v1.Health (for probes under TLS)"),
+    Option("console_listen", str, "127.0.0.1:8080", "operator console (browser) listen address HOST:PORT; empty: off"),
     Option("tls_cert", str, "", "TLS on the gRPC port: PEM certificate chain file (needs --tls-key)"),
     Option("tls_key", str, "", "TLS: PEM private key file of --tls-cert (not encrypted)"),
     Option("tls_client_ca", str, "", "TLS: PEM file of CAs; clients must then present a certificate they signed"),
@@ -93,6 +94,7 @@ class Config:
     listen: str
     metrics_listen: str
     health_listen: str
+    console_listen: str
     tls_cert: str
     tls_key: str
     tls_client_ca: str

@@ -24,6 +24,7 @@ from sessiond.api.interceptor import CallInterceptor
 from sessiond.api.players import PlayerServicer
 from sessiond.api.sessions import SessionServicer
 from sessiond.config import Config
+from sessiond.console import Bridge, Console, ConsoleListener
 from sessiond.core.errors import SessiondError
 from sessiond.manager.players import PlayerManager
 from sessiond.manager.sessions import SessionManager
@@ -34,6 +35,7 @@ from sessiond.ops import (
     ServerMetrics,
     load_auth,
     server_credentials,
+    server_ssl_context,
 )
 from sessiond.store import snapshot
 from sessiond.store.durable import DurableStore
@@ -109,6 +111,10 @@ class Service:
         except OpsConfigError as exc:
             raise SystemExit(str(exc)) from exc
         self.health_listener = HealthListener(self.health, config.health_listen) if config.health_listen else None
+        self.session_servicer = SessionServicer(self.manager, VERSION)
+        self.player_servicer = PlayerServicer(self.players)
+        self._auth = auth
+        self.console_listener: ConsoleListener | None = None
         self.calls = CallInterceptor(self.metrics, auth, stream_write_timeout=config.watch_write_timeout)
         self.server = grpc.aio.server(interceptors=[self.calls], options=SERVER_OPTIONS)
         self.port = 0
@@ -132,8 +138,8 @@ class Service:
             except GraphAuthFailed as exc:
                 raise SystemExit(f"neo4j refused the credentials: {exc.message}") from exc
         await self.manager.start()
-        spb_grpc.add_SessionServiceServicer_to_server(SessionServicer(self.manager, VERSION), self.server)
-        ppb_grpc.add_PlayerServiceServicer_to_server(PlayerServicer(self.players), self.server)
+        spb_grpc.add_SessionServiceServicer_to_server(self.session_servicer, self.server)
+        ppb_grpc.add_PlayerServiceServicer_to_server(self.player_servicer, self.server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(
             (
@@ -158,6 +164,7 @@ class Service:
         await self.server.start()
         if self.health_listener is not None:
             await self.health_listener.start()
+        await self._start_console()
         self._tasks.append(asyncio.create_task(self._probe_store(serving), name="store-probe"))
         if self.metrics_listener is not None:
             self._tasks.append(asyncio.create_task(self.metrics.follow(self.manager.stats), name="metrics-stats"))
@@ -169,6 +176,7 @@ class Service:
             tls="off" if credentials is None else "mutual" if self.config.tls_client_ca else "on",
             health_port=self.health_listener.port if self.health_listener else None,
             metrics_port=self.metrics_listener.port if self.metrics_listener else None,
+            console=self.console_listener.url if self.console_listener else None,
             store=self.store.name,
             version=VERSION,
         )
@@ -194,11 +202,31 @@ class Service:
             await self.health_listener.stop(0)
         if self.metrics_listener is not None:
             await self.metrics_listener.stop()
+        if self.console_listener is not None:
+            await self.console_listener.stop()
         await self.manager.stop()
         await self.save_snapshot()
         await self.store.close()
         self._stopped.set()
         log.info("stopped")
+
+    async def _start_console(self) -> None:
+        if not self.config.console_listen:
+            return
+        bridge = Bridge(
+            {
+                spb.DESCRIPTOR.services_by_name["SessionService"]: self.session_servicer,
+                ppb.DESCRIPTOR.services_by_name["PlayerService"]: self.player_servicer,
+            },
+            _request_classes(spb, ppb),
+        )
+        tls = server_ssl_context(self.config.tls_cert, self.config.tls_key, self.config.tls_client_ca)
+        listener = ConsoleListener(Console(bridge, self._auth, self.store.name), self.config.console_listen, tls)
+        try:
+            await listener.start()
+        except OpsConfigError as exc:
+            raise SystemExit(str(exc)) from exc
+        self.console_listener = listener
 
     async def wait_stopped(self) -> None:
         await self._stopped.wait()
@@ -253,6 +281,16 @@ class Service:
                 await self.save_snapshot()
             except OSError as exc:
                 log.error("snapshot failed", error=str(exc))
+
+
+def _request_classes(*modules: Any) -> dict[str, Any]:
+    """Message class by full name, for every message of the generated ``modules``."""
+    return {
+        cls.DESCRIPTOR.full_name: cls
+        for module in modules
+        for cls in vars(module).values()
+        if isinstance(cls, type) and hasattr(cls, "DESCRIPTOR") and hasattr(cls, "FromString")
+    }
 
 
 async def migrate(config: Config) -> int:

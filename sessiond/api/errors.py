@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Awaitable, Callable
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn
 
 import grpc
 
@@ -22,10 +20,6 @@ from sessiond.core.errors import (
     VersionConflict,
     WrongState,
 )
-
-Req = TypeVar("Req")
-Resp = TypeVar("Resp")
-Handler = Callable[[Any, Req, grpc.aio.ServicerContext[Any, Any]], Awaitable[Resp]]
 
 STATUS_OF: dict[type[SessiondError], grpc.StatusCode] = {
     InvalidInput: grpc.StatusCode.INVALID_ARGUMENT,
@@ -53,16 +47,3 @@ async def abort_with(context: grpc.aio.ServicerContext[Any, Any], error: Session
     """End the call with the status of ``error`` and its message (raises, as abort does)."""
     await context.abort(status_of(error), error.message)
     raise AssertionError("unreachable: abort raises")
-
-
-def mapped(method: Handler[Req, Resp]) -> Handler[Req, Resp]:
-    """Turn a domain error into the status code and message of the error table."""
-
-    @functools.wraps(method)
-    async def wrapper(self: Any, request: Req, context: grpc.aio.ServicerContext[Any, Any]) -> Resp:
-        try:
-            return await method(self, request, context)
-        except SessiondError as exc:
-            await abort_with(context, exc)
-
-    return wrapper

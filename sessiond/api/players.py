@@ -9,7 +9,6 @@ from sessiond_client._proto.sessiond.v1 import player_service_pb2_grpc as ppb_gr
 from sessiond_client._proto.sessiond.v1 import resources_pb2 as pb
 
 from sessiond.api import convert
-from sessiond.api.errors import mapped
 from sessiond.manager.players import Dashboard, PlayerManager
 
 
@@ -17,17 +16,14 @@ class PlayerServicer(ppb_grpc.PlayerServiceServicer):
     def __init__(self, players: PlayerManager) -> None:
         self._p = players
 
-    @mapped
     async def UpsertPlayerProfile(self, request: ppb.UpsertPlayerProfileRequest, context: Any) -> pb.PlayerProfile:
         mask = frozenset(request.update_mask.paths)
         profile = await self._p.upsert_profile(convert.profile_from_pb(request.profile), mask, request.etag)
         return convert.profile_to_pb(profile)
 
-    @mapped
     async def GetPlayerProfile(self, request: ppb.GetPlayerProfileRequest, context: Any) -> pb.PlayerProfile:
         return convert.profile_to_pb(await self._p.get_profile(request.player_id))
 
-    @mapped
     async def GetPlayerDashboard(self, request: ppb.GetPlayerDashboardRequest, context: Any) -> ppb.PlayerDashboard:
         board = await self._p.dashboard(request.player_id, request.recent_limit, context.time_remaining())
         return dashboard_to_pb(board)

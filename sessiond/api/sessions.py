@@ -1,9 +1,11 @@
-"""SessionService servicer: parse the request, call one use case, map the result."""
+"""SessionService servicer: call one use case per method and convert its result. Parsing,
+authentication and the mapping of domain errors to statuses are the call interceptor's
+(sessiond/api/interceptor.py); a method raises domain errors as they come."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator
+from typing import Any
 
 import grpc
 from google.protobuf import empty_pb2
@@ -12,14 +14,8 @@ from sessiond_client._proto.sessiond.v1 import session_service_pb2 as spb
 from sessiond_client._proto.sessiond.v1 import session_service_pb2_grpc as spb_grpc
 
 from sessiond.api import convert
-from sessiond.api.errors import mapped, status_of
-from sessiond.core.errors import SessiondError
 from sessiond.manager.placement import Swapped
 from sessiond.manager.sessions import SessionManager, Snapshot, Tick
-
-Req = TypeVar("Req")
-Resp = TypeVar("Resp")
-Handler = Callable[[Any, Req, grpc.aio.ServicerContext[Any, Any]], Awaitable[Resp]]
 
 STATUS_ACTIONS = {"PauseSession": "pause", "ResumeSession": "resume", "EndSession": "end"}
 
@@ -29,16 +25,13 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
         self._m = manager
         self._version = version
 
-    @mapped
     async def CreateSession(self, request: spb.CreateSessionRequest, context: Any) -> pb.Session:
         spec = convert.spec_from_pb(request.session)
         return convert.session_to_pb(await self._m.create_session(spec, request.session_id, request.request_id))
 
-    @mapped
     async def GetSession(self, request: spb.GetSessionRequest, context: Any) -> pb.Session:
         return convert.session_to_pb(await self._m.get_session(request.session_id))
 
-    @mapped
     async def ListSessions(self, request: spb.ListSessionsRequest, context: Any) -> spb.ListSessionsResponse:
         page = await self._m.list_sessions(request.filter, request.page_size, request.page_token)
         return spb.ListSessionsResponse(
@@ -47,7 +40,6 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
             total_size=page.total,
         )
 
-    @mapped
     async def DeleteSession(self, request: spb.DeleteSessionRequest, context: Any) -> empty_pb2.Empty:
         await self._m.delete_session(request.session_id, request.etag)
         return empty_pb2.Empty()
@@ -56,33 +48,28 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
         action = STATUS_ACTIONS[type(request).__name__.removesuffix("Request")]
         return convert.session_to_pb(await self._m.change_status(request.session_id, action, request.etag))
 
-    PauseSession = mapped(_change_status)
-    ResumeSession = mapped(_change_status)
-    EndSession = mapped(_change_status)
+    PauseSession = _change_status
+    ResumeSession = _change_status
+    EndSession = _change_status
 
-    @mapped
     async def UpdateSessionState(self, request: spb.UpdateSessionStateRequest, context: Any) -> pb.Session:
         patch = convert.dict_of("patch", request.patch)
         expected = request.expected_state_version if request.HasField("expected_state_version") else None
         return convert.session_to_pb(await self._m.update_state(request.session_id, patch, expected))
 
-    @mapped
     async def ResetSessionState(self, request: spb.ResetSessionStateRequest, context: Any) -> pb.Session:
         state = convert.dict_of("session_state", request.session_state)
         expected = request.expected_state_version if request.HasField("expected_state_version") else None
         return convert.session_to_pb(await self._m.reset_state(request.session_id, state, expected))
 
-    @mapped
     async def JoinSession(self, request: spb.JoinSessionRequest, context: Any) -> pb.Player:
         view = await self._m.join(request.session_id, request.player_id, request.display_name)
         return convert.view_to_pb(view)
 
-    @mapped
     async def LeaveSession(self, request: spb.LeaveSessionRequest, context: Any) -> empty_pb2.Empty:
         await self._m.leave(request.session_id, request.player_id)
         return empty_pb2.Empty()
 
-    @mapped
     async def ListPlayers(self, request: spb.ListPlayersRequest, context: Any) -> spb.ListPlayersResponse:
         page = await self._m.list_players(
             request.session_id, request.page_size, request.page_token, request.include_departed
@@ -91,7 +78,6 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
             players=[convert.view_to_pb(v) for v in page.items], next_page_token=page.next_page_token
         )
 
-    @mapped
     async def SubmitChoice(self, request: spb.SubmitChoiceRequest, context: Any) -> spb.SubmitChoiceResponse:
         receipt = await self._m.submit_choice(request.session_id, request.player_id, request.choice)
         return convert.receipt_to_pb(receipt)
@@ -100,38 +86,30 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
         self, request: spb.WatchSessionRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[pb.SessionEvent]:
         after = request.after_event_id if request.HasField("after_event_id") else None
-        try:
-            async for item in self._m.watch(request.session_id, after, ticks=not request.exclude_ticks):
-                if isinstance(item, Tick):
-                    yield convert.tick_to_pb(item)
-                elif isinstance(item, Snapshot):
-                    yield convert.snapshot_to_pb(item)
-                else:
-                    yield convert.event_to_pb(item)
-        except SessiondError as exc:
-            await context.abort(status_of(exc), exc.message)
+        async for item in self._m.watch(request.session_id, after, ticks=not request.exclude_ticks):
+            if isinstance(item, Tick):
+                yield convert.tick_to_pb(item)
+            elif isinstance(item, Snapshot):
+                yield convert.snapshot_to_pb(item)
+            else:
+                yield convert.event_to_pb(item)
 
-    @mapped
     async def ListTurns(self, request: spb.ListTurnsRequest, context: Any) -> spb.ListTurnsResponse:
         page = await self._m.list_turns(request.session_id, request.page_size, request.page_token)
         return spb.ListTurnsResponse(
             turns=[convert.turn_to_pb(t) for t in page.items], next_page_token=page.next_page_token
         )
 
-    @mapped
     async def SetTurnSummary(self, request: spb.SetTurnSummaryRequest, context: Any) -> pb.Turn:
         turn = await self._m.set_turn_summary(request.session_id, request.turn_number, request.summary, request.winner)
         return convert.turn_to_pb(turn)
 
-    @mapped
     async def SetTurnOptions(self, request: spb.SetTurnOptionsRequest, context: Any) -> pb.Session:
         return convert.session_to_pb(await self._m.set_turn_options(request.session_id, list(request.options)))
 
-    @mapped
     async def GetServiceStats(self, request: spb.GetServiceStatsRequest, context: Any) -> spb.ServiceStats:
         return convert.stats_to_pb(await self._m.stats(), self._version)
 
-    @mapped
     async def SwitchCharacterWorld(
         self, request: spb.SwitchCharacterWorldRequest, context: Any
     ) -> spb.SwitchCharacterWorldResponse:
@@ -144,16 +122,13 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
             out.paused.CopyFrom(convert.session_to_pb(done.paused))
         return out
 
-    @mapped
     async def SwapGame(self, request: spb.SwapGameRequest, context: Any) -> spb.SwapGameResponse:
         spec = convert.spec_from_pb(request.session)
         return _swapped(await self._m.swap_game(request.channel_id, spec, request.session_id))
 
-    @mapped
     async def LoadGame(self, request: spb.LoadGameRequest, context: Any) -> spb.SwapGameResponse:
         return _swapped(await self._m.load_game(request.session_id))
 
-    @mapped
     async def ListGames(self, request: spb.ListGamesRequest, context: Any) -> spb.ListGamesResponse:
         page = await self._m.list_games(request.filter, request.page_size, request.page_token)
         return spb.ListGamesResponse(
@@ -162,7 +137,6 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
             total_size=page.total,
         )
 
-    @mapped
     async def SetGameMaster(self, request: spb.SetGameMasterRequest, context: Any) -> pb.Session:
         return convert.session_to_pb(await self._m.set_game_master(request.session_id, request.player_id))
 

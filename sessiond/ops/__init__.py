@@ -8,7 +8,7 @@ from sessiond.ops.health_listener import HealthListener
 from sessiond.ops.metrics import ServerMetrics, Snapshot
 from sessiond.ops.metrics_http import MetricsListener
 from sessiond.ops.scopes import ScopeTable
-from sessiond.ops.tls import server_credentials
+from sessiond.ops.tls import server_credentials, server_ssl_context
 from sessiond.ops.tokens import Caller, Scope, TokenRegistry, load_tokens, parse_tokens
 
 __all__ = [
@@ -26,4 +26,5 @@ __all__ = [
     "load_tokens",
     "parse_tokens",
     "server_credentials",
+    "server_ssl_context",
 ]

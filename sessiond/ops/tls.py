@@ -20,7 +20,25 @@ CLIENT_CA = "--tls-client-ca (SESSIOND_TLS_CLIENT_CA)"
 
 
 def server_credentials(cert: str, key: str, client_ca: str = "") -> grpc.ServerCredentials | None:
-    """Server credentials for the gRPC port, or None for plaintext.
+    """Server credentials for the gRPC port, or None for plaintext (see `checked_files`)."""
+    files = checked_files(cert, key, client_ca)
+    if files is None:
+        return None
+    cert_pem, key_pem, ca_pem, _ = files
+    return grpc.ssl_server_credentials(
+        [(key_pem, cert_pem)], root_certificates=ca_pem, require_client_auth=ca_pem is not None
+    )
+
+
+def server_ssl_context(cert: str, key: str, client_ca: str = "") -> ssl.SSLContext | None:
+    """The same TLS settings as an ``ssl`` context, for the HTTP console; None for plaintext."""
+    files = checked_files(cert, key, client_ca)
+    return None if files is None else files[3]
+
+
+def checked_files(cert: str, key: str, client_ca: str = "") -> tuple[bytes, bytes, bytes | None, ssl.SSLContext] | None:
+    """The PEM certificate chain, key and client CAs of the TLS settings, checked, with an
+    ``ssl`` server context made of them; None for plaintext.
 
     Args:
         cert: PEM file of the server certificate chain (leaf first); empty for plaintext.
@@ -29,7 +47,7 @@ def server_credentials(cert: str, key: str, client_ca: str = "") -> grpc.ServerC
             every client must present a certificate signed by one of them (mutual TLS).
 
     Returns:
-        The credentials, or None when no TLS setting is given.
+        The files' contents and the context, or None when no TLS setting is given.
 
     Raises:
         OpsConfigError: A setting is missing, a file is unreadable or not PEM, the key
@@ -56,9 +74,8 @@ def server_credentials(cert: str, key: str, client_ca: str = "") -> grpc.ServerC
             context.load_verify_locations(cafile=client_ca)
         except ssl.SSLError as exc:
             raise OpsConfigError(f"{CLIENT_CA} {client_ca} holds no usable CA certificate: {_reason(exc)}") from exc
-    return grpc.ssl_server_credentials(
-        [(key_pem, cert_pem)], root_certificates=ca_pem, require_client_auth=ca_pem is not None
-    )
+        context.verify_mode = ssl.CERT_REQUIRED
+    return cert_pem, key_pem, ca_pem, context
 
 
 def _read(path: str, setting: str, marker: bytes, what: str) -> bytes:

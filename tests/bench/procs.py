@@ -110,7 +110,8 @@ class GrpcServer:
             return ["-m", "sessiond", "serve", "--listen", address, "--store", "redis", "--redis-url", redis_url]
 
         # Its metrics listener on loopback too, on a port of its own (the default is 0.0.0.0:9464).
-        return cls(name, argv, cpus, log_dir, {"SESSIOND_METRICS_LISTEN": f"{HOST}:{free_port()}"})
+        env = {"SESSIOND_METRICS_LISTEN": f"{HOST}:{free_port()}", "SESSIOND_CONSOLE_LISTEN": ""}
+        return cls(name, argv, cpus, log_dir, env)
 
     @property
     def pid(self) -> int:

@@ -18,10 +18,9 @@ StartServer = Callable[..., Awaitable[Service]]
 
 
 def server_config(**overrides: Any) -> Config:
-    # No metrics listener unless a test asks: several servers run in one process.
-    base = load(
-        ["--listen", "127.0.0.1:0", "--metrics-listen", "", "--log-level", "warning", "--log-format", "json"], env={}
-    )
+    # No metrics listener or console unless a test asks: several servers run in one process.
+    quiet = ["--metrics-listen", "", "--console-listen", "", "--log-level", "warning", "--log-format", "json"]
+    base = load(["--listen", "127.0.0.1:0", *quiet], env={})
     return dataclasses.replace(base, **overrides)
 
 

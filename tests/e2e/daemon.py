@@ -75,6 +75,7 @@ class Daemon:
             "SESSIOND_LOG_FORMAT": "json",
             # A free port: daemons of parallel test runs must not fight over 9464.
             "SESSIOND_METRICS_LISTEN": "127.0.0.1:0",
+            "SESSIOND_CONSOLE_LISTEN": "",
             **self.env,
         }
         if self.snapshot is not None:

@@ -60,7 +60,8 @@ StartService = Callable[..., Awaitable[Service]]
 
 
 def service_config(redis: RedisServer, neo4j: Neo4jServer, **overrides: Any) -> Config:
-    args = ["--listen", "127.0.0.1:0", "--metrics-listen", "", "--log-level", "warning", "--log-format", "json"]
+    args = ["--listen", "127.0.0.1:0", "--metrics-listen", "", "--console-listen", ""]
+    args += ["--log-level", "warning", "--log-format", "json"]
     args += ["--store", "redis+neo4j", "--redis-url", redis.url]
     args += ["--neo4j-uri", neo4j.uri, "--neo4j-user", neo4j.user, "--neo4j-password", neo4j.password]
     return dataclasses.replace(load(args, env={}), **overrides)
@@ -618,7 +619,7 @@ async def test_serve_with_a_wrong_neo4j_password_exits_non_zero_with_a_clear_mes
     """Bad credentials are a configuration error, not an outage: the service does not start."""
     env = neo4j_env(neo4j_server, password="not-the-password")
     env |= {"SESSIOND_STORE": "redis+neo4j", "SESSIOND_REDIS_URL": redis_server.url}
-    env |= {"SESSIOND_LISTEN": f"127.0.0.1:{free_port()}", "SESSIOND_METRICS_LISTEN": ""}
+    env |= {"SESSIOND_LISTEN": f"127.0.0.1:{free_port()}", "SESSIOND_METRICS_LISTEN": "", "SESSIOND_CONSOLE_LISTEN": ""}
     done = await sessiond("serve", env)
     assert done.returncode != 0
     assert "neo4j refused the credentials" in done.stderr, done.stderr

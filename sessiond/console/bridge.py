@@ -1,0 +1,114 @@
+"""JSON calls to the gRPC servicers, for the console: the same methods, rules and errors.
+
+A console call names a unary method of SessionService or PlayerService and carries its
+request message as proto3 JSON; the bridge parses it, runs the servicer method the gRPC
+server runs, and returns the response as JSON (field names as in the proto). A domain
+error comes back as the gRPC status name and message the API would answer, so the
+console shows exactly what a gRPC caller would see.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from google.protobuf import json_format, message
+from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
+
+from sessiond.api.errors import status_of
+from sessiond.core.errors import SessiondError
+
+# Generous for a console page; the API's own deadlines are the caller's to choose.
+CALL_SECONDS = 10.0
+
+
+class CallFailed(Exception):
+    """A console call refused or failed, with the status the gRPC API would answer."""
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class _Method:
+    descriptor: MethodDescriptor
+    request_type: type[message.Message]
+    servicer: Any
+
+
+class _Context:
+    """What the servicers ask of a call's context outside gRPC."""
+
+    def time_remaining(self) -> float:
+        return CALL_SECONDS
+
+
+def to_json(msg: message.Message) -> dict[str, Any]:
+    return json_format.MessageToDict(msg, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+
+
+class Bridge:
+    """Calls the servicers' methods by full name (``/sessiond.v1.SessionService/GetSession``).
+
+    Args:
+        servicers: Each servicer with the service descriptor it implements.
+        classes: Request message class by full message name.
+    """
+
+    def __init__(self, servicers: Mapping[ServiceDescriptor, Any], classes: Mapping[str, type[message.Message]]):
+        self._methods: dict[str, _Method] = {}
+        for service, servicer in servicers.items():
+            for method in service.methods:
+                request_type = classes[method.input_type.full_name]
+                self._methods[f"/{service.full_name}/{method.name}"] = _Method(method, request_type, servicer)
+
+    def knows(self, method: str) -> bool:
+        return method in self._methods
+
+    async def call(self, method: str, body: bytes) -> dict[str, Any]:
+        """Run a unary method on a JSON request; the response as JSON.
+
+        Raises:
+            CallFailed: An unknown or streaming method, a body that is not the request
+                message, or a refusal by the service.
+        """
+        found = self._unary(method)
+        request = _parse(found.request_type, body)
+        try:
+            response = await getattr(found.servicer, found.descriptor.name)(request, _Context())
+        except SessiondError as exc:
+            raise CallFailed(status_of(exc), exc.message) from exc
+        return to_json(response)
+
+    async def stream(self, method: str, request: message.Message) -> AsyncGenerator[dict[str, Any], None]:
+        """The messages of a server-streaming method, as JSON."""
+        found = self._methods.get(method)
+        if found is None or not found.descriptor.server_streaming:
+            raise CallFailed(grpc.StatusCode.UNIMPLEMENTED, f"{method} is not a streaming method of this server")
+        try:
+            async for item in getattr(found.servicer, found.descriptor.name)(request, _Context()):
+                yield to_json(item)
+        except SessiondError as exc:
+            raise CallFailed(status_of(exc), exc.message) from exc
+
+    def _unary(self, method: str) -> _Method:
+        found = self._methods.get(method)
+        if found is None:
+            raise CallFailed(grpc.StatusCode.UNIMPLEMENTED, f"{method} is not a method of this server")
+        if found.descriptor.server_streaming or found.descriptor.client_streaming:
+            raise CallFailed(grpc.StatusCode.UNIMPLEMENTED, f"{method} streams; the console watches at /api/watch")
+        return found
+
+
+def _parse(request_type: type[message.Message], body: bytes) -> message.Message:
+    request = request_type()
+    try:
+        json_format.Parse(body or b"{}", request)
+    except Exception as exc:  # ParseError, bad UTF-8, nesting: all a malformed body
+        name = request_type.DESCRIPTOR.full_name
+        raise CallFailed(grpc.StatusCode.INVALID_ARGUMENT, f"the body is not a {name} in JSON: {exc}") from None
+    return request
