@@ -217,8 +217,7 @@ class Service:
             {
                 spb.DESCRIPTOR.services_by_name["SessionService"]: self.session_servicer,
                 ppb.DESCRIPTOR.services_by_name["PlayerService"]: self.player_servicer,
-            },
-            _request_classes(spb, ppb),
+            }
         )
         tls = server_ssl_context(self.config.tls_cert, self.config.tls_key, self.config.tls_client_ca)
         listener = ConsoleListener(Console(bridge, self._auth, self.store.name), self.config.console_listen, tls)
@@ -281,16 +280,6 @@ class Service:
                 await self.save_snapshot()
             except OSError as exc:
                 log.error("snapshot failed", error=str(exc))
-
-
-def _request_classes(*modules: Any) -> dict[str, Any]:
-    """Message class by full name, for every message of the generated ``modules``."""
-    return {
-        cls.DESCRIPTOR.full_name: cls
-        for module in modules
-        for cls in vars(module).values()
-        if isinstance(cls, type) and hasattr(cls, "DESCRIPTOR") and hasattr(cls, "FromString")
-    }
 
 
 async def migrate(config: Config) -> int:

@@ -4,6 +4,7 @@ authentication and the mapping of domain errors to statuses are the call interce
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,8 +15,11 @@ from sessiond_client._proto.sessiond.v1 import session_service_pb2 as spb
 from sessiond_client._proto.sessiond.v1 import session_service_pb2_grpc as spb_grpc
 
 from sessiond.api import convert
+from sessiond.core.models import Event
 from sessiond.manager.placement import Swapped
 from sessiond.manager.sessions import SessionManager, Snapshot, Tick
+
+SERIALIZED_EVENTS = 10_000  # recent events kept serialized for their watchers
 
 STATUS_ACTIONS = {"PauseSession": "pause", "ResumeSession": "resume", "EndSession": "end"}
 
@@ -24,6 +28,19 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
     def __init__(self, manager: SessionManager, version: str) -> None:
         self._m = manager
         self._version = version
+        self._serialized: OrderedDict[tuple[str, int, float], bytes] = OrderedDict()
+
+    def _event_bytes(self, event: Event) -> bytes:
+        """The event serialized once for all its watchers in this process (the stream's
+        serializer passes bytes through). Keyed with the event's time too: a session
+        deleted and created again restarts its event ids."""
+        key = (event.session_id, event.event_id, event.time)
+        found = self._serialized.get(key)
+        if found is None:
+            found = self._serialized[key] = convert.event_to_pb(event).SerializeToString()
+            if len(self._serialized) > SERIALIZED_EVENTS:
+                self._serialized.popitem(last=False)
+        return found
 
     async def CreateSession(self, request: spb.CreateSessionRequest, context: Any) -> pb.Session:
         spec = convert.spec_from_pb(request.session)
@@ -84,7 +101,7 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
 
     async def WatchSession(
         self, request: spb.WatchSessionRequest, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> AsyncIterator[pb.SessionEvent]:
+    ) -> AsyncIterator[pb.SessionEvent | bytes]:
         after = request.after_event_id if request.HasField("after_event_id") else None
         async for item in self._m.watch(request.session_id, after, ticks=not request.exclude_ticks):
             if isinstance(item, Tick):
@@ -92,7 +109,7 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
             elif isinstance(item, Snapshot):
                 yield convert.snapshot_to_pb(item)
             else:
-                yield convert.event_to_pb(item)
+                yield self._event_bytes(item)
 
     async def ListTurns(self, request: spb.ListTurnsRequest, context: Any) -> spb.ListTurnsResponse:
         page = await self._m.list_turns(request.session_id, request.page_size, request.page_token)

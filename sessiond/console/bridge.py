@@ -16,6 +16,7 @@ from typing import Any
 import grpc
 from google.protobuf import json_format, message
 from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
+from google.protobuf.message_factory import GetMessageClass
 
 from sessiond.api.errors import status_of
 from sessiond.core.errors import SessiondError
@@ -37,6 +38,7 @@ class CallFailed(Exception):
 class _Method:
     descriptor: MethodDescriptor
     request_type: type[message.Message]
+    response_type: type[message.Message]
     servicer: Any
 
 
@@ -56,15 +58,14 @@ class Bridge:
 
     Args:
         servicers: Each servicer with the service descriptor it implements.
-        classes: Request message class by full message name.
     """
 
-    def __init__(self, servicers: Mapping[ServiceDescriptor, Any], classes: Mapping[str, type[message.Message]]):
+    def __init__(self, servicers: Mapping[ServiceDescriptor, Any]):
         self._methods: dict[str, _Method] = {}
         for service, servicer in servicers.items():
             for method in service.methods:
-                request_type = classes[method.input_type.full_name]
-                self._methods[f"/{service.full_name}/{method.name}"] = _Method(method, request_type, servicer)
+                types = GetMessageClass(method.input_type), GetMessageClass(method.output_type)
+                self._methods[f"/{service.full_name}/{method.name}"] = _Method(method, *types, servicer)
 
     def knows(self, method: str) -> bool:
         return method in self._methods
@@ -91,7 +92,8 @@ class Bridge:
             raise CallFailed(grpc.StatusCode.UNIMPLEMENTED, f"{method} is not a streaming method of this server")
         try:
             async for item in getattr(found.servicer, found.descriptor.name)(request, _Context()):
-                yield to_json(item)
+                # A stream may send messages it serialized once for every watcher.
+                yield to_json(found.response_type.FromString(item) if isinstance(item, bytes) else item)
         except SessiondError as exc:
             raise CallFailed(status_of(exc), exc.message) from exc
 

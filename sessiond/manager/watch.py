@@ -1,11 +1,12 @@
-"""Event fan-out: one store reader per watched session in this process, feeding
-bounded queues, one per watcher. A watcher whose queue fills up is cut off (it
+"""Event fan-out: one follower per process reads the new events of every watched session
+and feeds bounded queues, one per watcher. A watcher whose queue fills up is cut off (it
 resumes from its last event id) so one slow client cannot grow memory without bound."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import structlog
@@ -22,6 +23,9 @@ DELETED = "deleted"
 SHUTDOWN = "shutdown"
 
 Item = Event | str
+
+READ_BATCH = 1000  # events read per session at once
+RETRY_SECONDS = 1.0  # pause after a failed read (the store is down)
 
 
 @dataclass(eq=False, slots=True)
@@ -52,18 +56,37 @@ class Subscription:
 
 @dataclass(eq=False, slots=True)
 class _Feed:
+    last: int  # the newest event id handed to the subscribers
     subscribers: set[Subscription] = field(default_factory=set)
-    task: asyncio.Task[None] | None = None
 
 
 class WatchHub:
-    def __init__(self, store: SessionStore, queue_size: int, block_seconds: float = 5.0) -> None:
+    """Fans each watched session's new events out to its watchers in this process.
+
+    One follower task serves every watched session: it hears from the store which
+    sessions changed (`SessionStore.changed_sessions`) and reads their new events in
+    batches of at most ``read_concurrency`` sessions at a time, so the store's
+    connections stay bounded whatever the number of watchers. Every ``resync_seconds``
+    it reads all watched sessions again (a deleted or expired one ends its watches).
+    """
+
+    def __init__(
+        self,
+        store: SessionStore,
+        queue_size: int,
+        resync_seconds: float = 30.0,
+        read_concurrency: int = 16,
+    ) -> None:
         self._store = store
         self._queue_size = queue_size
-        self._block_seconds = block_seconds
+        self._resync_seconds = resync_seconds
+        self._read_concurrency = read_concurrency
         self._feeds: dict[str, _Feed] = {}
         self._closing = False
         self._open: set[Subscription] = set()
+        self._dirty: set[str] = set()
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
 
     @property
     def watchers(self) -> int:
@@ -79,10 +102,15 @@ class WatchHub:
         if self._closing:
             sub.end(SHUTDOWN)
             return sub
+        if not self._tasks:
+            self._tasks = [
+                asyncio.create_task(self._listen(), name="watch-notices"),
+                asyncio.create_task(self._follow(), name="watch-follower"),
+            ]
         feed = self._feeds.get(session_id)
         if feed is None:
-            feed = self._feeds[session_id] = _Feed()
-            feed.task = asyncio.create_task(self._read(session_id, feed, after_id), name=f"watch-{session_id}")
+            feed = self._feeds[session_id] = _Feed(after_id)
+            self._mark((session_id,))  # what was committed before we listened
         feed.subscribers.add(sub)
         return sub
 
@@ -93,45 +121,79 @@ class WatchHub:
         if feed is None:
             return
         feed.subscribers.discard(sub)
-        if not feed.subscribers and feed.task is not None:
-            feed.task.cancel()
+        if not feed.subscribers:
             del self._feeds[sub.session_id]
 
     async def close(self) -> None:
         """End every watch with SHUTDOWN (the streams end UNAVAILABLE and clients resume elsewhere)."""
         self._closing = True
-        feeds = list(self._feeds.values())
-        self._feeds.clear()
-        for feed in feeds:
+        for feed in self._feeds.values():
             for sub in feed.subscribers:
                 sub.end(SHUTDOWN)
-            if feed.task is not None:
-                feed.task.cancel()
-        for feed in feeds:
-            if feed.task is not None:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await feed.task
+        self._feeds.clear()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
 
-    async def _read(self, session_id: str, feed: _Feed, after_id: int) -> None:
-        last = after_id
-        while feed.subscribers:
+    def _mark(self, session_ids: Iterable[str]) -> None:
+        self._dirty.update(session_ids)
+        self._wake.set()
+
+    async def _listen(self) -> None:
+        while True:
             try:
-                batch = await self._store.wait_events(session_id, last, self._block_seconds)
-            except SessionNotFound:
-                self._end_feed(session_id, feed, DELETED)
-                return
-            except EventsExpired:
-                self._end_feed(session_id, feed, FELL_BEHIND)
-                return
+                async for changed in self._store.changed_sessions():
+                    self._mark(self._feeds if changed is None else (s for s in changed if s in self._feeds))
             except SessiondError as exc:
-                log.warning("watch reader failed; retrying", session_id=session_id, error=exc.message)
+                log.warning("watch notices failed; listening again", error=exc.message)
+                self._mark(self._feeds)
                 await asyncio.sleep(1.0)
+
+    async def _follow(self) -> None:
+        loop = asyncio.get_running_loop()
+        resync_at = loop.time() + self._resync_seconds
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), max(0.0, resync_at - loop.time()))
+            if loop.time() >= resync_at:
+                resync_at = loop.time() + self._resync_seconds
+                self._dirty.update(self._feeds)
+            self._wake.clear()
+            dirty, self._dirty = self._dirty, set()
+            ids = [s for s in dirty if s in self._feeds]
+            for i in range(0, len(ids), self._read_concurrency):
+                await asyncio.gather(*(self._read(s) for s in ids[i : i + self._read_concurrency]))
+
+    async def _read(self, session_id: str) -> None:
+        """Hand the session's new events to its subscribers; mark it again if more are due."""
+        feed = self._feeds.get(session_id)
+        if feed is None:
+            return
+        try:
+            batch = await self._store.events_after(session_id, feed.last, READ_BATCH)
+        except SessionNotFound:
+            self._end_feed(session_id, feed, DELETED)
+            return
+        except EventsExpired:
+            self._end_feed(session_id, feed, FELL_BEHIND)
+            return
+        except SessiondError as exc:
+            log.warning("watch read failed; retrying", session_id=session_id, error=exc.message)
+            await asyncio.sleep(RETRY_SECONDS)
+            self._mark((session_id,))
+            return
+        for event in batch:
+            if event.event_id <= feed.last:
                 continue
-            for event in batch:
-                for sub in list(feed.subscribers):
-                    if not sub.offer(event):
-                        feed.subscribers.discard(sub)
-                last = event.event_id
+            for sub in list(feed.subscribers):
+                if not sub.offer(event):
+                    feed.subscribers.discard(sub)
+            feed.last = event.event_id
+        if len(batch) == READ_BATCH:
+            self._mark((session_id,))
 
     def _end_feed(self, session_id: str, feed: _Feed, reason: str) -> None:
         for sub in feed.subscribers:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from typing import Any, TypeVar
@@ -254,6 +254,9 @@ class DurableStore:
 
     async def wait_events(self, session_id: str, after_id: int, block_seconds: float) -> list[Event]:
         return await self.hot.wait_events(session_id, after_id, block_seconds)
+
+    def changed_sessions(self) -> AsyncIterator[set[str] | None]:
+        return self.hot.changed_sessions()
 
     async def windows_due(self, until: float) -> list[DueWindow]:
         return await self.hot.windows_due(until)

@@ -25,6 +25,7 @@ from sessiond.core.errors import (
 )
 from sessiond.core.guards import check_etag
 from sessiond.core.models import Event, PlayerProfile, Session, SessionStatus, Turn
+from sessiond.store.notices import ChangeNotices
 from sessiond.store.protocols import Change, DueWindow, ProfileChange, SessionQuery, StoreStats, T
 
 SNAPSHOT_FORMAT = 1
@@ -55,6 +56,7 @@ class MemoryStore:
         request_id_ttl: float = 24 * 3600.0,
     ) -> None:
         self._clock = clock
+        self._notices = ChangeNotices()
         self._history = history
         self._event_retention = event_retention
         self._request_id_ttl = request_id_ttl
@@ -103,6 +105,7 @@ class MemoryStore:
         check_etag(entry.session, etag)
         del self._entries[session_id]
         entry.notify()
+        self._notices.notify((session_id,))
 
     async def evict(self, session_id: str, etag: str = "") -> None:
         await self.delete(session_id, etag)  # nothing durable to keep
@@ -134,6 +137,8 @@ class MemoryStore:
             entry.turns[index] = mutation.updated_turn
         entry.session = session
         entry.notify()
+        if mutation.events:
+            self._notices.notify((session_id,))
         return session.clone(), result
 
     async def turns(self, session_id: str, offset: int, limit: int) -> list[Turn]:
@@ -161,6 +166,9 @@ class MemoryStore:
         except TimeoutError:
             return []
         return await self.events_after(session_id, after_id, 1000)
+
+    def changed_sessions(self) -> AsyncIterator[set[str] | None]:
+        return self._notices.listen()
 
     async def windows_due(self, until: float) -> list[DueWindow]:
         return [

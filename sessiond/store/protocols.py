@@ -10,7 +10,7 @@ so replicas sharing a backend share one clock.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, fields
 from typing import Protocol, TypeVar
@@ -127,6 +127,13 @@ class SessionStore(Protocol):
 
     async def wait_events(self, session_id: str, after_id: int, block_seconds: float) -> list[Event]:
         """Like events_after, but waits up to ``block_seconds`` for one to arrive ([] then)."""
+        ...
+
+    def changed_sessions(self) -> AsyncIterator[set[str] | None]:
+        """Ids of sessions whose event log grew or that were deleted, as it happens, by any
+        process; None when some may have been missed (first, and after a lost connection):
+        whoever follows sessions then reads all of them again. One follower per process
+        serves every watched session, so this never needs a connection per session."""
         ...
 
     async def windows_due(self, until: float) -> list[DueWindow]:

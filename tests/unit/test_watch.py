@@ -25,15 +25,15 @@ async def test_a_watcher_that_falls_behind_is_cut_with_its_resume_point(small_qu
     stream = m.watch("s1", None, ticks=False)
     first = await anext(stream)
     assert isinstance(first, Snapshot)
-    reader = asyncio.create_task(anext(stream))  # the watch is live, its consumer then stalls
-    await asyncio.sleep(0)
+    reader = asyncio.create_task(anext(stream))
+    await asyncio.sleep(0)  # the watch goes live: it now waits for the hub
+    await m.update_state("s1", {"i": -1}, None)
+    received = [await asyncio.wait_for(reader, 5.0)]  # its consumer then stalls
     for i in range(10):
         await m.update_state("s1", {"i": i}, None)
-        await asyncio.sleep(0)  # let the hub fan out
-    received = [await reader]
     with pytest.raises(Unavailable, match=r"fell too far behind; reconnect with after_event_id=\d+") as err:
         while True:
-            received.append(await anext(stream))
+            received.append(await asyncio.wait_for(anext(stream), 5.0))
     last = received[-1]
     assert isinstance(last, Event)
     assert f"after_event_id={last.event_id}" in err.value.message

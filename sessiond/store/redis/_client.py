@@ -26,8 +26,9 @@ class ConnectOptions:
     # command_timeout for a free one; redis-py's cluster client fails at once instead
     # (Unavailable), so size it for the replica's peak of concurrent calls.
     max_connections: int = 128
-    # One per blocked wait_events (one reader per watched session per process).
-    max_blocking_connections: int = 1024
+    # Connections that may block for long: the one event-notice subscription of the
+    # process, and one per wait_events call (not used for watching).
+    max_blocking_connections: int = 64
     # One quick retry lets a pooled connection broken by a Redis restart reconnect
     # transparently; more would only make calls hang longer while Redis is down.
     retries: int = 1
@@ -88,6 +89,7 @@ _UNAVAILABLE: tuple[type[Exception], ...] = (
     OSError,
 )
 
+FAILURES = _UNAVAILABLE  # for code that handles connection failures itself
 _BUGS = (rex.CrossSlotTransactionError, rex.InvalidPipelineStack)
 
 

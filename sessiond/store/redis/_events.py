@@ -1,23 +1,101 @@
 """A session's event log: one stream per session, entry ids ``0-<event_id>``.
 
-Readers follow it with XREAD BLOCK on a client of their own, so a thousand watched
-sessions never starve ordinary commands of connections. Deleting a stream does not
-wake the XREADs blocked on it, hence the tombstone ``delete`` appends (see _scripts).
+Every commit that appends events, and every delete, also PUBLISHes on a channel named
+as the session's stream. `EventNotices` follows all of them with one pattern
+subscription per process, so any number of watched sessions costs one connection;
+watchers then read what changed with ordinary commands. A pub/sub connection that
+drops may have missed notices: after it is back, followers are told to read everything.
+``wait`` (XREAD BLOCK on a client of its own) serves one-off waits.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
+
+import structlog
+from redis.asyncio import RedisCluster
 
 from sessiond.core.errors import EventsExpired, SessionNotFound
 from sessiond.core.models import Event
+from sessiond.store.notices import ChangeNotices
 from sessiond.store.redis import _codec as rc
-from sessiond.store.redis._client import Client, unavailable_on_failure
+from sessiond.store.redis._client import FAILURES, Client, unavailable_on_failure
 from sessiond.store.redis._keys import Keys
 from sessiond.store.redis._scripts import Scripts
 
+log = structlog.get_logger(__name__)
+
 WAIT_BATCH = 1000  # events returned by one wait, as in the memory store
+RESUBSCRIBE_SECONDS = 0.5  # pause before subscribing again after the connection failed
+DRAIN_BATCH = 1000  # notices taken at once before followers are told
+
+
+class EventNotices:
+    """The changed-sessions feed of one store: one PSUBSCRIBE for the whole process."""
+
+    def __init__(self, blocking: Client, keys: Keys) -> None:
+        self._blocking = blocking
+        self._keys = keys
+        self._notices = ChangeNotices()
+        self._task: asyncio.Task[None] | None = None
+
+    def listen(self) -> AsyncIterator[set[str] | None]:
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._follow(), name="redis-event-notices")
+        return self._notices.listen()
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _follow(self) -> None:
+        pattern = self._keys.events_pattern()
+        while True:
+            pubsub: Any = None
+            try:
+                pubsub = await self._pubsub()
+                await pubsub.psubscribe(pattern)
+                self._notices.notify_all()  # whatever happened before now was not heard
+                while True:
+                    changed = await self._drain(pubsub)
+                    if changed:
+                        self._notices.notify(changed)
+            except Exception as exc:  # any failure: never stop following, say why, retry
+                log.warning("event notices lost; subscribing again", error=f"{type(exc).__name__}: {exc}")
+                self._notices.notify_all()
+                await asyncio.sleep(RESUBSCRIBE_SECONDS)
+            finally:
+                if pubsub is not None:
+                    with contextlib.suppress(*FAILURES):
+                        await pubsub.aclose()
+
+    async def _pubsub(self) -> Any:
+        """A pub/sub connection; on a cluster, to any one node (PUBLISH reaches every node)."""
+        if isinstance(self._blocking, RedisCluster):
+            await self._blocking.initialize()
+            return self._blocking.pubsub(node=self._blocking.get_random_node(), ignore_subscribe_messages=True)
+        return self._blocking.pubsub(ignore_subscribe_messages=True)
+
+    async def _drain(self, pubsub: Any) -> set[str]:
+        """The sessions of the next notice and of every one already waiting behind it."""
+        changed: set[str] = set()
+        message = await pubsub.get_message(timeout=None)
+        while message is not None and len(changed) < DRAIN_BATCH:
+            if message.get("type") == "pmessage":
+                session_id = self._keys.session_of_events(_text(message["channel"]))
+                if session_id is not None:
+                    changed.add(session_id)
+            message = await pubsub.get_message(timeout=0)
+        return changed
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 class EventLog:

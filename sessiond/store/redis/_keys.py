@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 DEFAULT_PREFIX = "sessiond"
+EVENTS_SUFFIX = ":events"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +80,7 @@ class Keys:
 
     def session(self, session_id: str) -> SessionKeys:
         base = f"{self.prefix}:{{{session_id}}}"
-        return SessionKeys(f"{base}:session", f"{base}:turns", f"{base}:events", base + OUTBOX_SUFFIX)
+        return SessionKeys(f"{base}:session", f"{base}:turns", base + EVENTS_SUFFIX, base + OUTBOX_SUFFIX)
 
     def session_pattern(self, session_id: str) -> str:
         """A SCAN pattern matching every key of the session (for tests and operators)."""
@@ -105,6 +106,18 @@ class Keys:
         empty (profiles are never deleted, and their changes are rare)."""
         tag = outbox.removeprefix(f"{self.prefix}:{{").removesuffix("}" + OUTBOX_SUFFIX)
         return None if tag.startswith(PROFILE_TAG) else self.session(tag).session
+
+    def events_pattern(self) -> str:
+        """A PSUBSCRIBE pattern matching the channel every session's commits publish on
+        (named as its events stream) and nothing else."""
+        return f"{_glob_escape(self.prefix)}:{{*}}{EVENTS_SUFFIX}"
+
+    def session_of_events(self, channel: str) -> str | None:
+        """The session id of an events channel (see `events_pattern`), None if it is none."""
+        head, tail = f"{self.prefix}:{{", "}" + EVENTS_SUFFIX
+        if not (channel.startswith(head) and channel.endswith(tail)):
+            return None
+        return channel[len(head) : -len(tail)] or None
 
     def lock(self, name: str) -> str:
         return f"{self.prefix}:lock:{name}"

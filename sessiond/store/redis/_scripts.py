@@ -79,6 +79,7 @@ for _ = 1, tonumber(ARGV[7]) do
   redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[5], ARGV[i], 'k', ARGV[i + 1], 't', ARGV[6], 'd', ARGV[i + 2])
   i = i + 3
 end
+if i > 8 then redis.call('PUBLISH', KEYS[3], ARGV[i - 3]) end  -- followers of the events (_events)
 if ARGV[i] ~= '' then
   redis.call('ZADD', KEYS[2], ARGV[i], ARGV[i + 1])
   redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[4]) + 1))
@@ -117,6 +118,7 @@ append_facts(KEYS[4], 3)
 redis.call('DEL', KEYS[1], KEYS[2])
 redis.call('XADD', KEYS[3], '0-*', 'gone', '1')
 redis.call('PEXPIRE', KEYS[3], ARGV[2])
+redis.call('PUBLISH', KEYS[3], 'gone')
 return 1
 """)
 

@@ -24,7 +24,7 @@ import contextlib
 import hashlib
 import random
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -44,7 +44,7 @@ from sessiond.store.outbox import OutboxStats
 from sessiond.store.protocols import Change, DueWindow, ProfileChange, SessionQuery, StoreStats, T
 from sessiond.store.redis import _codec as rc
 from sessiond.store.redis._client import Client, ConnectOptions, connect, unavailable_on_failure
-from sessiond.store.redis._events import EventLog
+from sessiond.store.redis._events import EventLog, EventNotices
 from sessiond.store.redis._indexes import Indexes
 from sessiond.store.redis._keys import DEFAULT_PREFIX, Keys
 from sessiond.store.redis._listing import Listing
@@ -102,6 +102,7 @@ class RedisStore:
         self._listing = Listing(client, self._keys, self._indexes, self.now)
         self._requests = RequestIds(client, self._scripts, self._keys, request_id_ttl)
         self._events = EventLog(client, self._blocking, self._scripts, self._keys, command_timeout)
+        self._notices = EventNotices(self._blocking, self._keys)
         self._outbox = OutboxLog(client, self._scripts, self._keys, enabled=outbox, compress=compress)
         self._profiles = Profiles(client, self._scripts, self._keys, self._outbox, compress)
         self._leases = Leases(client, self._scripts, self._keys, lock_lease)
@@ -409,6 +410,9 @@ class RedisStore:
     async def wait_events(self, session_id: str, after_id: int, block_seconds: float) -> list[Event]:
         return await self._events.wait(session_id, after_id, block_seconds)
 
+    def changed_sessions(self) -> AsyncIterator[set[str] | None]:
+        return self._notices.listen()
+
     # Reading across sessions
 
     async def find(self, query: SessionQuery, offset: int, limit: int) -> tuple[list[Session], int]:
@@ -461,6 +465,7 @@ class RedisStore:
                 await self._client.ping()
 
     async def close(self) -> None:
+        await self._notices.close()
         await self._client.aclose()
         if self._blocking is not self._client:
             await self._blocking.aclose()
