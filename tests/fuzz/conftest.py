@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
 
 from sessiond.server import Service
@@ -26,6 +26,8 @@ _BASE = settings(
     deadline=None,  # each example starts a server: timing varies with the machine's load
     database=_DATABASE,
     print_blob=True,
+    # No explain phase: it re-runs the failing example many times, each with its own server.
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
 )
 settings.register_profile("sessiond-fuzz-quick", _BASE, max_examples=8)
