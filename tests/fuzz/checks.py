@@ -3,18 +3,15 @@ answering, and a refused call changes nothing a caller can observe."""
 
 from __future__ import annotations
 
-import re
-
 import grpc
-from google.protobuf import text_format
 from google.protobuf.message import DecodeError
 from google.protobuf.message_factory import GetMessageClass
 
 from tests.fuzz.rpcs import Outcome, Rpc, call_raw
+from tests.fuzz.strategies import one_line
 from tests.fuzz.world import World, changes
 
 NEVER = (grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL)
-_RUN = re.compile(r"(.)\1{15,}", re.DOTALL)
 
 
 def parses(rpc: Rpc, payload: bytes) -> bool:
@@ -30,11 +27,9 @@ def describe(rpc: Rpc, payload: bytes, limit: int = 1500) -> str:
     """The request for a failure message: as text if it parses, else as bytes; long runs
     of one character are shortened so a 1 MB title stays readable."""
     try:
-        text = text_format.MessageToString(GetMessageClass(rpc.request).FromString(payload), as_one_line=True)
+        return one_line(GetMessageClass(rpc.request).FromString(payload), limit)
     except (DecodeError, RecursionError) as err:
         return f"{len(payload)} bytes that do not parse ({err}): {payload[:96].hex(' ')}"
-    text = _RUN.sub(lambda m: f"{m.group(1) * 3}...({len(m.group(0))}x)", text) or "(empty request)"
-    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
 
 
 async def check_call(world: World, rpc: Rpc, payload: bytes, metadata: tuple[tuple[str, str], ...] = ()) -> Outcome:

@@ -31,7 +31,7 @@ def broken(rpc: Rpc) -> st.SearchStrategy[bytes]:
 @fuzz_settings()
 @given(data=st.data())
 async def test_a_request_built_from_the_descriptor_is_answered_cleanly(rpc: Rpc, data: st.DataObject) -> None:
-    request = data.draw(strategies.messages(rpc.request, EXISTING), label="request")
+    request = data.draw(strategies.messages(rpc.request, EXISTING).map(strategies.Shown), label="request").message
     tail = data.draw(st.one_of(st.just(b""), wire.unknown_fields()), label="unknown fields")
     async with seeded_world() as world:
         await check_call(world, rpc, request.SerializeToString() + tail)
