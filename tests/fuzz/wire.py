@@ -17,7 +17,7 @@ VARINT, FIXED64, LEN, START_GROUP, END_GROUP, FIXED32 = 0, 1, 2, 3, 4, 5
 STRUCT = "google.protobuf.Struct"
 # Depths (in JSON objects) around the protobuf decoder's limit of 100 message levels:
 # a Struct object costs three (Struct, its map entry, Value).
-DEEP_STRUCT_DEPTHS = (32, 33, 34, 40, 64, 100, 300)
+DEEP_STRUCT_DEPTHS = (34, 35, 40, 64, 100, 300)  # 35 is the first the decoder refuses
 INVALID_UTF8 = (b"\xff", b"\xc3\x28", b"\xed\xa0\x80", b"\xc0\xaf", b"ok\xf8\x88\x80\x80\x80", b"\xe2\x82")
 
 Wrap = Callable[[bytes], bytes]
