@@ -13,6 +13,15 @@ from tests.fuzz.world import World, changes
 
 NEVER = (grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL)
 
+# grpc's default receive limit: a larger message is refused by the transport before any
+# handler runs (RESOURCE_EXHAUSTED), whoever sends it and whatever it holds.
+TRANSPORT_LIMIT = 4 * 1024 * 1024
+
+
+def expected_refusal(payload: bytes, refusal: grpc.StatusCode) -> grpc.StatusCode:
+    """``refusal``, or RESOURCE_EXHAUSTED for a payload the transport refuses first."""
+    return grpc.StatusCode.RESOURCE_EXHAUSTED if len(payload) > TRANSPORT_LIMIT else refusal
+
 
 def parses(rpc: Rpc, payload: bytes) -> bool:
     """Whether protobuf's own decoder (the server's) accepts ``payload`` as the request."""

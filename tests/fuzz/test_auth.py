@@ -13,7 +13,7 @@ from sessiond.ops.scopes import scope_of
 from sessiond.ops.tokens import Scope
 from sessiond.server import Service
 from tests.fuzz import strategies, wire
-from tests.fuzz.checks import describe
+from tests.fuzz.checks import describe, expected_refusal
 from tests.fuzz.conftest import READER, fuzz_settings
 from tests.fuzz.rpcs import RPCS, Rpc, call_raw
 from tests.fuzz.world import EXISTING
@@ -42,7 +42,7 @@ async def test_a_caller_without_a_valid_token_is_unauthenticated_whatever_it_sen
     metadata = data.draw(st.sampled_from(STRANGERS), label="metadata")
     async with grpc.aio.insecure_channel(f"127.0.0.1:{auth_service.port}") as channel:
         outcome = await call_raw(channel, rpc, payload, metadata=metadata)
-        assert outcome.code is grpc.StatusCode.UNAUTHENTICATED, (
+        assert outcome.code is expected_refusal(payload, grpc.StatusCode.UNAUTHENTICATED), (
             f"{rpc.path} with metadata {metadata} <- {describe(rpc, payload)}\nanswered {outcome}"
         )
         still = await call_raw(
@@ -63,6 +63,6 @@ async def test_a_reader_calling_a_write_is_permission_denied_whatever_it_sends(
     payload = data.draw(payloads(rpc), label="payload")
     async with grpc.aio.insecure_channel(f"127.0.0.1:{auth_service.port}") as channel:
         outcome = await call_raw(channel, rpc, payload, metadata=(("authorization", f"Bearer {READER}"),))
-    assert outcome.code is grpc.StatusCode.PERMISSION_DENIED, (
+    assert outcome.code is expected_refusal(payload, grpc.StatusCode.PERMISSION_DENIED), (
         f"{rpc.path} as a reader <- {describe(rpc, payload)}\nanswered {outcome}"
     )
