@@ -13,6 +13,7 @@ from sessiond_client._proto.sessiond.v1 import session_service_pb2_grpc as spb_g
 
 from sessiond.api import convert
 from sessiond.api.errors import mapped, status_of
+from sessiond.api.event_ranges import reports_event_range
 from sessiond.core.errors import SessiondError
 from sessiond.manager.placement import Swapped
 from sessiond.manager.sessions import SessionManager, Snapshot, Tick
@@ -30,6 +31,7 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
         self._version = version
 
     @mapped
+    @reports_event_range
     async def CreateSession(self, request: spb.CreateSessionRequest, context: Any) -> pb.Session:
         spec = convert.spec_from_pb(request.session)
         return convert.session_to_pb(await self._m.create_session(spec, request.session_id, request.request_id))
@@ -56,28 +58,32 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
         action = STATUS_ACTIONS[type(request).__name__.removesuffix("Request")]
         return convert.session_to_pb(await self._m.change_status(request.session_id, action, request.etag))
 
-    PauseSession = mapped(_change_status)
-    ResumeSession = mapped(_change_status)
-    EndSession = mapped(_change_status)
+    PauseSession = mapped(reports_event_range(_change_status))
+    ResumeSession = mapped(reports_event_range(_change_status))
+    EndSession = mapped(reports_event_range(_change_status))
 
     @mapped
+    @reports_event_range
     async def UpdateSessionState(self, request: spb.UpdateSessionStateRequest, context: Any) -> pb.Session:
         patch = convert.dict_of("patch", request.patch)
         expected = request.expected_state_version if request.HasField("expected_state_version") else None
         return convert.session_to_pb(await self._m.update_state(request.session_id, patch, expected))
 
     @mapped
+    @reports_event_range
     async def ResetSessionState(self, request: spb.ResetSessionStateRequest, context: Any) -> pb.Session:
         state = convert.dict_of("session_state", request.session_state)
         expected = request.expected_state_version if request.HasField("expected_state_version") else None
         return convert.session_to_pb(await self._m.reset_state(request.session_id, state, expected))
 
     @mapped
+    @reports_event_range
     async def JoinSession(self, request: spb.JoinSessionRequest, context: Any) -> pb.Player:
         view = await self._m.join(request.session_id, request.player_id, request.display_name)
         return convert.view_to_pb(view)
 
     @mapped
+    @reports_event_range
     async def LeaveSession(self, request: spb.LeaveSessionRequest, context: Any) -> empty_pb2.Empty:
         await self._m.leave(request.session_id, request.player_id)
         return empty_pb2.Empty()
@@ -92,6 +98,7 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
         )
 
     @mapped
+    @reports_event_range
     async def SubmitChoice(self, request: spb.SubmitChoiceRequest, context: Any) -> spb.SubmitChoiceResponse:
         receipt = await self._m.submit_choice(request.session_id, request.player_id, request.choice)
         return convert.receipt_to_pb(receipt)
@@ -119,11 +126,13 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
         )
 
     @mapped
+    @reports_event_range
     async def SetTurnSummary(self, request: spb.SetTurnSummaryRequest, context: Any) -> pb.Turn:
         turn = await self._m.set_turn_summary(request.session_id, request.turn_number, request.summary, request.winner)
         return convert.turn_to_pb(turn)
 
     @mapped
+    @reports_event_range
     async def SetTurnOptions(self, request: spb.SetTurnOptionsRequest, context: Any) -> pb.Session:
         return convert.session_to_pb(await self._m.set_turn_options(request.session_id, list(request.options)))
 
@@ -132,6 +141,7 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
         return convert.stats_to_pb(await self._m.stats(), self._version)
 
     @mapped
+    @reports_event_range
     async def SwitchCharacterWorld(
         self, request: spb.SwitchCharacterWorldRequest, context: Any
     ) -> spb.SwitchCharacterWorldResponse:
@@ -145,11 +155,13 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
         return out
 
     @mapped
+    @reports_event_range
     async def SwapGame(self, request: spb.SwapGameRequest, context: Any) -> spb.SwapGameResponse:
         spec = convert.spec_from_pb(request.session)
         return _swapped(await self._m.swap_game(request.channel_id, spec, request.session_id))
 
     @mapped
+    @reports_event_range
     async def LoadGame(self, request: spb.LoadGameRequest, context: Any) -> spb.SwapGameResponse:
         return _swapped(await self._m.load_game(request.session_id))
 
@@ -163,6 +175,7 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
         )
 
     @mapped
+    @reports_event_range
     async def SetGameMaster(self, request: spb.SetGameMasterRequest, context: Any) -> pb.Session:
         return convert.session_to_pb(await self._m.set_game_master(request.session_id, request.player_id))
 
