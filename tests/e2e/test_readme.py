@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.daemon import Daemon, free_port
+from tests.e2e.daemon import Daemon, free_port, source_env
 from tests.support import grpcurl
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-
 
 
 def readme_commands() -> list[str]:
@@ -62,3 +63,19 @@ def test_the_readme_grpcurl_examples_run(daemon: Daemon) -> None:
     assert json.loads(outputs["sessiond.v1.SessionService/SetGameMaster"][0])["game_master_player_id"] == "bob"
     board = json.loads(outputs["sessiond.v1.PlayerService/GetPlayerDashboard"][0])
     assert board["profile"]["display_name"] == "Ann" and board["characters"][0]["character_id"] == "elf"
+
+
+def readme_python(marker: str) -> str:
+    block = re.search(rf"<!-- {marker}:.*?```python\n(.*?)```", README.read_text(), re.S)
+    assert block, f"README.md lost its {marker} block"
+    return block.group(1)
+
+
+def test_the_readme_python_example_runs_and_prints_the_winner(daemon: Daemon) -> None:
+    """Run as printed; the example reads the server's address from SESSIOND_TARGET."""
+    env = {**source_env(os.environ), "SESSIOND_TARGET": daemon.target}
+    result = subprocess.run(
+        [sys.executable, "-c", readme_python("python-example")], capture_output=True, text=True, timeout=30, env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["turn 1 events 2 to 4", "winner: left"]
