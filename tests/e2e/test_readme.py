@@ -17,6 +17,7 @@ from tests.e2e.daemon import Daemon, free_port, source_env
 from tests.support import grpcurl
 
 README = Path(__file__).resolve().parents[2] / "README.md"
+CLIENT_README = README.parent / "clients" / "python" / "README.md"
 
 
 def readme_commands() -> list[str]:
@@ -79,3 +80,17 @@ def test_the_readme_python_example_runs_and_prints_the_winner(daemon: Daemon) ->
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["turn 1 events 2 to 4", "winner: left"]
+
+
+def test_the_client_readme_example_runs(daemon: Daemon) -> None:
+    """Its first python block, as printed but for the server's address."""
+    code = re.search(r"## Example\n\n```python\n(.*?)```", CLIENT_README.read_text(), re.S)
+    assert code, "clients/python/README.md lost its example"
+    script = code.group(1).replace("127.0.0.1:50051", daemon.target)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=30, env=source_env(os.environ)
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("turn 1 closes at")
+    assert "winner: a" in lines and lines[-1].startswith("StatusCode.FAILED_PRECONDITION")
