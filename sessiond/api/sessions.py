@@ -15,6 +15,7 @@ from sessiond_client._proto.sessiond.v1 import session_service_pb2 as spb
 from sessiond_client._proto.sessiond.v1 import session_service_pb2_grpc as spb_grpc
 
 from sessiond.api import convert
+from sessiond.api.event_ranges import reports_event_range
 from sessiond.core.models import Event
 from sessiond.manager.placement import Swapped
 from sessiond.manager.sessions import SessionManager, Snapshot, Tick
@@ -42,6 +43,7 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
                 self._serialized.popitem(last=False)
         return found
 
+    @reports_event_range
     async def CreateSession(self, request: spb.CreateSessionRequest, context: Any) -> pb.Session:
         spec = convert.spec_from_pb(request.session)
         return convert.session_to_pb(await self._m.create_session(spec, request.session_id, request.request_id))
@@ -65,24 +67,28 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
         action = STATUS_ACTIONS[type(request).__name__.removesuffix("Request")]
         return convert.session_to_pb(await self._m.change_status(request.session_id, action, request.etag))
 
-    PauseSession = _change_status
-    ResumeSession = _change_status
-    EndSession = _change_status
+    PauseSession = reports_event_range(_change_status)
+    ResumeSession = reports_event_range(_change_status)
+    EndSession = reports_event_range(_change_status)
 
+    @reports_event_range
     async def UpdateSessionState(self, request: spb.UpdateSessionStateRequest, context: Any) -> pb.Session:
         patch = convert.dict_of("patch", request.patch)
         expected = request.expected_state_version if request.HasField("expected_state_version") else None
         return convert.session_to_pb(await self._m.update_state(request.session_id, patch, expected))
 
+    @reports_event_range
     async def ResetSessionState(self, request: spb.ResetSessionStateRequest, context: Any) -> pb.Session:
         state = convert.dict_of("session_state", request.session_state)
         expected = request.expected_state_version if request.HasField("expected_state_version") else None
         return convert.session_to_pb(await self._m.reset_state(request.session_id, state, expected))
 
+    @reports_event_range
     async def JoinSession(self, request: spb.JoinSessionRequest, context: Any) -> pb.Player:
         view = await self._m.join(request.session_id, request.player_id, request.display_name)
         return convert.view_to_pb(view)
 
+    @reports_event_range
     async def LeaveSession(self, request: spb.LeaveSessionRequest, context: Any) -> empty_pb2.Empty:
         await self._m.leave(request.session_id, request.player_id)
         return empty_pb2.Empty()
@@ -95,6 +101,7 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
             players=[convert.view_to_pb(v) for v in page.items], next_page_token=page.next_page_token
         )
 
+    @reports_event_range
     async def SubmitChoice(self, request: spb.SubmitChoiceRequest, context: Any) -> spb.SubmitChoiceResponse:
         receipt = await self._m.submit_choice(request.session_id, request.player_id, request.choice)
         return convert.receipt_to_pb(receipt)
@@ -117,16 +124,19 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
             turns=[convert.turn_to_pb(t) for t in page.items], next_page_token=page.next_page_token
         )
 
+    @reports_event_range
     async def SetTurnSummary(self, request: spb.SetTurnSummaryRequest, context: Any) -> pb.Turn:
         turn = await self._m.set_turn_summary(request.session_id, request.turn_number, request.summary, request.winner)
         return convert.turn_to_pb(turn)
 
+    @reports_event_range
     async def SetTurnOptions(self, request: spb.SetTurnOptionsRequest, context: Any) -> pb.Session:
         return convert.session_to_pb(await self._m.set_turn_options(request.session_id, list(request.options)))
 
     async def GetServiceStats(self, request: spb.GetServiceStatsRequest, context: Any) -> spb.ServiceStats:
         return convert.stats_to_pb(await self._m.stats(), self._version)
 
+    @reports_event_range
     async def SwitchCharacterWorld(
         self, request: spb.SwitchCharacterWorldRequest, context: Any
     ) -> spb.SwitchCharacterWorldResponse:
@@ -139,10 +149,12 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
             out.paused.CopyFrom(convert.session_to_pb(done.paused))
         return out
 
+    @reports_event_range
     async def SwapGame(self, request: spb.SwapGameRequest, context: Any) -> spb.SwapGameResponse:
         spec = convert.spec_from_pb(request.session)
         return _swapped(await self._m.swap_game(request.channel_id, spec, request.session_id))
 
+    @reports_event_range
     async def LoadGame(self, request: spb.LoadGameRequest, context: Any) -> spb.SwapGameResponse:
         return _swapped(await self._m.load_game(request.session_id))
 
@@ -154,6 +166,7 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
             total_size=page.total,
         )
 
+    @reports_event_range
     async def SetGameMaster(self, request: spb.SetGameMasterRequest, context: Any) -> pb.Session:
         return convert.session_to_pb(await self._m.set_game_master(request.session_id, request.player_id))
 

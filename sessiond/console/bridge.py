@@ -48,6 +48,9 @@ class _Context:
     def time_remaining(self) -> float:
         return CALL_SECONDS
 
+    async def send_initial_metadata(self, metadata: object) -> None:
+        """Headers such as the event range have no use on a console page."""
+
 
 def to_json(msg: message.Message) -> dict[str, Any]:
     return json_format.MessageToDict(msg, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)

@@ -14,6 +14,7 @@ from sessiond.core import lifecycle
 from sessiond.core.errors import InvalidInput, ProfileNotFound, SessionExists, SessionNotFound, WrongState
 from sessiond.core.limits import check_id
 from sessiond.core.models import Session, SessionStatus
+from sessiond.manager import commits
 from sessiond.manager.config import ManagerConfig
 from sessiond.store.protocols import SessionQuery, SessionStore
 
@@ -82,20 +83,20 @@ class Placement:
             )
 
     async def _pause(self, s: Session) -> Session:
-        paused, _ = await self._store.mutate(
-            s.session_id, lambda x, _t, now: (lifecycle.change_status(x, "pause", "", now), None)
+        paused, _ = await commits.mutate(
+            self._store, s.session_id, lambda x, _t, now: (lifecycle.change_status(x, "pause", "", now), None)
         )
         return paused
 
     async def _resume(self, s: Session) -> Session:
-        resumed, _ = await self._store.mutate(
-            s.session_id, lambda x, _t, now: (lifecycle.change_status(x, "resume", "", now), None)
+        resumed, _ = await commits.mutate(
+            self._store, s.session_id, lambda x, _t, now: (lifecycle.change_status(x, "resume", "", now), None)
         )
         return resumed
 
     async def _create(self, session: Session) -> Session:
         created, _ = await self._store.create(session, "", self._config.max_sessions)
-        return created
+        return commits.created(created)
 
     async def switch(
         self, player_id: str, character_id: str, world_id: str, template: lifecycle.SessionSpec
@@ -121,8 +122,8 @@ class Placement:
                     paused = await self._pause(s)
             if created:
                 session = await self._create(target)
-                session, _ = await self._store.mutate(
-                    session.session_id, lambda x, _t, now: lifecycle.join(x, player_id, "", now)
+                session, _ = await commits.mutate(
+                    self._store, session.session_id, lambda x, _t, now: lifecycle.join(x, player_id, "", now)
                 )
             elif target.status is SessionStatus.PAUSED:
                 session = await self._resume(target)

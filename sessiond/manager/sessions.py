@@ -19,6 +19,7 @@ from sessiond.core.models import Event, EventKind, PlayerEntry, Session, Session
 from sessiond.core.paging import decode_token, encode_token, page_size
 from sessiond.core.tiers import tier_of
 from sessiond.core.window import ChoiceReceipt, set_turn_summary, submit_choice
+from sessiond.manager import commits
 from sessiond.manager.config import ManagerConfig
 from sessiond.manager.janitor import Janitor
 from sessiond.manager.placement import Placement, Swapped, Switched
@@ -121,7 +122,7 @@ class SessionManager:
             if session.channel_id:
                 await self.placement.require_no_rival(session)  # ignores the session's own id
             created, _ = await self.store.create(session, request_id, self.config.max_sessions)
-        return created
+        return commits.created(created)
 
     async def get_session(self, session_id: str) -> Session:
         return await self.store.get(check_id("session_id", session_id))
@@ -150,16 +151,16 @@ class SessionManager:
         async with self.placement.exclusive(current) if action == "resume" else contextlib.nullcontext():
             if action == "resume" and current.status in (SessionStatus.PAUSED, SessionStatus.EXPIRED):
                 await self.placement.require_no_rival(current)
-            session, _ = await self.store.mutate(
-                session_id, lambda s, _t, now: (lifecycle.change_status(s, action, etag, now), None)
+            session, _ = await commits.mutate(
+                self.store, session_id, lambda s, _t, now: (lifecycle.change_status(s, action, etag, now), None)
             )
         return session
 
     async def set_game_master(self, session_id: str, player_id: str) -> Session:
         check_id("session_id", session_id)
         check_id("player_id", player_id, required=False)
-        session, _ = await self.store.mutate(
-            session_id, lambda s, _t, _now: (lifecycle.set_game_master(s, player_id), None)
+        session, _ = await commits.mutate(
+            self.store, session_id, lambda s, _t, _now: (lifecycle.set_game_master(s, player_id), None)
         )
         return session
 
@@ -184,7 +185,8 @@ class SessionManager:
 
     async def update_state(self, session_id: str, patch: dict[str, Any], expected_version: int | None) -> Session:
         check_id("session_id", session_id)
-        session, _ = await self.store.mutate(
+        session, _ = await commits.mutate(
+            self.store,
             session_id,
             lambda s, _t, _now: (lifecycle.patch_state(s, patch, expected_version, self.config.limits), None),
         )
@@ -192,7 +194,8 @@ class SessionManager:
 
     async def reset_state(self, session_id: str, state: dict[str, Any], expected_version: int | None) -> Session:
         check_id("session_id", session_id)
-        session, _ = await self.store.mutate(
+        session, _ = await commits.mutate(
+            self.store,
             session_id,
             lambda s, _t, _now: (lifecycle.reset_state(s, state, expected_version, self.config.limits), None),
         )
@@ -204,15 +207,15 @@ class SessionManager:
         check_id("session_id", session_id)
         check_id("player_id", player_id)
         check_text("display_name", display_name, self.config.limits.max_display_name_chars)
-        session, player = await self.store.mutate(
-            session_id, lambda s, _t, now: lifecycle.join(s, player_id, display_name, now)
+        session, player = await commits.mutate(
+            self.store, session_id, lambda s, _t, now: lifecycle.join(s, player_id, display_name, now)
         )
         return PlayerView(player, tier_of(player, session.turn_number, await self.store.now(), self.config.tiers))
 
     async def leave(self, session_id: str, player_id: str) -> None:
         check_id("session_id", session_id)
         check_id("player_id", player_id)
-        await self.store.mutate(session_id, lambda s, _t, now: (lifecycle.leave(s, player_id, now), None))
+        await commits.mutate(self.store, session_id, lambda s, _t, now: (lifecycle.leave(s, player_id, now), None))
 
     async def list_players(
         self, session_id: str, size: int, token: str, include_departed: bool = False
@@ -244,8 +247,8 @@ class SessionManager:
         check_id("session_id", session_id)
         check_id("player_id", player_id)
         limits, tiers = self.config.limits, self.config.tiers
-        _, receipt = await self.store.mutate(
-            session_id, lambda s, _t, now: submit_choice(s, player_id, choice, now, limits, tiers)
+        _, receipt = await commits.mutate(
+            self.store, session_id, lambda s, _t, now: submit_choice(s, player_id, choice, now, limits, tiers)
         )
         if receipt.resolved_turn is None:
             self.windows.schedule(session_id, receipt.turn_number, receipt.time_remaining)
@@ -254,8 +257,8 @@ class SessionManager:
     async def set_turn_options(self, session_id: str, options: list[str]) -> Session:
         check_id("session_id", session_id)
         check_options("options", options, self.config.limits)
-        session, _ = await self.store.mutate(
-            session_id, lambda s, _t, _now: (lifecycle.set_options(s, options), None)
+        session, _ = await commits.mutate(
+            self.store, session_id, lambda s, _t, _now: (lifecycle.set_options(s, options), None)
         )
         return session
 
@@ -273,7 +276,8 @@ class SessionManager:
             raise InvalidInput("turn_number", f"must be 1 or more, got {turn_number}")
         check_text("summary", summary, 1 << 20, required=True)
         limits = self.config.limits
-        _, turn = await self.store.mutate(
+        _, turn = await commits.mutate(
+            self.store,
             session_id,
             lambda _s, t, _now: set_turn_summary(_given(t), summary, winner, limits),
             turn_number=turn_number,

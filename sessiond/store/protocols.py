@@ -110,7 +110,9 @@ class SessionStore(Protocol):
         self, session_id: str, change: Change[T], *, turn_number: int | None = None
     ) -> tuple[Session, T]:
         """Run ``change`` atomically; returns the session as committed and the change's
-        result. With ``turn_number`` the change also gets that turn of the history
+        result. The change's events get consecutive ids ending at the returned
+        session's ``last_event_id`` (manager.commits derives a call's event range
+        from that). With ``turn_number`` the change also gets that turn of the history
         (raises TurnNotFound if absent) and may update it. Raises SessionNotFound and
         whatever ``change`` raises, in which case nothing is written."""
         ...

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.daemon import Daemon, free_port
+from tests.e2e.daemon import Daemon, free_port, source_env
 from tests.support import grpcurl
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-
+CLIENT_README = README.parent / "clients" / "python" / "README.md"
 
 
 def readme_commands() -> list[str]:
@@ -62,3 +64,33 @@ def test_the_readme_grpcurl_examples_run(daemon: Daemon) -> None:
     assert json.loads(outputs["sessiond.v1.SessionService/SetGameMaster"][0])["game_master_player_id"] == "bob"
     board = json.loads(outputs["sessiond.v1.PlayerService/GetPlayerDashboard"][0])
     assert board["profile"]["display_name"] == "Ann" and board["characters"][0]["character_id"] == "elf"
+
+
+def readme_python(marker: str) -> str:
+    block = re.search(rf"<!-- {marker}:.*?```python\n(.*?)```", README.read_text(), re.S)
+    assert block, f"README.md lost its {marker} block"
+    return block.group(1)
+
+
+def test_the_readme_python_example_runs_and_prints_the_winner(daemon: Daemon) -> None:
+    """Run as printed; the example reads the server's address from SESSIOND_TARGET."""
+    env = {**source_env(os.environ), "SESSIOND_TARGET": daemon.target}
+    result = subprocess.run(
+        [sys.executable, "-c", readme_python("python-example")], capture_output=True, text=True, timeout=30, env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["turn 1 events 2 to 4", "winner: left"]
+
+
+def test_the_client_readme_example_runs(daemon: Daemon) -> None:
+    """Its first python block, as printed but for the server's address."""
+    code = re.search(r"## Example\n\n```python\n(.*?)```", CLIENT_README.read_text(), re.S)
+    assert code, "clients/python/README.md lost its example"
+    script = code.group(1).replace("127.0.0.1:50051", daemon.target)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=30, env=source_env(os.environ)
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("turn 1 closes at")
+    assert "winner: a" in lines and lines[-1].startswith("StatusCode.FAILED_PRECONDITION")

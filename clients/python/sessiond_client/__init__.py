@@ -32,6 +32,7 @@ from sessiond_client._errors import (
     Unauthenticated,
     Unavailable,
 )
+from sessiond_client._ranges import EventRange, EventRanges
 from sessiond_client._retry import RetryPolicy
 from sessiond_client._watch import SessionWatch
 
@@ -40,6 +41,9 @@ __all__ = [
     "RetryPolicy",
     "SessionClient",
     "SessionWatch",
+    # Event ranges (write, then watch)
+    "EventRange",
+    "EventRanges",
     # Messages and conversions
     "dict_to_struct",
     "pb",

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any, TypeAlias, TypeVar
 
 import grpc
 from google.protobuf import empty_pb2, message, struct_pb2
 
-from sessiond_client import pb
+from sessiond_client import _ranges, pb
 from sessiond_client._convert import JsonObject, seconds_to_timedelta, to_struct
 from sessiond_client._errors import error_from_rpc
 from sessiond_client._proto.sessiond.v1 import player_service_pb2, session_service_pb2
+from sessiond_client._ranges import EventRanges, Since
 from sessiond_client._retry import RetryPolicy, call_with_retry
 from sessiond_client._watch import SessionWatch
 
@@ -711,10 +713,27 @@ class SessionClient:
 
     # Events and service
 
+    def event_ranges(self) -> AbstractContextManager[EventRanges]:
+        """Collect the event ranges of the calls made inside ``with``, by session.
+
+        For the calls whose result cannot carry their range (those returning a
+        `pb.Session`, `pb.Player`, `pb.Turn` or None)::
+
+            with client.event_ranges() as ranges:
+                await client.end_session(session_id)
+            async for event in client.watch(session_id, since=ranges):
+                ...  # from the end's own events (its turn_resolved) on
+
+        Returns:
+            A context manager giving the `EventRanges` of the block.
+        """
+        return _ranges.recording()
+
     def watch(
         self,
         session_id: str,
         *,
+        since: Since | None = None,
         after_event_id: int | None = None,
         exclude_ticks: bool = False,
         max_reconnects: int | None = None,
@@ -725,7 +744,14 @@ class SessionClient:
 
         Args:
             session_id: The session.
-            after_event_id: Resume after this stored event; None starts with a snapshot.
+            since: Start just before a call of yours: a response carrying
+                ``first_event_id`` (`pb.SubmitChoiceResponse`,
+                `pb.SwitchCharacterWorldResponse`, `pb.SwapGameResponse`), an
+                `EventRange` or the `EventRanges` of `event_ranges`. Every event
+                the call appended, and all after, is yielded, however soon it
+                happened (e.g. the turn_resolved of an early close).
+            after_event_id: Resume after this stored event; None (and no
+                ``since``) starts with a snapshot, then only what comes next.
             exclude_ticks: Leave out the once-a-second countdown ticks.
             max_reconnects: Give up after this many reconnections in a row
                 without an event (None: never give up; 0: never reconnect).
@@ -741,6 +767,10 @@ class SessionClient:
             request_serializer=pb.WatchSessionRequest.SerializeToString,
             response_deserializer=pb.SessionEvent.FromString,
         )
+        if since is not None:
+            if after_event_id is not None:
+                raise TypeError("pass since or after_event_id, not both")
+            after_event_id = _ranges.after_event_id_of(since, session_id)
         md = self._metadata(metadata)
         return SessionWatch(
             lambda request, remaining: rpc(request, timeout=remaining, metadata=md),
@@ -780,9 +810,18 @@ class SessionClient:
             response_deserializer=response_type.FromString,
         )
         md = self._metadata(metadata)
+        ranges = _ranges.recorder()
+
+        async def attempt(remaining: float | None) -> R:
+            call = rpc(request, timeout=remaining, metadata=md)
+            response = await call
+            if ranges is not None:
+                _ranges.note(ranges, request, response, await call.initial_metadata())
+            return response
+
         try:
             return await call_with_retry(
-                lambda remaining: rpc(request, timeout=remaining, metadata=md),
+                attempt,
                 policy=self._retry,
                 idempotent=idempotent,
                 timeout=self._default_timeout if timeout is None else timeout,

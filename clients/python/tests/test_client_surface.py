@@ -21,6 +21,8 @@ def test_all_is_pinned() -> None:
         "RetryPolicy",
         "SessionClient",
         "SessionWatch",
+        "EventRange",
+        "EventRanges",
         "dict_to_struct",
         "pb",
         "struct_to_dict",

@@ -26,14 +26,18 @@ class SwitchCharacterWorldRequest(_message.Message):
     def __init__(self, player_id: _Optional[str] = ..., character_id: _Optional[str] = ..., world_id: _Optional[str] = ..., template: _Optional[_Union[_resources_pb2.Session, _Mapping]] = ...) -> None: ...
 
 class SwitchCharacterWorldResponse(_message.Message):
-    __slots__ = ("session", "paused", "created")
+    __slots__ = ("session", "paused", "created", "first_event_id", "last_event_id")
     SESSION_FIELD_NUMBER: _ClassVar[int]
     PAUSED_FIELD_NUMBER: _ClassVar[int]
     CREATED_FIELD_NUMBER: _ClassVar[int]
+    FIRST_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    LAST_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     session: _resources_pb2.Session
     paused: _resources_pb2.Session
     created: bool
-    def __init__(self, session: _Optional[_Union[_resources_pb2.Session, _Mapping]] = ..., paused: _Optional[_Union[_resources_pb2.Session, _Mapping]] = ..., created: _Optional[bool] = ...) -> None: ...
+    first_event_id: int
+    last_event_id: int
+    def __init__(self, session: _Optional[_Union[_resources_pb2.Session, _Mapping]] = ..., paused: _Optional[_Union[_resources_pb2.Session, _Mapping]] = ..., created: _Optional[bool] = ..., first_event_id: _Optional[int] = ..., last_event_id: _Optional[int] = ...) -> None: ...
 
 class SwapGameRequest(_message.Message):
     __slots__ = ("channel_id", "session", "session_id")
@@ -46,12 +50,16 @@ class SwapGameRequest(_message.Message):
     def __init__(self, channel_id: _Optional[str] = ..., session: _Optional[_Union[_resources_pb2.Session, _Mapping]] = ..., session_id: _Optional[str] = ...) -> None: ...
 
 class SwapGameResponse(_message.Message):
-    __slots__ = ("session", "saved")
+    __slots__ = ("session", "saved", "first_event_id", "last_event_id")
     SESSION_FIELD_NUMBER: _ClassVar[int]
     SAVED_FIELD_NUMBER: _ClassVar[int]
+    FIRST_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    LAST_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     session: _resources_pb2.Session
     saved: _resources_pb2.Session
-    def __init__(self, session: _Optional[_Union[_resources_pb2.Session, _Mapping]] = ..., saved: _Optional[_Union[_resources_pb2.Session, _Mapping]] = ...) -> None: ...
+    first_event_id: int
+    last_event_id: int
+    def __init__(self, session: _Optional[_Union[_resources_pb2.Session, _Mapping]] = ..., saved: _Optional[_Union[_resources_pb2.Session, _Mapping]] = ..., first_event_id: _Optional[int] = ..., last_event_id: _Optional[int] = ...) -> None: ...
 
 class ListGamesRequest(_message.Message):
     __slots__ = ("page_size", "page_token", "filter")
@@ -224,7 +232,7 @@ class SubmitChoiceRequest(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., player_id: _Optional[str] = ..., choice: _Optional[str] = ...) -> None: ...
 
 class SubmitChoiceResponse(_message.Message):
-    __slots__ = ("turn_number", "opened_window", "replaced", "deadline", "time_remaining", "choice_count", "resolved_turn")
+    __slots__ = ("turn_number", "opened_window", "replaced", "deadline", "time_remaining", "choice_count", "resolved_turn", "first_event_id", "last_event_id")
     TURN_NUMBER_FIELD_NUMBER: _ClassVar[int]
     OPENED_WINDOW_FIELD_NUMBER: _ClassVar[int]
     REPLACED_FIELD_NUMBER: _ClassVar[int]
@@ -232,6 +240,8 @@ class SubmitChoiceResponse(_message.Message):
     TIME_REMAINING_FIELD_NUMBER: _ClassVar[int]
     CHOICE_COUNT_FIELD_NUMBER: _ClassVar[int]
     RESOLVED_TURN_FIELD_NUMBER: _ClassVar[int]
+    FIRST_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    LAST_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     turn_number: int
     opened_window: bool
     replaced: bool
@@ -239,7 +249,9 @@ class SubmitChoiceResponse(_message.Message):
     time_remaining: _duration_pb2.Duration
     choice_count: int
     resolved_turn: _resources_pb2.Turn
-    def __init__(self, turn_number: _Optional[int] = ..., opened_window: _Optional[bool] = ..., replaced: _Optional[bool] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., time_remaining: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., choice_count: _Optional[int] = ..., resolved_turn: _Optional[_Union[_resources_pb2.Turn, _Mapping]] = ...) -> None: ...
+    first_event_id: int
+    last_event_id: int
+    def __init__(self, turn_number: _Optional[int] = ..., opened_window: _Optional[bool] = ..., replaced: _Optional[bool] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., time_remaining: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., choice_count: _Optional[int] = ..., resolved_turn: _Optional[_Union[_resources_pb2.Turn, _Mapping]] = ..., first_event_id: _Optional[int] = ..., last_event_id: _Optional[int] = ...) -> None: ...
 
 class WatchSessionRequest(_message.Message):
     __slots__ = ("session_id", "after_event_id", "exclude_ticks")

@@ -32,6 +32,20 @@ class SessionServiceStub:
     channels, characters, worlds, requests) are 1-128 characters of
     [A-Za-z0-9._:-]; anything else is INVALID_ARGUMENT. Every refused call
     changes nothing.
+
+    Event ranges (write, then watch): every successful call that changes a
+    session (all methods here but the Get/List ones, GetServiceStats,
+    WatchSession and DeleteSession) answers with the response header
+    `sessiond-event-range: FIRST-LAST`, the ids of the events its commit
+    appended to the session's log (for SwitchCharacterWorld, SwapGame and
+    LoadGame: the log of the response's `session`). Watch with
+    after_event_id = FIRST - 1 to see everything the call caused (an early
+    close's turn_resolved included) and all that follows, with no race. A call
+    that stored no event (e.g. CreateSession, or a repeat that changed nothing)
+    gets the empty range LAST+1-LAST, LAST being the session's newest event id,
+    so FIRST - 1 is still the right place to watch from. SubmitChoiceResponse,
+    SwitchCharacterWorldResponse and SwapGameResponse also carry the range as
+    first_event_id and last_event_id. DeleteSession sends none: the log is gone.
     """
 
     def __init__(self, channel):
@@ -162,6 +176,20 @@ class SessionServiceServicer:
     channels, characters, worlds, requests) are 1-128 characters of
     [A-Za-z0-9._:-]; anything else is INVALID_ARGUMENT. Every refused call
     changes nothing.
+
+    Event ranges (write, then watch): every successful call that changes a
+    session (all methods here but the Get/List ones, GetServiceStats,
+    WatchSession and DeleteSession) answers with the response header
+    `sessiond-event-range: FIRST-LAST`, the ids of the events its commit
+    appended to the session's log (for SwitchCharacterWorld, SwapGame and
+    LoadGame: the log of the response's `session`). Watch with
+    after_event_id = FIRST - 1 to see everything the call caused (an early
+    close's turn_resolved included) and all that follows, with no race. A call
+    that stored no event (e.g. CreateSession, or a repeat that changed nothing)
+    gets the empty range LAST+1-LAST, LAST being the session's newest event id,
+    so FIRST - 1 is still the right place to watch from. SubmitChoiceResponse,
+    SwitchCharacterWorldResponse and SwapGameResponse also carry the range as
+    first_event_id and last_event_id. DeleteSession sends none: the log is gone.
     """
 
     def CreateSession(self, request, context):
@@ -282,7 +310,9 @@ class SessionServiceServicer:
         order, each once. Resume: with after_event_id set, every stored event
         after it is replayed first, then live ones follow with no gap and no
         duplicate; OUT_OF_RANGE if events after it are no longer retained.
-        Without after_event_id the stream starts with a snapshot. Countdown ticks
+        Without after_event_id the stream starts with a snapshot, then only
+        events stored after it: to see what a call of yours caused, watch from
+        its event range (see the service comment). Countdown ticks
         (event_id 0) are generated live once a second and never replayed.
         Errors: NOT_FOUND for an unknown session (or when it is deleted while
         watched); UNAVAILABLE when the server shuts down or the watcher fell too
@@ -504,6 +534,20 @@ class SessionService:
     channels, characters, worlds, requests) are 1-128 characters of
     [A-Za-z0-9._:-]; anything else is INVALID_ARGUMENT. Every refused call
     changes nothing.
+
+    Event ranges (write, then watch): every successful call that changes a
+    session (all methods here but the Get/List ones, GetServiceStats,
+    WatchSession and DeleteSession) answers with the response header
+    `sessiond-event-range: FIRST-LAST`, the ids of the events its commit
+    appended to the session's log (for SwitchCharacterWorld, SwapGame and
+    LoadGame: the log of the response's `session`). Watch with
+    after_event_id = FIRST - 1 to see everything the call caused (an early
+    close's turn_resolved included) and all that follows, with no race. A call
+    that stored no event (e.g. CreateSession, or a repeat that changed nothing)
+    gets the empty range LAST+1-LAST, LAST being the session's newest event id,
+    so FIRST - 1 is still the right place to watch from. SubmitChoiceResponse,
+    SwitchCharacterWorldResponse and SwapGameResponse also carry the range as
+    first_event_id and last_event_id. DeleteSession sends none: the log is gone.
     """
 
     @staticmethod
