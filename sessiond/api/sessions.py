@@ -14,6 +14,7 @@ from sessiond_client._proto.sessiond.v1 import session_service_pb2_grpc as spb_g
 from sessiond.api import convert
 from sessiond.api.errors import mapped, status_of
 from sessiond.core.errors import SessiondError
+from sessiond.core.lifecycle import StatusAction
 from sessiond.manager.placement import Swapped
 from sessiond.manager.sessions import SessionManager, Snapshot, Tick
 
@@ -21,7 +22,11 @@ Req = TypeVar("Req")
 Resp = TypeVar("Resp")
 Handler = Callable[[Any, Req, grpc.aio.ServicerContext[Any, Any]], Awaitable[Resp]]
 
-STATUS_ACTIONS = {"PauseSession": "pause", "ResumeSession": "resume", "EndSession": "end"}
+STATUS_ACTIONS = {
+    spb.PauseSessionRequest: StatusAction.PAUSE,
+    spb.ResumeSessionRequest: StatusAction.RESUME,
+    spb.EndSessionRequest: StatusAction.END,
+}
 
 
 class SessionServicer(spb_grpc.SessionServiceServicer):
@@ -53,7 +58,7 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
         return empty_pb2.Empty()
 
     async def _change_status(self, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> pb.Session:
-        action = STATUS_ACTIONS[type(request).__name__.removesuffix("Request")]
+        action = STATUS_ACTIONS[type(request)]
         return convert.session_to_pb(await self._m.change_status(request.session_id, action, request.etag))
 
     PauseSession = mapped(_change_status)

@@ -82,14 +82,12 @@ class Placement:
             )
 
     async def _pause(self, s: Session) -> Session:
-        paused, _ = await self._store.mutate(
-            s.session_id, lambda x, _t, now: (lifecycle.change_status(x, "pause", "", now), None)
-        )
+        paused, _ = await self._store.mutate(s.session_id, lifecycle.change_status(lifecycle.StatusAction.PAUSE, ""))
         return paused
 
     async def _resume(self, s: Session) -> Session:
         resumed, _ = await self._store.mutate(
-            s.session_id, lambda x, _t, now: (lifecycle.change_status(x, "resume", "", now), None)
+            s.session_id, lifecycle.change_status(lifecycle.StatusAction.RESUME, "")
         )
         return resumed
 
@@ -121,9 +119,7 @@ class Placement:
                     paused = await self._pause(s)
             if created:
                 session = await self._create(target)
-                session, _ = await self._store.mutate(
-                    session.session_id, lambda x, _t, now: lifecycle.join(x, player_id, "", now)
-                )
+                session, _ = await self._store.mutate(session.session_id, lifecycle.join(player_id, ""))
             elif target.status is SessionStatus.PAUSED:
                 session = await self._resume(target)
             else:

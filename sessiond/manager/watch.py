@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass, field
+from enum import Enum
 
 import structlog
 
@@ -16,12 +17,16 @@ from sessiond.store.protocols import SessionStore
 
 log = structlog.get_logger(__name__)
 
-# Sentinels a watcher may find in its queue instead of an event.
-FELL_BEHIND = "fell-behind"
-DELETED = "deleted"
-SHUTDOWN = "shutdown"
 
-Item = Event | str
+class WatchEnd(Enum):
+    """Why a watch ends: what a watcher finds in its queue instead of an event."""
+
+    FELL_BEHIND = "fell-behind"
+    DELETED = "deleted"
+    SHUTDOWN = "shutdown"
+
+
+Item = Event | WatchEnd
 
 
 @dataclass(eq=False, slots=True)
@@ -38,10 +43,10 @@ class Subscription:
             self.queue.put_nowait(item)
             return True
         except asyncio.QueueFull:
-            self.end(FELL_BEHIND)
+            self.end(WatchEnd.FELL_BEHIND)
             return False
 
-    def end(self, reason: str) -> None:
+    def end(self, reason: WatchEnd) -> None:
         if self.closed:
             return
         self.closed = True
@@ -73,7 +78,7 @@ class WatchHub:
         from now on (older ones it replays from the store itself)."""
         sub = Subscription(session_id, asyncio.Queue(maxsize=self._queue_size))
         if self._closing:
-            sub.end(SHUTDOWN)
+            sub.end(WatchEnd.SHUTDOWN)
             return sub
         feed = self._feeds.get(session_id)
         if feed is None:
@@ -99,7 +104,7 @@ class WatchHub:
         self._feeds.clear()
         for feed in feeds:
             for sub in feed.subscribers:
-                sub.end(SHUTDOWN)
+                sub.end(WatchEnd.SHUTDOWN)
             if feed.task is not None:
                 feed.task.cancel()
         for feed in feeds:
@@ -113,10 +118,10 @@ class WatchHub:
             try:
                 batch = await self._store.wait_events(session_id, last, self._block_seconds)
             except SessionNotFound:
-                self._end_feed(session_id, feed, DELETED)
+                self._end_feed(session_id, feed, WatchEnd.DELETED)
                 return
             except EventsExpired:
-                self._end_feed(session_id, feed, FELL_BEHIND)
+                self._end_feed(session_id, feed, WatchEnd.FELL_BEHIND)
                 return
             except SessiondError as exc:
                 log.warning("watch reader failed; retrying", session_id=session_id, error=exc.message)
@@ -128,7 +133,7 @@ class WatchHub:
                         feed.subscribers.discard(sub)
                 last = event.event_id
 
-    def _end_feed(self, session_id: str, feed: _Feed, reason: str) -> None:
+    def _end_feed(self, session_id: str, feed: _Feed, reason: WatchEnd) -> None:
         for sub in feed.subscribers:
             sub.end(reason)
         feed.subscribers.clear()
