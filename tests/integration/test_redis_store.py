@@ -21,7 +21,7 @@ from sessiond.core import codec, events
 from sessiond.core.errors import SessionNotFound, Unavailable
 from sessiond.core.lifecycle import join, patch_state
 from sessiond.core.limits import Limits
-from sessiond.core.models import CloseReason, EventKind, Mutation, PlayerProfile, Session, SessionStatus, Turn, Window
+from sessiond.core.models import CloseReason, Mutation, PlayerProfile, Session, SessionStatus, Turn, Window
 from sessiond.core.tiers import TierRules
 from sessiond.core.window import close_if_due, close_window, submit_choice
 from sessiond.store.protocols import SessionQuery
@@ -258,7 +258,7 @@ async def test_racing_closes_of_one_window_resolve_exactly_one_turn(
     final = await b.get("s1")
     assert final.window is None and final.turn_number == 2
     kinds = [e.kind for e in await a.events_after("s1", 0, 100)]
-    assert kinds.count(EventKind.TURN_RESOLVED) == 1
+    assert kinds.count(events.TurnResolved.kind) == 1
     assert await a.windows_due(math.inf) == []
 
 
