@@ -3,21 +3,32 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, assert_never
 
 from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
 from sessiond_client._proto.sessiond.v1 import resources_pb2 as pb
 from sessiond_client._proto.sessiond.v1 import session_service_pb2 as spb
 
-from sessiond.core import codec
 from sessiond.core.errors import InvalidInput
+from sessiond.core.events import (
+    ChoiceReceived,
+    GameMasterChanged,
+    OptionsChanged,
+    PlayerJoined,
+    PlayerLeft,
+    StateChanged,
+    StatusChanged,
+    TurnResolved,
+    TurnUpdated,
+    UnknownEvent,
+    WindowOpened,
+)
 from sessiond.core.lifecycle import SessionSpec
 from sessiond.core.models import (
     ChoiceEntry,
     CloseReason,
     ContentSettings,
     Event,
-    EventKind,
     PlayerEntry,
     PlayerProfile,
     Session,
@@ -295,42 +306,45 @@ def receipt_to_pb(r: ChoiceReceipt) -> spb.SubmitChoiceResponse:
 
 def event_to_pb(e: Event) -> pb.SessionEvent:
     out = pb.SessionEvent(event_id=e.event_id, session_id=e.session_id, event_time=ts(e.time))
-    d = e.data
-    match e.kind:
-        case EventKind.WINDOW_OPENED:
+    match e.payload:
+        case WindowOpened() as p:
             out.window_opened.CopyFrom(
                 pb.WindowOpened(
-                    turn_number=d["turn_number"],
-                    open_time=ts(d["open_time"]),
-                    deadline=ts(d["deadline"]),
-                    opened_by=d["opened_by"],
-                    options=d["options"],
+                    turn_number=p.turn_number,
+                    open_time=ts(p.open_time),
+                    deadline=ts(p.deadline),
+                    opened_by=p.opened_by,
+                    options=p.options,
                 )
             )
-        case EventKind.CHOICE_RECEIVED:
-            out.choice_received.CopyFrom(pb.ChoiceReceived(**d))
-        case EventKind.TURN_RESOLVED:
-            out.turn_resolved.CopyFrom(turn_to_pb(codec.turn_from_dict(d["turn"])))
-        case EventKind.TURN_UPDATED:
-            out.turn_updated.CopyFrom(turn_to_pb(codec.turn_from_dict(d["turn"])))
-        case EventKind.PLAYER_JOINED:
-            out.player_joined.CopyFrom(player_to_pb(PlayerEntry(**d["player"])))
-        case EventKind.PLAYER_LEFT:
-            out.player_left.CopyFrom(pb.PlayerLeft(player_id=d["player_id"]))
-        case EventKind.STATE_CHANGED:
+        case ChoiceReceived() as p:
+            out.choice_received.CopyFrom(
+                pb.ChoiceReceived(
+                    turn_number=p.turn_number, player_id=p.player_id, choice_count=p.choice_count, replaced=p.replaced
+                )
+            )
+        case TurnResolved(turn=turn):
+            out.turn_resolved.CopyFrom(turn_to_pb(turn))
+        case TurnUpdated(turn=turn):
+            out.turn_updated.CopyFrom(turn_to_pb(turn))
+        case PlayerJoined(player=player):
+            out.player_joined.CopyFrom(player_to_pb(player))
+        case PlayerLeft(player_id=player_id):
+            out.player_left.CopyFrom(pb.PlayerLeft(player_id=player_id))
+        case StateChanged() as p:
             out.state_changed.CopyFrom(
-                pb.StateChanged(state_version=d["state_version"], patch=struct_of(d["patch"]), reset=d["reset"])
+                pb.StateChanged(state_version=p.state_version, patch=struct_of(p.patch), reset=p.reset)
             )
-        case EventKind.STATUS_CHANGED:
-            out.status_changed.CopyFrom(
-                pb.StatusChanged(
-                    old_state=STATE_TO_PB[SessionStatus(d["old"])], new_state=STATE_TO_PB[SessionStatus(d["new"])]
-                )
-            )
-        case EventKind.OPTIONS_CHANGED:
-            out.options_changed.CopyFrom(pb.OptionsChanged(turn_number=d["turn_number"], options=d["options"]))
-        case EventKind.GAME_MASTER_CHANGED:
-            out.game_master_changed.CopyFrom(pb.GameMasterChanged(old_player_id=d["old"], new_player_id=d["new"]))
+        case StatusChanged(old=old, new=new):
+            out.status_changed.CopyFrom(pb.StatusChanged(old_state=STATE_TO_PB[old], new_state=STATE_TO_PB[new]))
+        case OptionsChanged() as p:
+            out.options_changed.CopyFrom(pb.OptionsChanged(turn_number=p.turn_number, options=p.options))
+        case GameMasterChanged(old=old_gm, new=new_gm):
+            out.game_master_changed.CopyFrom(pb.GameMasterChanged(old_player_id=old_gm, new_player_id=new_gm))
+        case UnknownEvent(kind=kind):  # the watch skips these; never send one empty
+            raise ValueError(f"event {e.event_id} of session {e.session_id!r} has kind {kind!r}, unknown here")
+        case _:
+            assert_never(e.payload)
     return out
 
 

@@ -16,13 +16,18 @@ from sessiond_client._proto.sessiond.v1 import session_service_pb2_grpc as spb_g
 
 from sessiond.api import convert
 from sessiond.api.event_ranges import reports_event_range
+from sessiond.core.lifecycle import StatusAction
 from sessiond.core.models import Event
 from sessiond.manager.placement import Swapped
 from sessiond.manager.sessions import SessionManager, Snapshot, Tick
 
 SERIALIZED_EVENTS = 10_000  # recent events kept serialized for their watchers
 
-STATUS_ACTIONS = {"PauseSession": "pause", "ResumeSession": "resume", "EndSession": "end"}
+STATUS_ACTIONS = {
+    spb.PauseSessionRequest: StatusAction.PAUSE,
+    spb.ResumeSessionRequest: StatusAction.RESUME,
+    spb.EndSessionRequest: StatusAction.END,
+}
 
 
 class SessionServicer(spb_grpc.SessionServiceServicer):
@@ -64,7 +69,7 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
         return empty_pb2.Empty()
 
     async def _change_status(self, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> pb.Session:
-        action = STATUS_ACTIONS[type(request).__name__.removesuffix("Request")]
+        action = STATUS_ACTIONS[type(request)]
         return convert.session_to_pb(await self._m.change_status(request.session_id, action, request.etag))
 
     PauseSession = reports_event_range(_change_status)

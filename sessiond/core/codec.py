@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from typing import Any
+from collections.abc import Callable
+from dataclasses import asdict, fields
+from typing import Any, assert_never
 
+from sessiond.core.events import (
+    ChoiceReceived,
+    EventPayload,
+    GameMasterChanged,
+    KnownEvent,
+    OptionsChanged,
+    PlayerJoined,
+    PlayerLeft,
+    StateChanged,
+    StatusChanged,
+    TurnResolved,
+    TurnUpdated,
+    UnknownEvent,
+    WindowOpened,
+)
 from sessiond.core.models import (
     ChoiceEntry,
     CloseReason,
@@ -74,8 +90,55 @@ def turn_from_dict(d: dict[str, Any]) -> Turn:
 
 
 def event_to_dict(e: Event) -> dict[str, Any]:
-    return asdict(e)
+    return {"event_id": e.event_id, "session_id": e.session_id, "time": e.time, "kind": e.kind, "data": e.data}
 
 
 def event_from_dict(d: dict[str, Any]) -> Event:
-    return Event(**d)
+    return Event(d["event_id"], d["session_id"], d["time"], event_payload(d["kind"], d["data"]))
+
+
+# Events are stored as (kind, data): the payload's ``kind`` and its fields as JSON.
+# The stored form never changes shape, so logs written by any version read back.
+
+
+def event_data(p: EventPayload) -> dict[str, Any]:
+    """A payload's stored ``data``."""
+    match p:
+        case UnknownEvent(data=data):
+            return data
+        case TurnResolved(turn=turn) | TurnUpdated(turn=turn):
+            return {"turn": turn_to_dict(turn)}
+        case PlayerJoined(player=player):
+            return {"player": player_to_dict(player)}
+        case WindowOpened() | OptionsChanged():
+            return {**_fields(p), "options": list(p.options)}
+        case ChoiceReceived() | PlayerLeft() | StateChanged() | StatusChanged() | GameMasterChanged():
+            return _fields(p)
+        case _:
+            assert_never(p)
+
+
+def event_payload(kind: str, data: dict[str, Any]) -> EventPayload:
+    """The payload stored as (``kind``, ``data``); UnknownEvent for a kind not known here."""
+    decode = _DECODERS.get(kind)
+    return UnknownEvent(kind, data) if decode is None else decode(data)
+
+
+def _fields(p: KnownEvent) -> dict[str, Any]:
+    return {f.name: getattr(p, f.name) for f in fields(p)}
+
+
+_DECODERS: dict[str, Callable[[dict[str, Any]], KnownEvent]] = {
+    WindowOpened.kind: lambda d: WindowOpened(
+        d["turn_number"], d["open_time"], d["deadline"], d["opened_by"], tuple(d["options"])
+    ),
+    ChoiceReceived.kind: lambda d: ChoiceReceived(d["turn_number"], d["player_id"], d["choice_count"], d["replaced"]),
+    TurnResolved.kind: lambda d: TurnResolved(turn_from_dict(d["turn"])),
+    TurnUpdated.kind: lambda d: TurnUpdated(turn_from_dict(d["turn"])),
+    PlayerJoined.kind: lambda d: PlayerJoined(PlayerEntry(**d["player"])),
+    PlayerLeft.kind: lambda d: PlayerLeft(d["player_id"]),
+    StateChanged.kind: lambda d: StateChanged(d["state_version"], d["patch"], d["reset"]),
+    StatusChanged.kind: lambda d: StatusChanged(SessionStatus(d["old"]), SessionStatus(d["new"])),
+    OptionsChanged.kind: lambda d: OptionsChanged(d["turn_number"], tuple(d["options"])),
+    GameMasterChanged.kind: lambda d: GameMasterChanged(d["old"], d["new"]),
+}

@@ -1,58 +1,124 @@
-"""Constructors of the stored events, so every producer writes the same shape."""
+"""The event schema: one frozen dataclass per kind of stored session event.
+
+Rules return these in a Mutation; a store stamps each with an id and a time (an
+Event). Each kind's ``kind`` is its stored name and its fields are its stored data,
+encoded only at the store edge (sessiond.core.codec). A kind this version does not
+know reads back as UnknownEvent, kept as stored and never sent to watchers.
+"""
 
 from __future__ import annotations
 
-from sessiond.core import codec
-from sessiond.core.models import EventDraft, EventKind, PlayerEntry, SessionStatus, Turn, Window
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar, TypeAlias
+
+from sessiond.core.models import PlayerEntry, SessionStatus, Turn
 
 
-def window_opened(window: Window, options: list[str]) -> EventDraft:
-    return EventDraft(
-        EventKind.WINDOW_OPENED,
-        {
-            "turn_number": window.turn_number,
-            "open_time": window.open_time,
-            "deadline": window.deadline,
-            "opened_by": window.opened_by,
-            "options": list(options),
-        },
-    )
+@dataclass(frozen=True, slots=True)
+class WindowOpened:
+    kind: ClassVar[str] = "window_opened"
+    turn_number: int
+    open_time: float
+    deadline: float
+    opened_by: str
+    options: tuple[str, ...]
 
 
-def choice_received(turn_number: int, player_id: str, choice_count: int, replaced: bool) -> EventDraft:
-    return EventDraft(
-        EventKind.CHOICE_RECEIVED,
-        {"turn_number": turn_number, "player_id": player_id, "choice_count": choice_count, "replaced": replaced},
-    )
+@dataclass(frozen=True, slots=True)
+class ChoiceReceived:
+    kind: ClassVar[str] = "choice_received"
+    turn_number: int
+    player_id: str
+    choice_count: int
+    replaced: bool
 
 
-def turn_resolved(turn: Turn) -> EventDraft:
-    return EventDraft(EventKind.TURN_RESOLVED, {"turn": codec.turn_to_dict(turn)})
+@dataclass(frozen=True, slots=True)
+class TurnResolved:
+    kind: ClassVar[str] = "turn_resolved"
+    turn: Turn
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "turn", _frozen_turn(self.turn))
 
 
-def turn_updated(turn: Turn) -> EventDraft:
-    return EventDraft(EventKind.TURN_UPDATED, {"turn": codec.turn_to_dict(turn)})
+@dataclass(frozen=True, slots=True)
+class TurnUpdated:
+    kind: ClassVar[str] = "turn_updated"
+    turn: Turn
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "turn", _frozen_turn(self.turn))
 
 
-def player_joined(player: PlayerEntry) -> EventDraft:
-    return EventDraft(EventKind.PLAYER_JOINED, {"player": codec.player_to_dict(player)})
+@dataclass(frozen=True, slots=True)
+class PlayerJoined:
+    kind: ClassVar[str] = "player_joined"
+    player: PlayerEntry
+
+    def __post_init__(self) -> None:
+        # The player as they joined: the rule goes on to edit the roster entry.
+        object.__setattr__(self, "player", replace(self.player))
 
 
-def player_left(player_id: str) -> EventDraft:
-    return EventDraft(EventKind.PLAYER_LEFT, {"player_id": player_id})
+@dataclass(frozen=True, slots=True)
+class PlayerLeft:
+    kind: ClassVar[str] = "player_left"
+    player_id: str
 
 
-def state_changed(state_version: int, patch: dict[str, object], reset: bool) -> EventDraft:
-    return EventDraft(EventKind.STATE_CHANGED, {"state_version": state_version, "patch": patch, "reset": reset})
+@dataclass(frozen=True, slots=True)
+class StateChanged:
+    kind: ClassVar[str] = "state_changed"
+    state_version: int
+    patch: dict[str, Any]  # the merge patch, or the whole new state when ``reset``
+    reset: bool
 
 
-def status_changed(old: SessionStatus, new: SessionStatus) -> EventDraft:
-    return EventDraft(EventKind.STATUS_CHANGED, {"old": old.value, "new": new.value})
+@dataclass(frozen=True, slots=True)
+class StatusChanged:
+    kind: ClassVar[str] = "status_changed"
+    old: SessionStatus
+    new: SessionStatus
 
 
-def options_changed(turn_number: int, options: list[str]) -> EventDraft:
-    return EventDraft(EventKind.OPTIONS_CHANGED, {"turn_number": turn_number, "options": list(options)})
+@dataclass(frozen=True, slots=True)
+class OptionsChanged:
+    kind: ClassVar[str] = "options_changed"
+    turn_number: int
+    options: tuple[str, ...]
 
 
-def game_master_changed(old: str, new: str) -> EventDraft:
-    return EventDraft(EventKind.GAME_MASTER_CHANGED, {"old": old, "new": new})
+@dataclass(frozen=True, slots=True)
+class GameMasterChanged:
+    kind: ClassVar[str] = "game_master_changed"
+    old: str  # player id, "" for the narrator
+    new: str
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownEvent:
+    """A stored event of a kind this version does not know (a newer one wrote it)."""
+
+    kind: str
+    data: dict[str, Any]
+
+
+KnownEvent: TypeAlias = (
+    WindowOpened
+    | ChoiceReceived
+    | TurnResolved
+    | TurnUpdated
+    | PlayerJoined
+    | PlayerLeft
+    | StateChanged
+    | StatusChanged
+    | OptionsChanged
+    | GameMasterChanged
+)
+EventPayload: TypeAlias = KnownEvent | UnknownEvent
+
+
+def _frozen_turn(turn: Turn) -> Turn:
+    """The turn as it is now; later edits of the caller's record do not reach the event."""
+    return replace(turn, options=list(turn.options), choices=list(turn.choices), tally=list(turn.tally))

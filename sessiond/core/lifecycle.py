@@ -1,37 +1,57 @@
-"""Session lifecycle, state and roster rules. Each function checks before it changes."""
+"""Session lifecycle, state and roster rules. Each is a Change (or a factory taking the
+rule's parameters and returning one) that checks before it changes."""
 
 from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
-from sessiond.core import events
 from sessiond.core.errors import InvalidInput, PlayerNotFound, WrongState
+from sessiond.core.events import (
+    EventPayload,
+    GameMasterChanged,
+    OptionsChanged,
+    PlayerJoined,
+    PlayerLeft,
+    StateChanged,
+    StatusChanged,
+)
 from sessiond.core.guards import add_player, check_etag, check_version, require_open
 from sessiond.core.limits import Limits, check_id, check_options, check_state, check_text
 from sessiond.core.mergepatch import merge_patch
 from sessiond.core.models import (
     UNCHANGED,
+    Change,
     CloseReason,
     ContentSettings,
-    EventDraft,
     Mutation,
     PlayerEntry,
     Session,
     SessionSettings,
     SessionStatus,
     TieBreak,
+    Turn,
 )
 from sessiond.core.profiles import check_content
 from sessiond.core.window import close_window
 
+
+class StatusAction(StrEnum):
+    """The lifecycle calls: PauseSession, ResumeSession, EndSession."""
+
+    PAUSE = "pause"
+    RESUME = "resume"
+    END = "end"
+
+
 # Which lifecycle call moves which states where.
-TRANSITIONS: dict[str, tuple[frozenset[SessionStatus], SessionStatus]] = {
-    "pause": (frozenset({SessionStatus.ACTIVE}), SessionStatus.PAUSED),
+TRANSITIONS: dict[StatusAction, tuple[frozenset[SessionStatus], SessionStatus]] = {
+    StatusAction.PAUSE: (frozenset({SessionStatus.ACTIVE}), SessionStatus.PAUSED),
     # An EXPIRED session still held (or restored from the durable graph) can be revived.
-    "resume": (frozenset({SessionStatus.PAUSED, SessionStatus.EXPIRED}), SessionStatus.ACTIVE),
-    "end": (frozenset({SessionStatus.ACTIVE, SessionStatus.PAUSED}), SessionStatus.ENDED),
+    StatusAction.RESUME: (frozenset({SessionStatus.PAUSED, SessionStatus.EXPIRED}), SessionStatus.ACTIVE),
+    StatusAction.END: (frozenset({SessionStatus.ACTIVE, SessionStatus.PAUSED}), SessionStatus.ENDED),
 }
 
 
@@ -45,102 +65,122 @@ class Defaults:
     max_players: int = 100
 
 
-def change_status(s: Session, action: str, etag: str, now: float) -> Mutation:
+def change_status(action: StatusAction, etag: str) -> Change[None]:
     """Pause, resume or end. Ending resolves an open window first, so no choice is lost."""
     allowed, target = TRANSITIONS[action]
-    check_etag(s, etag)
-    if s.status not in allowed:
-        names = " or ".join(sorted(a.value for a in allowed))
-        raise WrongState(f"cannot {action} session {s.session_id!r}: it is {s.status.value}, not {names}")
-    drafts: list[EventDraft] = []
-    new_turn = None
-    if target is SessionStatus.ENDED and s.window is not None:
-        closed, new_turn = close_window(s, now, CloseReason.SESSION_ENDED)
-        drafts.extend(closed.events)
-    drafts.append(events.status_changed(s.status, target))
-    s.status = target
-    return Mutation(events=tuple(drafts), new_turn=new_turn)
+
+    def change(s: Session, _turn: Turn | None, now: float) -> tuple[Mutation, None]:
+        check_etag(s, etag)
+        if s.status not in allowed:
+            names = " or ".join(sorted(a.value for a in allowed))
+            raise WrongState(f"cannot {action} session {s.session_id!r}: it is {s.status.value}, not {names}")
+        drafts: list[EventPayload] = []
+        new_turn = None
+        if target is SessionStatus.ENDED and s.window is not None:
+            closed, new_turn = close_window(s, now, CloseReason.SESSION_ENDED)
+            drafts.extend(closed.events)
+        drafts.append(StatusChanged(s.status, target))
+        s.status = target
+        return Mutation(events=tuple(drafts), new_turn=new_turn), None
+
+    return change
 
 
-def expire(s: Session, now: float) -> Mutation:
+def expire(s: Session, _turn: Turn | None, now: float) -> tuple[Mutation, None]:
     """The janitor's step: only a session still idle past its TTL expires."""
     if s.status.final or s.expire_time > now:
-        return UNCHANGED
+        return UNCHANGED, None
     old = s.status
     s.status = SessionStatus.EXPIRED
     s.window = None
-    return Mutation(events=(events.status_changed(old, SessionStatus.EXPIRED),), activity=False)
+    return Mutation(events=(StatusChanged(old, SessionStatus.EXPIRED),), activity=False), None
 
 
-def patch_state(
-    s: Session, patch: dict[str, Any], expected_version: int | None, limits: Limits
-) -> Mutation:
-    require_open(s, "change the state")
-    check_version(s, expected_version)
-    s.state = check_state("patch", merge_patch(s.state, patch), limits)
-    s.state_version += 1
-    return Mutation(events=(events.state_changed(s.state_version, patch, reset=False),))
+def patch_state(patch: dict[str, Any], expected_version: int | None, limits: Limits) -> Change[None]:
+    def change(s: Session, _turn: Turn | None, _now: float) -> tuple[Mutation, None]:
+        require_open(s, "change the state")
+        check_version(s, expected_version)
+        s.state = check_state("patch", merge_patch(s.state, patch), limits)
+        s.state_version += 1
+        return Mutation(events=(StateChanged(s.state_version, patch, reset=False),)), None
+
+    return change
 
 
-def reset_state(
-    s: Session, state: dict[str, Any], expected_version: int | None, limits: Limits
-) -> Mutation:
-    require_open(s, "reset the state")
-    check_version(s, expected_version)
-    s.state = check_state("session_state", state, limits)
-    s.state_version += 1
-    return Mutation(events=(events.state_changed(s.state_version, state, reset=True),))
+def reset_state(state: dict[str, Any], expected_version: int | None, limits: Limits) -> Change[None]:
+    def change(s: Session, _turn: Turn | None, _now: float) -> tuple[Mutation, None]:
+        require_open(s, "reset the state")
+        check_version(s, expected_version)
+        s.state = check_state("session_state", state, limits)
+        s.state_version += 1
+        return Mutation(events=(StateChanged(s.state_version, state, reset=True),)), None
+
+    return change
 
 
-def join(s: Session, player_id: str, display_name: str, now: float) -> tuple[Mutation, PlayerEntry]:
-    require_open(s, "join")
-    player = s.roster.get(player_id)
-    if player is None:
-        player = add_player(s, player_id, display_name, now)
-        s.departed.pop(player_id, None)
-        return Mutation(events=(events.player_joined(player),)), player
-    if display_name:
-        player.display_name = display_name
-    player.last_action_time = now
-    player.last_action_turn = s.turn_number
-    return Mutation(), player
+def join(player_id: str, display_name: str) -> Change[PlayerEntry]:
+    def change(s: Session, _turn: Turn | None, now: float) -> tuple[Mutation, PlayerEntry]:
+        require_open(s, "join")
+        player = s.roster.get(player_id)
+        if player is None:
+            player = add_player(s, player_id, display_name, now)
+            s.departed.pop(player_id, None)
+            return Mutation(events=(PlayerJoined(player),)), player
+        if display_name:
+            player.display_name = display_name
+        player.last_action_time = now
+        player.last_action_turn = s.turn_number
+        return Mutation(), player
+
+    return change
 
 
-def leave(s: Session, player_id: str, now: float) -> Mutation:
+def leave(player_id: str) -> Change[None]:
     """Remove a player, who is then listed as departed. A choice they already made
     stays in the window: it was acknowledged. Leaving drops the co-GM role."""
-    player = s.roster.pop(player_id, None)
-    if player is None:
-        raise PlayerNotFound(s.session_id, player_id)
-    player.leave_time = now
-    s.departed[player_id] = player
-    drafts = [events.player_left(player_id)]
-    if s.game_master == player_id:
-        s.game_master = ""
-        drafts.append(events.game_master_changed(player_id, ""))
-    return Mutation(events=tuple(drafts))
+
+    def change(s: Session, _turn: Turn | None, now: float) -> tuple[Mutation, None]:
+        player = s.roster.pop(player_id, None)
+        if player is None:
+            raise PlayerNotFound(s.session_id, player_id)
+        player.leave_time = now
+        s.departed[player_id] = player
+        drafts: list[EventPayload] = [PlayerLeft(player_id)]
+        if s.game_master == player_id:
+            s.game_master = ""
+            drafts.append(GameMasterChanged(player_id, ""))
+        return Mutation(events=tuple(drafts)), None
+
+    return change
 
 
-def set_game_master(s: Session, player_id: str) -> Mutation:
+def set_game_master(player_id: str) -> Change[None]:
     """Hand the co-GM role to a rostered player, or back to the narrator ("")."""
-    require_open(s, "change the game master")
-    if player_id and player_id not in s.roster:
-        raise WrongState(f"player {player_id!r} is not on the roster of session {s.session_id!r}; join them first")
-    if player_id == s.game_master:
-        return UNCHANGED
-    old, s.game_master = s.game_master, player_id
-    return Mutation(events=(events.game_master_changed(old, player_id),))
+
+    def change(s: Session, _turn: Turn | None, _now: float) -> tuple[Mutation, None]:
+        require_open(s, "change the game master")
+        if player_id and player_id not in s.roster:
+            raise WrongState(f"player {player_id!r} is not on the roster of session {s.session_id!r}; join them first")
+        if player_id == s.game_master:
+            return UNCHANGED, None
+        old, s.game_master = s.game_master, player_id
+        return Mutation(events=(GameMasterChanged(old, player_id),)), None
+
+    return change
 
 
-def set_options(s: Session, options: list[str]) -> Mutation:
-    require_open(s, "set the options")
-    if s.window is not None:
-        raise WrongState(
-            f"cannot change the options of turn {s.turn_number} of session {s.session_id!r}: "
-            "its window is open; set them after it resolves"
-        )
-    s.options = list(options)
-    return Mutation(events=(events.options_changed(s.turn_number, s.options),))
+def set_options(options: list[str]) -> Change[None]:
+    def change(s: Session, _turn: Turn | None, _now: float) -> tuple[Mutation, None]:
+        require_open(s, "set the options")
+        if s.window is not None:
+            raise WrongState(
+                f"cannot change the options of turn {s.turn_number} of session {s.session_id!r}: "
+                "its window is open; set them after it resolves"
+            )
+        s.options = list(options)
+        return Mutation(events=(OptionsChanged(s.turn_number, tuple(s.options)),)), None
+
+    return change
 
 
 @dataclass(frozen=True, slots=True)

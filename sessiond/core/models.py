@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from sessiond.core.events import EventPayload
 
 
 class SessionStatus(StrEnum):
@@ -182,35 +186,24 @@ class Session:
 
 
 @dataclass(frozen=True, slots=True)
-class EventDraft:
-    """An event a rule produced; the store gives it an id and a time when it commits."""
-
-    kind: str
-    data: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
 class Event:
+    """A stored event: a rule's payload (sessiond.core.events) as the store committed it."""
+
     event_id: int
     session_id: str
     time: float
-    kind: str
-    data: dict[str, Any]
+    payload: EventPayload
 
+    @property
+    def kind(self) -> str:
+        return self.payload.kind
 
-class EventKind:
-    """Kinds of stored events; ``data`` carries the fields named in core.events."""
+    @property
+    def data(self) -> dict[str, Any]:
+        """The payload in its stored form (what sessiond.core.codec writes)."""
+        from sessiond.core.codec import event_data  # the codec depends on this module
 
-    WINDOW_OPENED = "window_opened"
-    CHOICE_RECEIVED = "choice_received"
-    TURN_RESOLVED = "turn_resolved"
-    TURN_UPDATED = "turn_updated"
-    PLAYER_JOINED = "player_joined"
-    PLAYER_LEFT = "player_left"
-    STATE_CHANGED = "state_changed"
-    STATUS_CHANGED = "status_changed"
-    OPTIONS_CHANGED = "options_changed"
-    GAME_MASTER_CHANGED = "game_master_changed"
+        return event_data(self.payload)
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,10 +216,16 @@ class Mutation:
     """
 
     changed: bool = True
-    events: tuple[EventDraft, ...] = ()
+    events: tuple[EventPayload, ...] = ()
     new_turn: Turn | None = None
     updated_turn: Turn | None = None
     activity: bool = True
 
 
 UNCHANGED = Mutation(changed=False)
+
+T = TypeVar("T")
+
+Change = Callable[[Session, Turn | None, float], tuple[Mutation, T]]
+"""A rule: edits ``session`` (and ``turn`` when one was asked for) in place at store
+time ``now`` and says what it did and what it returns; raises to refuse."""

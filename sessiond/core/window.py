@@ -1,4 +1,5 @@
-"""Choice-window rules: submitting a choice, closing the window, resolving the turn."""
+"""Choice-window rules: submitting a choice, closing the window, resolving the turn.
+The rules are factories of Changes; close_window and resolve are their shared steps."""
 
 from __future__ import annotations
 
@@ -6,15 +7,15 @@ import random
 import zlib
 from dataclasses import dataclass
 
-from sessiond.core import events
 from sessiond.core.errors import InvalidInput, WrongState
+from sessiond.core.events import ChoiceReceived, EventPayload, PlayerJoined, TurnResolved, TurnUpdated, WindowOpened
 from sessiond.core.guards import add_player, require_status
 from sessiond.core.limits import Limits, check_text
 from sessiond.core.models import (
     UNCHANGED,
+    Change,
     ChoiceEntry,
     CloseReason,
-    EventDraft,
     Mutation,
     Session,
     SessionStatus,
@@ -37,49 +38,51 @@ class ChoiceReceipt:
     resolved_turn: Turn | None
 
 
-def submit_choice(
-    s: Session, player_id: str, choice: str, now: float, limits: Limits, tiers: TierRules
-) -> tuple[Mutation, ChoiceReceipt]:
+def submit_choice(player_id: str, choice: str, limits: Limits, tiers: TierRules) -> Change[ChoiceReceipt]:
     """Record ``player_id``'s choice, opening the window if it is the turn's first.
 
     Checks come first so that a refused choice changes nothing.
     """
-    require_status(s, SessionStatus.ACTIVE, "submit a choice")
-    check_text("choice", choice, limits.max_choice_chars, required=True)
-    if s.options and choice not in s.options:
-        raise InvalidInput("choice", f"{choice!r} is not one of the options of turn {s.turn_number}: {s.options}")
-    drafts: list[EventDraft] = []
-    player = s.roster.get(player_id)
-    if player is None:
-        player = add_player(s, player_id, "", now)
-        drafts.append(events.player_joined(player))
-    player.last_action_time = now
-    player.last_action_turn = s.turn_number
 
-    opened = s.window is None
-    if s.window is None:
-        s.window = Window(s.turn_number, now, now + s.settings.window_seconds, player_id)
-        drafts.append(events.window_opened(s.window, s.options))
-    window = s.window
-    previous = window.choices.get(player_id)
-    window.choices[player_id] = ChoiceEntry(player_id, choice, now, window.next_seq)
-    window.next_seq += 1
-    drafts.append(events.choice_received(window.turn_number, player_id, len(window.choices), previous is not None))
+    def change(s: Session, _turn: Turn | None, now: float) -> tuple[Mutation, ChoiceReceipt]:
+        require_status(s, SessionStatus.ACTIVE, "submit a choice")
+        check_text("choice", choice, limits.max_choice_chars, required=True)
+        if s.options and choice not in s.options:
+            raise InvalidInput("choice", f"{choice!r} is not one of the options of turn {s.turn_number}: {s.options}")
+        drafts: list[EventPayload] = []
+        player = s.roster.get(player_id)
+        if player is None:
+            player = add_player(s, player_id, "", now)
+            drafts.append(PlayerJoined(player))
+        player.last_action_time = now
+        player.last_action_turn = s.turn_number
 
-    resolved = None
-    if s.settings.early_close and everyone_chose(s, now, tiers):
-        close, resolved = close_window(s, now, CloseReason.ALL_CHOSEN)
-        drafts.extend(close.events)
-    receipt = ChoiceReceipt(
-        turn_number=window.turn_number,
-        opened_window=opened,
-        replaced=previous is not None,
-        deadline=window.deadline,
-        time_remaining=0.0 if resolved else max(0.0, window.deadline - now),
-        choice_count=len(window.choices),
-        resolved_turn=resolved,
-    )
-    return Mutation(events=tuple(drafts), new_turn=resolved), receipt
+        opened = s.window is None
+        if s.window is None:
+            w = s.window = Window(s.turn_number, now, now + s.settings.window_seconds, player_id)
+            drafts.append(WindowOpened(w.turn_number, w.open_time, w.deadline, w.opened_by, tuple(s.options)))
+        window = s.window
+        previous = window.choices.get(player_id)
+        window.choices[player_id] = ChoiceEntry(player_id, choice, now, window.next_seq)
+        window.next_seq += 1
+        drafts.append(ChoiceReceived(window.turn_number, player_id, len(window.choices), previous is not None))
+
+        resolved = None
+        if s.settings.early_close and everyone_chose(s, now, tiers):
+            close, resolved = close_window(s, now, CloseReason.ALL_CHOSEN)
+            drafts.extend(close.events)
+        receipt = ChoiceReceipt(
+            turn_number=window.turn_number,
+            opened_window=opened,
+            replaced=previous is not None,
+            deadline=window.deadline,
+            time_remaining=0.0 if resolved else max(0.0, window.deadline - now),
+            choice_count=len(window.choices),
+            resolved_turn=resolved,
+        )
+        return Mutation(events=tuple(drafts), new_turn=resolved), receipt
+
+    return change
 
 
 def everyone_chose(s: Session, now: float, tiers: TierRules) -> bool:
@@ -93,17 +96,21 @@ def everyone_chose(s: Session, now: float, tiers: TierRules) -> bool:
     )
 
 
-def close_if_due(s: Session, turn_number: int, now: float) -> tuple[Mutation, Turn | None]:
+def close_if_due(turn_number: int) -> Change[Turn | None]:
     """The guarded close: only if the window of ``turn_number`` is still open and due.
 
     Whoever runs it first resolves the turn; any later run finds no such window and
     changes nothing, which is what makes closing exactly-once across replicas.
     """
-    window = s.window
-    if window is None or window.turn_number != turn_number or window.deadline > now:
-        return UNCHANGED, None
-    mutation, turn = close_window(s, now, CloseReason.DEADLINE)
-    return mutation, turn
+
+    def change(s: Session, _turn: Turn | None, now: float) -> tuple[Mutation, Turn | None]:
+        window = s.window
+        if window is None or window.turn_number != turn_number or window.deadline > now:
+            return UNCHANGED, None
+        mutation, turn = close_window(s, now, CloseReason.DEADLINE)
+        return mutation, turn
+
+    return change
 
 
 def close_window(s: Session, now: float, reason: CloseReason) -> tuple[Mutation, Turn]:
@@ -119,7 +126,7 @@ def close_window(s: Session, now: float, reason: CloseReason) -> tuple[Mutation,
             player.consecutive_skips += 1
     s.window = None
     s.turn_number += 1
-    return Mutation(events=(events.turn_resolved(turn),), new_turn=turn, activity=False), turn
+    return Mutation(events=(TurnResolved(turn),), new_turn=turn, activity=False), turn
 
 
 def resolve(s: Session, window: Window, now: float, reason: CloseReason) -> Turn:
@@ -161,15 +168,22 @@ def turn_seed(session_seed: int, turn_number: int) -> int:
     return zlib.crc32(f"{session_seed}:{turn_number}".encode())
 
 
-def set_turn_summary(turn: Turn, summary: str, winner: str, limits: Limits) -> tuple[Mutation, Turn]:
+def set_turn_summary(summary: str, winner: str, limits: Limits) -> Change[Turn]:
     """Attach the narrative summary (cut to the limit) and, for a NARRATOR tie, the winner."""
-    if winner:
-        undecided = turn.tied and turn.tie_break is TieBreak.NARRATOR and not turn.winner
-        if not undecided:
-            raise WrongState(f"turn {turn.turn_number} is not an undecided NARRATOR tie; its winner is {turn.winner!r}")
-        tied = [option for option, n in turn.tally if n == turn.tally[0][1]]
-        if winner not in tied:
-            raise InvalidInput("winner", f"{winner!r} is not one of the tied options {tied}")
-        turn.winner = winner
-    turn.summary = summary[: limits.summary_chars]
-    return Mutation(events=(events.turn_updated(turn),), updated_turn=turn), turn
+
+    def change(_s: Session, turn: Turn | None, _now: float) -> tuple[Mutation, Turn]:
+        assert turn is not None, "the store hands over the turn that was asked for"
+        if winner:
+            undecided = turn.tied and turn.tie_break is TieBreak.NARRATOR and not turn.winner
+            if not undecided:
+                raise WrongState(
+                    f"turn {turn.turn_number} is not an undecided NARRATOR tie; its winner is {turn.winner!r}"
+                )
+            tied = [option for option, n in turn.tally if n == turn.tally[0][1]]
+            if winner not in tied:
+                raise InvalidInput("winner", f"{winner!r} is not one of the tied options {tied}")
+            turn.winner = winner
+        turn.summary = summary[: limits.summary_chars]
+        return Mutation(events=(TurnUpdated(turn),), updated_turn=turn), turn
+
+    return change

@@ -41,7 +41,7 @@ class Janitor:
             try:
                 before = await self._store.get(session_id)
                 if not before.status.final:
-                    after, _ = await self._store.mutate(session_id, lambda s, _t, t: (expire(s, t), None))
+                    after, _ = await self._store.mutate(session_id, expire)
                     expired += after.revision != before.revision
                 elif before.expire_time + self._retention <= now:
                     await self._store.evict(session_id, before.etag)

@@ -84,13 +84,13 @@ class Placement:
 
     async def _pause(self, s: Session) -> Session:
         paused, _ = await commits.mutate(
-            self._store, s.session_id, lambda x, _t, now: (lifecycle.change_status(x, "pause", "", now), None)
+            self._store, s.session_id, lifecycle.change_status(lifecycle.StatusAction.PAUSE, "")
         )
         return paused
 
     async def _resume(self, s: Session) -> Session:
         resumed, _ = await commits.mutate(
-            self._store, s.session_id, lambda x, _t, now: (lifecycle.change_status(x, "resume", "", now), None)
+            self._store, s.session_id, lifecycle.change_status(lifecycle.StatusAction.RESUME, "")
         )
         return resumed
 
@@ -122,9 +122,7 @@ class Placement:
                     paused = await self._pause(s)
             if created:
                 session = await self._create(target)
-                session, _ = await commits.mutate(
-                    self._store, session.session_id, lambda x, _t, now: lifecycle.join(x, player_id, "", now)
-                )
+                session, _ = await commits.mutate(self._store, session.session_id, lifecycle.join(player_id, ""))
             elif target.status is SessionStatus.PAUSED:
                 session = await self._resume(target)
             else:

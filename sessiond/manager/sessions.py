@@ -10,12 +10,15 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, assert_never
+
+import structlog
 
 from sessiond.core import lifecycle
 from sessiond.core.errors import InvalidInput, ProfileNotFound, SessionNotFound, Unavailable
+from sessiond.core.events import StatusChanged, TurnResolved, UnknownEvent, WindowOpened
 from sessiond.core.limits import check_id, check_options, check_text
-from sessiond.core.models import Event, EventKind, PlayerEntry, Session, SessionStatus, Tier, Turn
+from sessiond.core.models import Event, PlayerEntry, Session, SessionStatus, Tier, Turn
 from sessiond.core.paging import decode_token, encode_token, page_size
 from sessiond.core.tiers import tier_of
 from sessiond.core.window import ChoiceReceipt, set_turn_summary, submit_choice
@@ -24,9 +27,11 @@ from sessiond.manager.config import ManagerConfig
 from sessiond.manager.janitor import Janitor
 from sessiond.manager.placement import Placement, Swapped, Switched
 from sessiond.manager.queries import GAME_FILTER_FIELDS, SESSION_FILTER_FIELDS, session_query
-from sessiond.manager.watch import DELETED, FELL_BEHIND, WatchHub
+from sessiond.manager.watch import WatchEnd, WatchHub
 from sessiond.manager.windows import WindowCloser
 from sessiond.store.protocols import SessionQuery, SessionStore, StoreStats
+
+log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
 
@@ -143,25 +148,22 @@ class SessionManager:
     async def delete_session(self, session_id: str, etag: str) -> None:
         await self.store.delete(check_id("session_id", session_id), etag)
 
-    async def change_status(self, session_id: str, action: str, etag: str) -> Session:
+    async def change_status(self, session_id: str, action: lifecycle.StatusAction, etag: str) -> Session:
         """``action`` is pause, resume or end. Resuming a channel's or a player's session
         is refused while another one of theirs is ACTIVE."""
         check_id("session_id", session_id)
         current = await self.store.get(session_id)
-        async with self.placement.exclusive(current) if action == "resume" else contextlib.nullcontext():
-            if action == "resume" and current.status in (SessionStatus.PAUSED, SessionStatus.EXPIRED):
+        resuming = action is lifecycle.StatusAction.RESUME
+        async with self.placement.exclusive(current) if resuming else contextlib.nullcontext():
+            if resuming and current.status in (SessionStatus.PAUSED, SessionStatus.EXPIRED):
                 await self.placement.require_no_rival(current)
-            session, _ = await commits.mutate(
-                self.store, session_id, lambda s, _t, now: (lifecycle.change_status(s, action, etag, now), None)
-            )
+            session, _ = await commits.mutate(self.store, session_id, lifecycle.change_status(action, etag))
         return session
 
     async def set_game_master(self, session_id: str, player_id: str) -> Session:
         check_id("session_id", session_id)
         check_id("player_id", player_id, required=False)
-        session, _ = await commits.mutate(
-            self.store, session_id, lambda s, _t, _now: (lifecycle.set_game_master(s, player_id), None)
-        )
+        session, _ = await commits.mutate(self.store, session_id, lifecycle.set_game_master(player_id))
         return session
 
     # Placement: channels, games and single-player switching
@@ -186,18 +188,14 @@ class SessionManager:
     async def update_state(self, session_id: str, patch: dict[str, Any], expected_version: int | None) -> Session:
         check_id("session_id", session_id)
         session, _ = await commits.mutate(
-            self.store,
-            session_id,
-            lambda s, _t, _now: (lifecycle.patch_state(s, patch, expected_version, self.config.limits), None),
+            self.store,            session_id, lifecycle.patch_state(patch, expected_version, self.config.limits)
         )
         return session
 
     async def reset_state(self, session_id: str, state: dict[str, Any], expected_version: int | None) -> Session:
         check_id("session_id", session_id)
         session, _ = await commits.mutate(
-            self.store,
-            session_id,
-            lambda s, _t, _now: (lifecycle.reset_state(s, state, expected_version, self.config.limits), None),
+            self.store,            session_id, lifecycle.reset_state(state, expected_version, self.config.limits)
         )
         return session
 
@@ -207,15 +205,13 @@ class SessionManager:
         check_id("session_id", session_id)
         check_id("player_id", player_id)
         check_text("display_name", display_name, self.config.limits.max_display_name_chars)
-        session, player = await commits.mutate(
-            self.store, session_id, lambda s, _t, now: lifecycle.join(s, player_id, display_name, now)
-        )
+        session, player = await commits.mutate(self.store, session_id, lifecycle.join(player_id, display_name))
         return PlayerView(player, tier_of(player, session.turn_number, await self.store.now(), self.config.tiers))
 
     async def leave(self, session_id: str, player_id: str) -> None:
         check_id("session_id", session_id)
         check_id("player_id", player_id)
-        await commits.mutate(self.store, session_id, lambda s, _t, now: (lifecycle.leave(s, player_id, now), None))
+        await commits.mutate(self.store, session_id, lifecycle.leave(player_id))
 
     async def list_players(
         self, session_id: str, size: int, token: str, include_departed: bool = False
@@ -247,9 +243,7 @@ class SessionManager:
         check_id("session_id", session_id)
         check_id("player_id", player_id)
         limits, tiers = self.config.limits, self.config.tiers
-        _, receipt = await commits.mutate(
-            self.store, session_id, lambda s, _t, now: submit_choice(s, player_id, choice, now, limits, tiers)
-        )
+        _, receipt = await commits.mutate(self.store, session_id, submit_choice(player_id, choice, limits, tiers))
         if receipt.resolved_turn is None:
             self.windows.schedule(session_id, receipt.turn_number, receipt.time_remaining)
         return receipt
@@ -257,9 +251,7 @@ class SessionManager:
     async def set_turn_options(self, session_id: str, options: list[str]) -> Session:
         check_id("session_id", session_id)
         check_options("options", options, self.config.limits)
-        session, _ = await commits.mutate(
-            self.store, session_id, lambda s, _t, _now: (lifecycle.set_options(s, options), None)
-        )
+        session, _ = await commits.mutate(self.store, session_id, lifecycle.set_options(options))
         return session
 
     async def list_turns(self, session_id: str, size: int, token: str) -> Page[Turn]:
@@ -277,10 +269,7 @@ class SessionManager:
         check_text("summary", summary, 1 << 20, required=True)
         limits = self.config.limits
         _, turn = await commits.mutate(
-            self.store,
-            session_id,
-            lambda _s, t, _now: set_turn_summary(_given(t), summary, winner, limits),
-            turn_number=turn_number,
+            self.store,            session_id, set_turn_summary(summary, winner, limits), turn_number=turn_number
         )
         return turn
 
@@ -306,7 +295,8 @@ class SessionManager:
             while batch := await self.store.events_after(session_id, last, 500):
                 for event in batch:
                     window = _track_window(window, event)
-                    yield event
+                    if _sendable(event):
+                        yield event
                     last = event.event_id
             while True:
                 timeout = self._until_tick(window) if ticks else None
@@ -317,12 +307,13 @@ class SessionManager:
                     now = self._wall()
                     yield Tick(session_id, window[0], window[1], max(0.0, round(window[1] - now)), now)
                     continue
-                if isinstance(item, str):
+                if isinstance(item, WatchEnd):
                     raise _watch_end(session_id, item, last)
                 if item.event_id <= last:
                     continue  # already replayed
                 window = _track_window(window, item)
-                yield item
+                if _sendable(item):
+                    yield item
                 last = item.event_id
         finally:
             self.hub.unsubscribe(sub)
@@ -341,23 +332,30 @@ class SessionManager:
         return Stats(self.store.name, await self.store.stats(), self.hub.watchers, self.start_time)
 
 
-def _given(turn: Turn | None) -> Turn:
-    assert turn is not None, "the store hands over the turn that was asked for"
-    return turn
-
-
 def _track_window(window: tuple[int, float] | None, event: Event) -> tuple[int, float] | None:
-    if event.kind == EventKind.WINDOW_OPENED:
-        return event.data["turn_number"], event.data["deadline"]
-    if event.kind in (EventKind.TURN_RESOLVED, EventKind.STATUS_CHANGED) and window is not None:
-        if event.kind == EventKind.TURN_RESOLVED or event.data["new"] == SessionStatus.EXPIRED:
+    match event.payload:
+        case WindowOpened(turn_number=turn_number, deadline=deadline):
+            return turn_number, deadline
+        case TurnResolved() | StatusChanged(new=SessionStatus.EXPIRED):
             return None
     return window
 
 
-def _watch_end(session_id: str, reason: str, last: int) -> Exception:
-    if reason == DELETED:
-        return SessionNotFound(session_id)
-    if reason == FELL_BEHIND:
-        return Unavailable(f"watcher fell too far behind; reconnect with after_event_id={last}")
-    return Unavailable(f"server is shutting down; reconnect with after_event_id={last}")
+def _sendable(event: Event) -> bool:
+    """Events of a kind a newer version wrote are skipped: this one cannot describe them."""
+    if isinstance(event.payload, UnknownEvent):
+        log.warning("skipped an event of an unknown kind", session_id=event.session_id, kind=event.kind)
+        return False
+    return True
+
+
+def _watch_end(session_id: str, reason: WatchEnd, last: int) -> Exception:
+    match reason:
+        case WatchEnd.DELETED:
+            return SessionNotFound(session_id)
+        case WatchEnd.FELL_BEHIND:
+            return Unavailable(f"watcher fell too far behind; reconnect with after_event_id={last}")
+        case WatchEnd.SHUTDOWN:
+            return Unavailable(f"server is shutting down; reconnect with after_event_id={last}")
+        case _:
+            assert_never(reason)

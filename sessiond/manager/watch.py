@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from enum import Enum
 
 import structlog
 
@@ -17,12 +18,16 @@ from sessiond.store.protocols import SessionStore
 
 log = structlog.get_logger(__name__)
 
-# Sentinels a watcher may find in its queue instead of an event.
-FELL_BEHIND = "fell-behind"
-DELETED = "deleted"
-SHUTDOWN = "shutdown"
 
-Item = Event | str
+class WatchEnd(Enum):
+    """Why a watch ends: what a watcher finds in its queue instead of an event."""
+
+    FELL_BEHIND = "fell-behind"
+    DELETED = "deleted"
+    SHUTDOWN = "shutdown"
+
+
+Item = Event | WatchEnd
 
 READ_BATCH = 1000  # events read per session at once
 RETRY_SECONDS = 1.0  # pause after a failed read (the store is down)
@@ -42,10 +47,10 @@ class Subscription:
             self.queue.put_nowait(item)
             return True
         except asyncio.QueueFull:
-            self.end(FELL_BEHIND)
+            self.end(WatchEnd.FELL_BEHIND)
             return False
 
-    def end(self, reason: str) -> None:
+    def end(self, reason: WatchEnd) -> None:
         if self.closed:
             return
         self.closed = True
@@ -100,7 +105,7 @@ class WatchHub:
         sub = Subscription(session_id, asyncio.Queue(maxsize=self._queue_size))
         self._open.add(sub)
         if self._closing:
-            sub.end(SHUTDOWN)
+            sub.end(WatchEnd.SHUTDOWN)
             return sub
         if not self._tasks:
             self._tasks = [
@@ -129,7 +134,7 @@ class WatchHub:
         self._closing = True
         for feed in self._feeds.values():
             for sub in feed.subscribers:
-                sub.end(SHUTDOWN)
+                sub.end(WatchEnd.SHUTDOWN)
         self._feeds.clear()
         for task in self._tasks:
             task.cancel()
@@ -175,10 +180,10 @@ class WatchHub:
         try:
             batch = await self._store.events_after(session_id, feed.last, READ_BATCH)
         except SessionNotFound:
-            self._end_feed(session_id, feed, DELETED)
+            self._end_feed(session_id, feed, WatchEnd.DELETED)
             return
         except EventsExpired:
-            self._end_feed(session_id, feed, FELL_BEHIND)
+            self._end_feed(session_id, feed, WatchEnd.FELL_BEHIND)
             return
         except SessiondError as exc:
             log.warning("watch read failed; retrying", session_id=session_id, error=exc.message)
@@ -195,7 +200,7 @@ class WatchHub:
         if len(batch) == READ_BATCH:
             self._mark((session_id,))
 
-    def _end_feed(self, session_id: str, feed: _Feed, reason: str) -> None:
+    def _end_feed(self, session_id: str, feed: _Feed, reason: WatchEnd) -> None:
         for sub in feed.subscribers:
             sub.end(reason)
         feed.subscribers.clear()

@@ -86,11 +86,12 @@ class WindowCloser:
         """Run the guarded close. Returns seconds to wait if the window is open but not
         yet due by the store's clock, else None."""
         deadline = 0.0
+        close = close_if_due(turn_number)
 
-        def change(s: Session, _t: Turn | None, now: float) -> tuple[Mutation, Turn | None]:
+        def change(s: Session, t: Turn | None, now: float) -> tuple[Mutation, Turn | None]:
             nonlocal deadline
             deadline = s.window.deadline if s.window is not None else 0.0
-            return close_if_due(s, turn_number, now)
+            return close(s, t, now)
 
         try:
             session, turn = await self._store.mutate(session_id, change)

@@ -129,7 +129,7 @@ class MemoryStore:
             session.last_activity_time = now
         for draft in mutation.events:
             session.last_event_id += 1
-            entry.events.append(Event(session.last_event_id, session_id, now, draft.kind, draft.data))
+            entry.events.append(Event(session.last_event_id, session_id, now, draft))
         if mutation.new_turn is not None:
             entry.turns.append(mutation.new_turn)
         if mutation.updated_turn is not None:

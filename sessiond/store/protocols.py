@@ -13,14 +13,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, fields
-from typing import Protocol, TypeVar
+from typing import Protocol
 
-from sessiond.core.models import Event, Mutation, PlayerProfile, Session, SessionStatus, Turn
-
-T = TypeVar("T")
-
-Change = Callable[[Session, Turn | None, float], tuple[Mutation, T]]
-"""Edits ``session`` (and ``turn`` when one was asked for) in place; raises to refuse."""
+from sessiond.core.models import Change as Change  # the rule shape; backends import it from here
+from sessiond.core.models import Event, PlayerProfile, Session, SessionStatus, Turn
+from sessiond.core.models import T as T
 
 ProfileChange = Callable[[PlayerProfile | None], PlayerProfile]
 """Returns the new profile given the stored one (None if there is none); raises to refuse."""

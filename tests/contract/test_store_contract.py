@@ -39,7 +39,7 @@ def bump(key: str = "n") -> object:
 
     def change(s: Session, _t: Turn | None, _now: float) -> tuple[Mutation, int]:
         value = int(s.state.get(key, 0)) + 1
-        return patch_state(s, {key: value}, None, LIMITS), value
+        return patch_state({key: value}, None, LIMITS)(s, None, 0.0)[0], value
 
     return change
 
@@ -59,7 +59,7 @@ async def add_turns(store: SessionStore, session_id: str, count: int) -> None:
 
         def change(s: Session, _t: Turn | None, now: float) -> tuple[Mutation, None]:
             turn = fake_turn(s, s.turn_number, now)
-            return Mutation(events=(events.turn_resolved(turn),), new_turn=turn), None
+            return Mutation(events=(events.TurnResolved(turn),), new_turn=turn), None
 
         await store.mutate(session_id, change)
 
@@ -163,14 +163,14 @@ async def test_list_filters_pages_and_counts_newest_first(store: SessionStore) -
 def _join(s: Session, player_id: str, now: float) -> tuple[Mutation, None]:
     from sessiond.core.lifecycle import join
 
-    mutation, _ = join(s, player_id, "", now)
+    mutation, _ = join(player_id, "")(s, None, now)
     return mutation, None
 
 
 def _pause(s: Session) -> Mutation:
     from sessiond.core.lifecycle import change_status
 
-    return change_status(s, "pause", "", 0.0)
+    return change_status("pause", "")(s, None, 0.0)[0]
 
 
 # Mutate
@@ -241,7 +241,7 @@ async def test_mutate_round_trips_roster_window_and_settings(store: SessionStore
     from sessiond.core.window import submit_choice
 
     await store.mutate("s1", lambda s, _t, now: _join(s, "p2", now))
-    await store.mutate("s1", lambda s, _t, now: submit_choice(s, "p1", "left", now, LIMITS, TierRules()))
+    await store.mutate("s1", lambda s, _t, now: submit_choice("p1", "left", LIMITS, TierRules())(s, None, now))
     got = await store.get("s1")
     assert got.window is not None and got.window.opened_by == "p1"
     assert got.window.choices["p1"].choice == "left"
@@ -270,7 +270,7 @@ async def test_mutate_with_a_turn_can_update_it(store: SessionStore) -> None:
     def summarise(_s: Session, turn: Turn | None, _now: float) -> tuple[Mutation, Turn]:
         assert turn is not None and turn.turn_number == 1
         turn.summary = "the party rested"
-        return Mutation(events=(events.turn_updated(turn),), updated_turn=turn), turn
+        return Mutation(events=(events.TurnUpdated(turn),), updated_turn=turn), turn
 
     await store.mutate("s1", summarise, turn_number=1)
     turns = await store.turns("s1", 0, 10)
@@ -338,9 +338,9 @@ async def test_windows_due_lists_open_windows_by_deadline(store: SessionStore) -
     everything = await store.windows_due(math.inf)
     assert {(d.session_id, d.turn_number) for d in everything} == {("past", 1), ("future", 1)}
     # The guarded close resolves it once; the index forgets it.
-    _, turn = await store.mutate("past", lambda s, _t, t: close_if_due(s, 1, t))
+    _, turn = await store.mutate("past", lambda s, _t, t: close_if_due(1)(s, None, t))
     assert turn is not None and turn.turn_number == 1
-    _, again = await store.mutate("past", lambda s, _t, t: close_if_due(s, 1, t))
+    _, again = await store.mutate("past", lambda s, _t, t: close_if_due(1)(s, None, t))
     assert again is None
     assert {d.session_id for d in await store.windows_due(math.inf)} == {"future"}
 
@@ -386,13 +386,13 @@ async def test_a_window_opened_by_a_change_is_due_at_its_deadline_and_forgotten_
     from sessiond.core.window import submit_choice
 
     await created(store, "s1", early_close=False)
-    _, receipt = await store.mutate("s1", lambda s, _t, now: submit_choice(s, "p1", "x", now, LIMITS, TierRules()))
+    _, receipt = await store.mutate("s1", submit_choice("p1", "x", LIMITS, TierRules()))
     assert [(d.session_id, d.turn_number, d.deadline) for d in await store.windows_due(math.inf)] == [
         ("s1", 1, receipt.deadline)
     ]
     assert await store.windows_due(receipt.deadline - 0.5) == []
     assert [d.session_id for d in await store.windows_due(receipt.deadline)] == ["s1"]
-    _, turn = await store.mutate("s1", lambda s, _t, _now: close_if_due(s, 1, receipt.deadline))
+    _, turn = await store.mutate("s1", lambda s, _t, _now: close_if_due(1)(s, None, receipt.deadline))
     assert turn is not None and turn.turn_number == 1
     assert await store.windows_due(math.inf) == []
 

@@ -197,7 +197,7 @@ async def test_after_redis_lost_everything_each_way_back_restores_the_session_fr
         await client.end_session(ended)
         expired = (await client.create_session(game_name="Expired")).session_id
         # As the janitor does once the session idled past its TTL (a day on).
-        await durable(service).mutate(expired, lambda s, _t, now: (expire(s, now + 86_400), None))
+        await durable(service).mutate(expired, lambda s, _t, now: expire(s, None, now + 86_400))
         sessions = (solo, game, plain, resumable, ended, expired)
         before = {sid: await full_view(client, sid) for sid in sessions}
         hot = {sid: await client.get_session(sid) for sid in sessions}

@@ -42,36 +42,36 @@ Change = Callable[[Session, Turn | None, float], tuple[Mutation, object]]
 
 
 def joins(player_id: str, name: str) -> Change:
-    return lambda s, _t, now: join(s, player_id, name, now)
+    return lambda s, _t, now: join(player_id, name)(s, None, now)
 
 
 def leaves(player_id: str) -> Change:
-    return lambda s, _t, now: (leave(s, player_id, now), None)
+    return lambda s, _t, now: leave(player_id)(s, None, now)
 
 
 def chooses(player_id: str, choice: str) -> Change:
-    return lambda s, _t, now: submit_choice(s, player_id, choice, now, LIMITS, TIERS)
+    return lambda s, _t, now: submit_choice(player_id, choice, LIMITS, TIERS)(s, None, now)
 
 
 def closes_due(s: Session, _t: Turn | None, now: float) -> tuple[Mutation, object]:
     assert s.window is not None
-    return close_if_due(s, s.window.turn_number, now)
+    return close_if_due(s.window.turn_number)(s, None, now)
 
 
 def summarizes(summary: str, winner: str = "") -> Change:
     def change(_s: Session, t: Turn | None, _now: float) -> tuple[Mutation, object]:
         assert t is not None
-        return set_turn_summary(t, summary, winner, LIMITS)
+        return set_turn_summary(summary, winner, LIMITS)(_s, t, 0.0)
 
     return change
 
 
 def patches(patch: dict[str, Any]) -> Change:
-    return lambda s, _t, _now: (patch_state(s, patch, None, LIMITS), None)
+    return lambda s, _t, _now: (patch_state(patch, None, LIMITS)(s, None, 0.0)[0], None)
 
 
 def goes(action: str) -> Change:
-    return lambda s, _t, now: (change_status(s, action, "", now), None)
+    return lambda s, _t, now: (change_status(action, "")(s, None, now)[0], None)
 
 
 class Story:

@@ -150,7 +150,7 @@ def retitle(title: str) -> Callable[[Session, Turn | None, float], tuple[Mutatio
 def summarise(summary: str) -> Callable[[Session, Turn | None, float], tuple[Mutation, Turn]]:
     def change(_s: Session, t: Turn | None, _now: float) -> tuple[Mutation, Turn]:
         assert t is not None
-        return set_turn_summary(t, summary, "", LIMITS)
+        return set_turn_summary(summary, "", LIMITS)(_s, t, 0.0)
 
     return change
 

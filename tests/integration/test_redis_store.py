@@ -21,7 +21,7 @@ from sessiond.core import codec, events
 from sessiond.core.errors import SessionNotFound, Unavailable
 from sessiond.core.lifecycle import join, patch_state
 from sessiond.core.limits import Limits
-from sessiond.core.models import CloseReason, EventKind, Mutation, PlayerProfile, Session, SessionStatus, Turn, Window
+from sessiond.core.models import CloseReason, Mutation, PlayerProfile, Session, SessionStatus, Turn, Window
 from sessiond.core.tiers import TierRules
 from sessiond.core.window import close_if_due, close_window, submit_choice
 from sessiond.store.protocols import SessionQuery
@@ -41,14 +41,14 @@ LIMITS = Limits()
 def bump(key: str = "n") -> Callable[[Session, Turn | None, float], tuple[Mutation, int]]:
     def change(s: Session, _t: Turn | None, _now: float) -> tuple[Mutation, int]:
         value = int(s.state.get(key, 0)) + 1
-        return patch_state(s, {key: value}, None, LIMITS), value
+        return patch_state({key: value}, None, LIMITS)(s, None, 0.0)[0], value
 
     return change
 
 
 def joins(player_id: str) -> Callable[[Session, Turn | None, float], tuple[Mutation, None]]:
     def change(s: Session, _t: Turn | None, now: float) -> tuple[Mutation, None]:
-        mutation, _ = join(s, player_id, player_id.title(), now)
+        mutation, _ = join(player_id, player_id.title())(s, None, now)
         return mutation, None
 
     return change
@@ -57,7 +57,7 @@ def joins(player_id: str) -> Callable[[Session, Turn | None, float], tuple[Mutat
 def resolve_a_turn(s: Session, _t: Turn | None, now: float) -> tuple[Mutation, None]:
     s.window = Window(s.turn_number, now - 1, now - 0.5, "p1")
     _, turn = close_window(s, now, CloseReason.DEADLINE)
-    return Mutation(events=(events.turn_resolved(turn),), new_turn=turn), None
+    return Mutation(events=(events.TurnResolved(turn),), new_turn=turn), None
 
 
 def open_store(url: str, **options: Any) -> RedisStore:
@@ -250,7 +250,7 @@ async def test_racing_closes_of_one_window_resolve_exactly_one_turn(
     session.window = Window(1, now - 5, now - 1, "p1")
     await a.create(session, "", 100)
     results = await asyncio.gather(
-        *(store.mutate("s1", lambda s, _t, t: close_if_due(s, 1, t)) for store in (a, b) * 5)
+        *(store.mutate("s1", lambda s, _t, t: close_if_due(1)(s, None, t)) for store in (a, b) * 5)
     )
     resolved = [turn for _, turn in results if turn is not None]
     assert len(resolved) == 1 and resolved[0].turn_number == 1
@@ -258,7 +258,7 @@ async def test_racing_closes_of_one_window_resolve_exactly_one_turn(
     final = await b.get("s1")
     assert final.window is None and final.turn_number == 2
     kinds = [e.kind for e in await a.events_after("s1", 0, 100)]
-    assert kinds.count(EventKind.TURN_RESOLVED) == 1
+    assert kinds.count(events.TurnResolved.kind) == 1
     assert await a.windows_due(math.inf) == []
 
 
@@ -276,7 +276,7 @@ async def test_open_windows_keep_their_deadline_entries_while_sweeps_run(
             await b.windows_due(await b.now())
 
     def choose(player_id: str) -> Callable[[Session, Turn | None, float], tuple[Mutation, object]]:
-        return lambda s, _t, now: submit_choice(s, player_id, "x", now, LIMITS, TierRules())
+        return lambda s, _t, now: submit_choice(player_id, "x", LIMITS, TierRules())(s, None, now)
 
     sweeper = asyncio.create_task(sweep())
     try:

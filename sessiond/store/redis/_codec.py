@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sessiond.core import codec
+from sessiond.core.events import EventPayload
 from sessiond.core.models import Event, Session, Turn
 
 # Field names of one stream entry (short: they are stored in every stream node).
@@ -97,8 +98,8 @@ def decode_turn(stored: bytes) -> Turn:
     return codec.turn_from_dict(json.loads(unpack(stored)))
 
 
-def encode_event_data(data: Mapping[str, Any], compress: bool = True) -> bytes:
-    return pack(dumps(data), compress)
+def encode_event_data(payload: EventPayload, compress: bool = True) -> bytes:
+    return pack(dumps(codec.event_data(payload)), compress)
 
 
 def field_needle(name: str, value: str) -> bytes:
@@ -147,6 +148,5 @@ def decode_event(session_id: str, entry_id: bytes | str, fields: Mapping[bytes, 
         event_id_of(entry_id),
         session_id,
         float(fields[TIME]),
-        fields[KIND].decode(),
-        json.loads(unpack(fields[DATA])),
+        codec.event_payload(fields[KIND].decode(), json.loads(unpack(fields[DATA]))),
     )

@@ -342,7 +342,7 @@ class RedisStore:
         events: list[Event] = []
         for draft in mutation.events:
             session.last_event_id += 1
-            events.append(Event(session.last_event_id, session_id, now, draft.kind, draft.data))
+            events.append(Event(session.last_event_id, session_id, now, draft))
 
         opened, closed = _deadline_change(before, session)
         if opened is not None:
@@ -384,7 +384,7 @@ class RedisStore:
             len(events),
         ]
         for event in events:
-            args += [rc.stream_id(event.event_id), event.kind, rc.encode_event_data(event.data, self._compress)]
+            args += [rc.stream_id(event.event_id), event.kind, rc.encode_event_data(event.payload, self._compress)]
         for turn in (new_turn, updated_turn):
             args += [str(turn.turn_number), rc.encode_turn(turn, self._compress)] if turn is not None else ["", ""]
         return args + self._outbox.args(lambda: facts.facts_of_commit(session, new_turn, updated_turn))
