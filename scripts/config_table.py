@@ -9,11 +9,10 @@ from sessiond.config import OPTIONS
 
 
 def table() -> str:
-    rows = ["| flag | environment | default | meaning |", "| --- | --- | --- | --- |"]
+    rows = ["| flag | environment | default | allowed | meaning |", "| --- | --- | --- | --- | --- |"]
     for opt in OPTIONS:
         default = str(opt.default).lower() if isinstance(opt.default, bool) else str(opt.default)
-        choices = f" ({', '.join(opt.choices)})" if opt.choices else ""
-        rows.append(f"| `{opt.flag}` | `{opt.env}` | `{default or '(empty)'}` | {opt.help}{choices} |")
+        rows.append(f"| `{opt.flag}` | `{opt.env}` | `{default or '(empty)'}` | {opt.allowed} | {opt.help} |")
     return "\n".join(rows)
 
 

@@ -15,6 +15,8 @@ import enum
 import hashlib
 import hmac
 import json
+import os
+import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -106,16 +108,37 @@ def load_tokens(path: str) -> TokenRegistry:
         Its tokens.
 
     Raises:
-        OpsConfigError: The file is unreadable or invalid; the message says where and
-            why, and never quotes a token.
+        OpsConfigError: The file is unreadable, readable by others (see
+            ``check_private``) or invalid; the message says where and why, and never
+            quotes a token.
     """
     try:
         with open(path, encoding="utf-8") as f:
+            check_private(os.fstat(f.fileno()), path)
             text = f.read()
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise OpsConfigError(f"{SETTING}: cannot read {path}: {reason}") from exc
     return parse_tokens(text, source=path)
+
+
+def check_private(st: os.stat_result, path: str) -> None:
+    """Refuse a tokens file that users other than this process's may read.
+
+    Others' read bit is always refused. The group's read bit is refused when this
+    process owns the file (it then only serves someone else); a file owned by another
+    user, such as a Kubernetes Secret mounted ``0440`` with the pod's ``fsGroup``, is
+    read through its group and may keep it.
+
+    Raises:
+        OpsConfigError: The file is readable by others, or by its group while owned by us.
+    """
+    mode = stat.S_IMODE(st.st_mode)
+    if mode & stat.S_IROTH or (mode & stat.S_IRGRP and st.st_uid == os.geteuid()):
+        raise OpsConfigError(
+            f"{SETTING}: {path} is readable by {'others' if mode & stat.S_IROTH else 'its group'} "
+            f"(mode {mode:04o}); it holds secrets: chmod 600 {path}"
+        )
 
 
 def parse_tokens(text: str, source: str = "tokens file") -> TokenRegistry:

@@ -1,11 +1,15 @@
-"""Snapshot files of the memory store: written atomically, read at start."""
+"""Snapshot files of the memory store: written atomically, read at start.
+
+A snapshot holds session state and player profiles, so the file and its temporary
+file are created 0600 whatever the umask.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 
 def write(path: Path, data: dict[str, Any]) -> int:
@@ -14,7 +18,7 @@ def write(path: Path, data: dict[str, Any]) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     blob = json.dumps(data, separators=(",", ":")).encode()
-    with open(tmp, "wb") as f:
+    with open_private(tmp) as f:
         f.write(blob)
         f.flush()
         os.fsync(f.fileno())
@@ -30,3 +34,10 @@ def read(path: Path) -> dict[str, Any] | None:
     except FileNotFoundError:
         return None
     return data
+
+
+def open_private(path: Path) -> BinaryIO:
+    """``path`` created or truncated for writing, readable and writable by its owner only."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a file left by an older run keeps its mode through O_CREAT
+    return os.fdopen(fd, "wb")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
 import subprocess
 import urllib.error
 import urllib.request
@@ -348,6 +349,7 @@ def tokens_file(tmp_path: Path) -> str:
             }
         )
     )
+    path.chmod(0o600)
     return str(path)
 
 
@@ -508,8 +510,15 @@ async def test_an_invalid_tokens_file_stops_the_start(
     path = tmp_path / "tokens.json"
     if content is not None:
         path.write_text(content)
+        path.chmod(0o600)
     with pytest.raises(SystemExit, match=message):
         await start_server(auth_tokens_file=str(path))
+
+
+async def test_a_tokens_file_others_may_read_stops_the_start(start_server: StartServer, tokens_file: str) -> None:
+    os.chmod(tokens_file, 0o644)  # what umask 022 gives
+    with pytest.raises(SystemExit, match=r"tokens\.json is readable by others \(mode 0644\).*chmod 600"):
+        await start_server(auth_tokens_file=tokens_file)
 
 
 async def test_without_a_tokens_file_auth_is_off_and_says_so(start_server: StartServer, json_logs: io.StringIO) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 
 from sessiond.ops import OpsConfigError, Scope, ScopeTable, load_tokens, parse_tokens
 from sessiond.ops.scopes import scope_of, sessiond_methods
+from sessiond.ops.tokens import check_private
 
 READER = "r3ad-only-t0ken-aaaaaaaaaaaa"
 WRITER = "wr1te-t0ken-bbbbbbbbbbbbbbbb"
@@ -76,7 +78,27 @@ def test_admin_implies_write_implies_read(granted: set[Scope], allowed: set[Scop
 def test_load_tokens_reads_the_file(tmp_path: Path) -> None:
     path = tmp_path / "tokens.json"
     path.write_text(GOOD)
+    path.chmod(0o600)
     assert load_tokens(str(path)).names == ["chatbot", "ops", "reader"]
+
+
+@pytest.mark.parametrize(("mode", "who"), [(0o644, "others"), (0o604, "others"), (0o640, "its group")])
+def test_a_tokens_file_others_may_read_is_refused(tmp_path: Path, mode: int, who: str) -> None:
+    path = tmp_path / "tokens.json"
+    path.write_text(GOOD)
+    path.chmod(mode)
+    refused = rf"SESSIOND_AUTH_TOKENS_FILE.*readable by {who} \(mode 0{mode:o}\).*chmod 600"
+    with pytest.raises(OpsConfigError, match=refused):
+        load_tokens(str(path))
+
+
+def test_a_group_readable_tokens_file_of_another_owner_is_read(tmp_path: Path) -> None:
+    """A Kubernetes Secret: owned by root, mode 0440, read through the pod's fsGroup."""
+    path = tmp_path / "tokens.json"
+    path.write_text(GOOD)
+    path.chmod(0o440)
+    st = os.stat(path)
+    check_private(os.stat_result((st.st_mode, *st[1:4], st.st_uid + 1, *st[5:])), str(path))
 
 
 @pytest.mark.parametrize("make", ["missing", "directory", "binary"])
@@ -86,6 +108,7 @@ def test_an_unreadable_file_is_a_clear_error(tmp_path: Path, make: str) -> None:
         path.mkdir()
     elif make == "binary":
         path.write_bytes(b"\xff\xfe\x00")
+        path.chmod(0o600)
     with pytest.raises(OpsConfigError, match=r"SESSIOND_AUTH_TOKENS_FILE.*cannot read .*tokens\.json"):
         load_tokens(str(path))
 
