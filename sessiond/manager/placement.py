@@ -65,7 +65,7 @@ class Placement:
         if s.owner_player_id:
             queries.append(SessionQuery(owner_player_id=s.owner_player_id, status=SessionStatus.ACTIVE))
         for query in queries:
-            found, _ = await self._store.find(query, 0, SCAN_LIMIT)
+            found, _ = await self._store.find(query, None, SCAN_LIMIT)
             rivals.update((r.session_id, r) for r in found if r.session_id != s.session_id)
         return list(rivals.values())
 
@@ -104,7 +104,7 @@ class Placement:
         for name, value in (("player_id", player_id), ("character_id", character_id), ("world_id", world_id)):
             check_id(name, value)
         async with self._store.lock(f"owner:{player_id}"):
-            mine, _ = await self._store.find(SessionQuery(owner_player_id=player_id), 0, SCAN_LIMIT)
+            mine, _ = await self._store.find(SessionQuery(owner_player_id=player_id), None, SCAN_LIMIT)
             target = next(
                 (
                     s

@@ -19,7 +19,17 @@ from sessiond.core.errors import InvalidInput, ProfileNotFound, SessionNotFound,
 from sessiond.core.events import StatusChanged, TurnResolved, UnknownEvent, WindowOpened
 from sessiond.core.limits import check_id, check_options, check_text
 from sessiond.core.models import Event, PlayerEntry, Session, SessionStatus, Tier, Turn
-from sessiond.core.paging import decode_token, encode_token, page_size
+from sessiond.core.paging import (
+    PlayerKey,
+    decode_player_key,
+    decode_session_key,
+    decode_turn_number,
+    encode_player_key,
+    encode_session_key,
+    encode_turn_number,
+    page_size,
+    session_key,
+)
 from sessiond.core.tiers import tier_of
 from sessiond.core.window import ChoiceReceipt, set_turn_summary, submit_choice
 from sessiond.manager import commits
@@ -140,10 +150,10 @@ class SessionManager:
         """One page of a store query, with a token valid only for the same query."""
         scope += query.key()
         limit = page_size(size, 50, 500)
-        offset = decode_token(token, scope)
-        sessions, total = await self.store.find(query, offset, limit)
-        more = offset + len(sessions) < total
-        return Page(sessions, encode_token(offset + len(sessions), scope) if more else "", total)
+        found, total = await self.store.find(query, decode_session_key(token, scope), limit + 1)
+        page = found[:limit]
+        more = len(found) > limit
+        return Page(page, encode_session_key(session_key(page[-1]), scope) if more else "", total)
 
     async def delete_session(self, session_id: str, etag: str) -> None:
         await self.store.delete(check_id("session_id", session_id), etag)
@@ -217,19 +227,24 @@ class SessionManager:
         self, session_id: str, size: int, token: str, include_departed: bool = False
     ) -> Page[PlayerView]:
         """The roster in join order; then, if asked, departed players whose privacy
-        settings allow being listed."""
+        settings allow being listed, in leave order (see PlayerKey)."""
         session = await self.get_session(session_id)
         scope = f"players:{session_id}:{include_departed}"
         limit = page_size(size, 100, 1000)
-        offset = decode_token(token, scope)
+        after = decode_player_key(token, scope)
         now = await self.store.now()
-        entries = list(session.roster.values())
+        keyed = [(PlayerKey(0, p.join_time, p.player_id), p) for p in session.roster.values()]
         if include_departed:
-            entries += [p for p in session.departed.values() if not await self._hides_departure(p.player_id)]
-        page = entries[offset : offset + limit]
-        views = [PlayerView(p, tier_of(p, session.turn_number, now, self.config.tiers)) for p in page]
-        end = offset + len(views)
-        return Page(views, encode_token(end, scope) if end < len(entries) else "")
+            keyed += [
+                (PlayerKey(1, p.leave_time, p.player_id), p)
+                for p in session.departed.values()
+                if not await self._hides_departure(p.player_id)
+            ]
+        keyed.sort(key=lambda kp: kp[0])
+        rest = [kp for kp in keyed if after is None or kp[0] > after]
+        page = rest[:limit]
+        views = [PlayerView(p, tier_of(p, session.turn_number, now, self.config.tiers)) for _, p in page]
+        return Page(views, encode_player_key(page[-1][0], scope) if len(rest) > limit else "")
 
     async def _hides_departure(self, player_id: str) -> bool:
         try:
@@ -257,10 +272,11 @@ class SessionManager:
     async def list_turns(self, session_id: str, size: int, token: str) -> Page[Turn]:
         check_id("session_id", session_id)
         limit = page_size(size, 20, 100)
-        offset = decode_token(token, "turns:" + session_id)
-        turns = await self.store.turns(session_id, offset, limit + 1)
-        more = len(turns) > limit
-        return Page(turns[:limit], encode_token(offset + limit, "turns:" + session_id) if more else "")
+        scope = "turns:" + session_id
+        found = await self.store.turns(session_id, decode_turn_number(token, scope), limit + 1)
+        page = found[:limit]
+        more = len(found) > limit
+        return Page(page, encode_turn_number(page[-1].turn_number, scope) if more else "")
 
     async def set_turn_summary(self, session_id: str, turn_number: int, summary: str, winner: str) -> Turn:
         check_id("session_id", session_id)

@@ -39,6 +39,7 @@ import structlog
 from sessiond.core import codec, facts
 from sessiond.core.errors import ProfileNotFound, SessionNotFound
 from sessiond.core.models import Event, PlayerProfile, Session, SessionStatus, Turn
+from sessiond.core.paging import SessionKey
 from sessiond.store.history import StoreHistory
 from sessiond.store.neo4j import GraphAuthFailed, GraphStore, GraphUnavailable, PermanentFactError
 from sessiond.store.outbox import Projector
@@ -194,7 +195,7 @@ class DurableStore:
     async def get(self, session_id: str) -> Session:
         return await self._restored(session_id, lambda: self.hot.get(session_id))
 
-    async def find(self, query: SessionQuery, offset: int, limit: int) -> tuple[list[Session], int]:
+    async def find(self, query: SessionQuery, after: SessionKey | None, limit: int) -> tuple[list[Session], int]:
         """Owner and channel queries decide who may be ACTIVE: their cold sessions are
         restored first, so a switch or a game load finds them."""
         cold: list[Session] = []
@@ -209,7 +210,7 @@ class DurableStore:
             if not s.status.final and await self.hot.get_or_none(s.session_id) is None:
                 with contextlib.suppress(SessionNotFound, GraphUnavailable):
                     await self._restore(s.session_id)
-        return await self.hot.find(query, offset, limit)
+        return await self.hot.find(query, after, limit)
 
     async def delete(self, session_id: str, etag: str = "") -> None:
         await self._restored(session_id, lambda: self.hot.delete(session_id, etag))
@@ -221,22 +222,22 @@ class DurableStore:
     async def mutate(self, session_id: str, change: Change[T], *, turn_number: int | None = None) -> tuple[Session, T]:
         return await self._restored(session_id, lambda: self.hot.mutate(session_id, change, turn_number=turn_number))
 
-    async def turns(self, session_id: str, offset: int, limit: int) -> list[Turn]:
+    async def turns(self, session_id: str, before: int | None, limit: int) -> list[Turn]:
         """The whole history, newest first: hot turns, then the graph's (and the outbox's)."""
-        hot = await self._restored(session_id, lambda: self.hot.turns(session_id, 0, self._history))
-        page = hot[offset : offset + limit]
+        hot = await self._restored(session_id, lambda: self.hot.turns(session_id, None, self._history))
+        page = [t for t in hot if before is None or t.turn_number < before][: max(0, limit)]
         if len(page) >= limit or len(hot) < self._history:
             return page  # the hot history holds every turn asked for
-        before = hot[-1].turn_number
-        skip, need = max(0, offset - len(hot)), limit - len(page)
-        pending = await self._pending_turns(session_id, before)  # first: see the module docstring
+        # Every hot turn below ``before`` is in the page: go on below the oldest hot one.
+        below = hot[-1].turn_number if before is None else min(before, hot[-1].turn_number)
+        need = limit - len(page)
+        pending = await self._pending_turns(session_id, below)  # first: see the module docstring
         if not pending:
-            return page + await self._graph_read(lambda: self.graph.turns(session_id, skip, need, before=before))
+            return page + await self._graph_read(lambda: self.graph.turns(session_id, need, before=below))
         # The graph lags: merge. Of its turns, at most len(pending) are also pending.
-        window = skip + need + len(pending)
-        durable = await self._graph_read(lambda: self.graph.turns(session_id, 0, window, before=before))
+        durable = await self._graph_read(lambda: self.graph.turns(session_id, need + len(pending), before=below))
         older = {t.turn_number: t for t in durable} | pending
-        return page + sorted(older.values(), key=lambda t: t.turn_number, reverse=True)[skip : skip + need]
+        return page + sorted(older.values(), key=lambda t: t.turn_number, reverse=True)[:need]
 
     async def _pending_turns(self, session_id: str, before: int) -> dict[int, Turn]:
         """Turns numbered below ``before`` whose facts are still in the session's outbox,

@@ -18,7 +18,7 @@ class StoreHistory:
         self._store = store
 
     async def player_sessions(self, player_id: str, limit: int) -> list[Session]:
-        found, _ = await self._store.find(SessionQuery(player_id=player_id), 0, SCAN_LIMIT)
+        found, _ = await self._store.find(SessionQuery(player_id=player_id), None, SCAN_LIMIT)
         return sorted(found, key=lambda s: s.update_time, reverse=True)[:limit]
 
     async def companions(self, player_id: str, limit: int) -> list[tuple[str, str, int]]:

@@ -25,6 +25,7 @@ from sessiond.core.errors import (
 )
 from sessiond.core.guards import check_etag
 from sessiond.core.models import Event, PlayerProfile, Session, SessionStatus, Turn
+from sessiond.core.paging import SessionKey, newest_first
 from sessiond.store.notices import ChangeNotices
 from sessiond.store.protocols import Change, DueWindow, ProfileChange, SessionQuery, StoreStats, T
 
@@ -95,10 +96,9 @@ class MemoryStore:
     async def get(self, session_id: str) -> Session:
         return self._entry(session_id).session.clone()
 
-    async def find(self, query: SessionQuery, offset: int, limit: int) -> tuple[list[Session], int]:
+    async def find(self, query: SessionQuery, after: SessionKey | None, limit: int) -> tuple[list[Session], int]:
         found = [e.session for e in self._entries.values() if query.matches(e.session)]
-        found.sort(key=lambda s: (s.create_time, s.session_id), reverse=True)
-        return [s.clone() for s in found[offset : offset + limit]], len(found)
+        return [s.clone() for s in newest_first(found, after, limit)], len(found)
 
     async def delete(self, session_id: str, etag: str = "") -> None:
         entry = self._entry(session_id)
@@ -141,9 +141,9 @@ class MemoryStore:
             self._notices.notify((session_id,))
         return session.clone(), result
 
-    async def turns(self, session_id: str, offset: int, limit: int) -> list[Turn]:
-        newest_first = list(reversed(self._entry(session_id).turns))
-        return newest_first[offset : offset + limit]
+    async def turns(self, session_id: str, before: int | None, limit: int) -> list[Turn]:
+        found = [t for t in reversed(self._entry(session_id).turns) if before is None or t.turn_number < before]
+        return found[: max(0, limit)]
 
     async def events_after(self, session_id: str, after_id: int, limit: int) -> list[Event]:
         entry = self._entry(session_id)

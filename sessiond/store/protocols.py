@@ -18,6 +18,7 @@ from typing import Protocol
 from sessiond.core.models import Change as Change  # the rule shape; backends import it from here
 from sessiond.core.models import Event, PlayerProfile, Session, SessionStatus, Turn
 from sessiond.core.models import T as T
+from sessiond.core.paging import SessionKey
 
 ProfileChange = Callable[[PlayerProfile | None], PlayerProfile]
 """Returns the new profile given the stored one (None if there is none); raises to refuse."""
@@ -88,8 +89,9 @@ class SessionStore(Protocol):
         """Raises SessionNotFound."""
         ...
 
-    async def find(self, query: SessionQuery, offset: int, limit: int) -> tuple[list[Session], int]:
-        """A page of matching sessions, newest first (by create_time), and how many
+    async def find(self, query: SessionQuery, after: SessionKey | None, limit: int) -> tuple[list[Session], int]:
+        """Up to ``limit`` matching sessions, newest first (descending SessionKey: create_time,
+        then id), only those sorting after ``after`` (below it) when given; and how many
         match in all."""
         ...
 
@@ -114,9 +116,10 @@ class SessionStore(Protocol):
         whatever ``change`` raises, in which case nothing is written."""
         ...
 
-    async def turns(self, session_id: str, offset: int, limit: int) -> list[Turn]:
-        """Resolved turns, newest first: the hot history (a durable store: the whole
-        history). Raises SessionNotFound."""
+    async def turns(self, session_id: str, before: int | None, limit: int) -> list[Turn]:
+        """Up to ``limit`` resolved turns, newest first, only those numbered below ``before``
+        when given: the hot history (a durable store: the whole history). Raises
+        SessionNotFound."""
         ...
 
     async def events_after(self, session_id: str, after_id: int, limit: int) -> list[Event]:

@@ -20,6 +20,7 @@ from sessiond.core.errors import (
 from sessiond.core.lifecycle import patch_state
 from sessiond.core.limits import Limits
 from sessiond.core.models import UNCHANGED, Mutation, Session, SessionStatus, Turn, Window
+from sessiond.core.paging import session_key
 from sessiond.core.window import close_if_due
 from sessiond.store.protocols import SessionQuery, SessionStore
 from tests.contract.conftest import EVENT_RETENTION, HISTORY, WHOLE_HISTORY
@@ -119,12 +120,12 @@ async def test_delete_removes_session_turns_and_events(store: SessionStore) -> N
     await store.mutate("s1", bump())
     await add_turns(store, "s1", 1)
     await store.delete("s1")
-    for call in (store.get("s1"), store.turns("s1", 0, 10), store.events_after("s1", 0, 10), store.delete("s1")):
+    for call in (store.get("s1"), store.turns("s1", None, 10), store.events_after("s1", 0, 10), store.delete("s1")):
         with pytest.raises(SessionNotFound):
             await call
     # The id is free again, and the new session starts a fresh history.
     await created(store, "s1")
-    assert await store.turns("s1", 0, 10) == []
+    assert await store.turns("s1", None, 10) == []
     assert await store.events_after("s1", 0, 10) == []
 
 
@@ -144,19 +145,22 @@ async def test_list_filters_pages_and_counts_newest_first(store: SessionStore) -
     for i in range(7):
         await created(store, f"s{i}", game_id="g" if i % 2 == 0 else "h", channel_id=f"c{i}")
     await store.mutate("s2", lambda s, _t, now: _join(s, "alice", now))
-    page, total = await store.find(SessionQuery(game_id="g"), 0, 2)
+    page, total = await store.find(SessionQuery(game_id="g"), None, 2)
     assert total == 4
     assert [s.session_id for s in page] == ["s6", "s4"]
-    page2, _ = await store.find(SessionQuery(game_id="g"), 2, 2)
+    page2, _ = await store.find(SessionQuery(game_id="g"), session_key(page[-1]), 2)
     assert [s.session_id for s in page2] == ["s2", "s0"]
-    by_player, total = await store.find(SessionQuery(player_id="alice"), 0, 10)
+    assert await store.find(SessionQuery(game_id="g"), session_key(page2[-1]), 2) == ([], 4)
+    rest, _ = await store.find(SessionQuery(), session_key(page[0]), 100)
+    assert [s.session_id for s in rest] == ["s5", "s4", "s3", "s2", "s1", "s0"]
+    by_player, total = await store.find(SessionQuery(player_id="alice"), None, 10)
     assert [s.session_id for s in by_player] == ["s2"] and total == 1
-    by_channel, _ = await store.find(SessionQuery(channel_id="c3"), 0, 10)
+    by_channel, _ = await store.find(SessionQuery(channel_id="c3"), None, 10)
     assert [s.session_id for s in by_channel] == ["s3"]
     await store.mutate("s3", lambda s, _t, _now: (_pause(s), None))
-    paused, total = await store.find(SessionQuery(status=SessionStatus.PAUSED), 0, 10)
+    paused, total = await store.find(SessionQuery(status=SessionStatus.PAUSED), None, 10)
     assert [s.session_id for s in paused] == ["s3"] and total == 1
-    everything, total = await store.find(SessionQuery(), 0, 100)
+    everything, total = await store.find(SessionQuery(), None, 100)
     assert total == 7 and len(everything) == 7
 
 
@@ -256,11 +260,13 @@ async def test_mutate_round_trips_roster_window_and_settings(store: SessionStore
 async def test_turns_are_newest_first_paged_and_trimmed_to_the_history(store: SessionStore) -> None:
     await created(store, "s1")
     await add_turns(store, "s1", HISTORY + 3)
-    turns = await store.turns("s1", 0, 100)
+    turns = await store.turns("s1", None, 100)
     oldest = 1 if store.name in WHOLE_HISTORY else 4  # a durable store pages past the hot turns
     assert [t.turn_number for t in turns] == list(range(HISTORY + 3, oldest - 1, -1))
-    assert [t.turn_number for t in await store.turns("s1", 1, 2)] == [HISTORY + 2, HISTORY + 1]
-    assert await store.turns("s1", 100, 10) == []
+    assert [t.turn_number for t in await store.turns("s1", HISTORY + 3, 2)] == [HISTORY + 2, HISTORY + 1]
+    assert [t.turn_number for t in await store.turns("s1", 6, 4)] == list(range(5, max(oldest, 2) - 1, -1))
+    assert await store.turns("s1", 1, 10) == []
+    assert await store.turns("s1", None, 0) == []
 
 
 async def test_mutate_with_a_turn_can_update_it(store: SessionStore) -> None:
@@ -273,7 +279,7 @@ async def test_mutate_with_a_turn_can_update_it(store: SessionStore) -> None:
         return Mutation(events=(events.TurnUpdated(turn),), updated_turn=turn), turn
 
     await store.mutate("s1", summarise, turn_number=1)
-    turns = await store.turns("s1", 0, 10)
+    turns = await store.turns("s1", None, 10)
     assert [(t.turn_number, t.summary) for t in turns] == [(2, ""), (1, "the party rested")]
     with pytest.raises(TurnNotFound):
         await store.mutate("s1", summarise, turn_number=9)
@@ -406,8 +412,8 @@ async def test_a_deleted_session_leaves_every_listing_and_frees_its_place(store:
     await store.delete("gone")
     assert await store.windows_due(math.inf) == []
     assert await store.sessions_idle(now + 10**6, 10) == []
-    assert await store.find(SessionQuery(), 0, 10) == ([], 0)
-    assert await store.find(SessionQuery(player_id="p1"), 0, 10) == ([], 0)
+    assert await store.find(SessionQuery(), None, 10) == ([], 0)
+    assert await store.find(SessionQuery(player_id="p1"), None, 10) == ([], 0)
     stats = await store.stats()
     assert stats.sessions_by_status == {} and stats.players == 0 and stats.open_windows == 0
     await store.create(make_session("next", now), "", 1)
@@ -544,7 +550,7 @@ async def test_find_by_owner_and_channel_membership(store: SessionStore) -> None
     chan = make_session("chan", now, channel_id="lobby")
     for s in (owned, chan, make_session("plain", now)):
         await store.create(s, "", 100)
-    mine, total = await store.find(SessionQuery(owner_player_id="ann"), 0, 10)
+    mine, total = await store.find(SessionQuery(owner_player_id="ann"), None, 10)
     assert [s.session_id for s in mine] == ["owned"] and total == 1
-    games, total = await store.find(SessionQuery(in_channel=True), 0, 10)
+    games, total = await store.find(SessionQuery(in_channel=True), None, 10)
     assert [s.session_id for s in games] == ["chan"] and total == 1

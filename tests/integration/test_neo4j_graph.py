@@ -372,7 +372,7 @@ async def test_turn_updates_carrying_a_revision_apply_in_revision_order(graph: G
     for ordering in (turn_facts, list(reversed(turn_facts))):
         await wipe(graph)
         await graph.apply_batch(ordering)
-        assert (await graph.turns("s1", 0, 1))[0].summary == ""  # the last commit cleared it
+        assert (await graph.turns("s1", 1))[0].summary == ""  # the last commit cleared it
     await graph.apply_batch([turn_facts[1]])
     assert (await rows(graph, "MATCH (t:Turn) RETURN t.summary AS s")) == [{"s": ""}]
 
@@ -420,9 +420,9 @@ async def test_a_turn_before_its_session_leaves_no_visible_session(graph: GraphS
     await graph.apply_batch([turn])
     assert await graph.load_session("s1") is None
     assert await graph.player_sessions("p1", 10) == []
-    assert [t.turn_number for t in await graph.turns("s1", 0, 10)] == [1]
+    assert [t.turn_number for t in await graph.turns("s1", 10)] == [1]
     await graph.apply_batch(story.facts[:-1])
-    assert await graph.load_session("s1") == (await story.store.get("s1"), await story.store.turns("s1", 0, 50))
+    assert await graph.load_session("s1") == (await story.store.get("s1"), await story.store.turns("s1", None, 50))
 
 
 # ----- reads ----------------------------------------------------------------------------------
@@ -436,7 +436,7 @@ async def test_load_session_restores_the_last_commit_with_its_turns(graph: Graph
         assert loaded is not None
         session, turns = loaded
         assert session == await story.store.get(session_id)
-        assert turns == await story.store.turns(session_id, 0, 50)
+        assert turns == await story.store.turns(session_id, None, 50)
     assert await graph.load_session("s3") is None  # deleted
     assert await graph.load_session("nope") is None
 
@@ -451,11 +451,11 @@ async def test_turns_pages_the_whole_history_newest_first(graph: GraphStore) -> 
     loaded = await graph.load_session("long")
     assert loaded is not None
     assert [t.turn_number for t in loaded[1]] == list(range(120, 70, -1))
-    pages = [await graph.turns("long", offset, 50) for offset in (0, 50, 100, 150)]
+    pages = [await graph.turns("long", 50, before=before) for before in (None, 71, 21, 1)]
     assert [len(p) for p in pages] == [50, 50, 20, 0]
-    assert [t for page in pages for t in page] == await story.store.turns("long", 0, 200)
+    assert [t for page in pages for t in page] == await story.store.turns("long", None, 200)
     assert [t.turn_number for page in pages for t in page] == list(range(120, 0, -1))
-    assert await graph.turns("nope", 0, 10) == []
+    assert await graph.turns("nope", 10) == []
 
 
 async def test_companions_leave_out_players_who_hide_from_recommendations(graph: GraphStore) -> None:

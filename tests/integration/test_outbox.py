@@ -178,9 +178,9 @@ async def test_every_kind_of_change_appends_its_facts(store: RedisStore, admin: 
 
     bumped, _ = await store.mutate("s1", bump())
     resolved, _ = await store.mutate("s1", resolve_a_turn)
-    turn = (await store.turns("s1", 0, 1))[0]
+    turn = (await store.turns("s1", None, 1))[0]
     summarised, _ = await store.mutate("s1", summarise("Dawn."), turn_number=1)
-    summary_turn = (await store.turns("s1", 0, 1))[0]
+    summary_turn = (await store.turns("s1", None, 1))[0]
     assert summary_turn.summary == "Dawn."
     await store.delete("s1")
     assert await outbox_facts(admin, outbox) == [

@@ -123,7 +123,7 @@ async def test_on_a_cluster_each_session_lives_on_one_slot(redis_cluster: RedisC
             assert await client.exists(*keys) == 3  # one multi-key command: one slot
         nodes = {str(client.get_node_from_key(store.keys.session(f"s{i}").session)) for i in range(20)}
         assert len(nodes) > 1 and len(slots) == 20
-        page, total = await store.find(SessionQuery(), 0, 100)
+        page, total = await store.find(SessionQuery(), None, 100)
         assert total == 20 and len(page) == 20
     finally:
         await client.aclose()
@@ -179,7 +179,7 @@ async def test_a_session_redis_expired_leaves_listing_sweeps_and_counts(
     await store.create(make_session("new", now), "", 2)
     assert [d.session_id for d in await store.windows_due(math.inf)] == ["kept"]
     assert await store.sessions_idle(now, 10) == ["kept"]
-    page, total = await store.find(SessionQuery(), 0, 10)
+    page, total = await store.find(SessionQuery(), None, 10)
     assert [s.session_id for s in page] == ["new", "kept"] and total == 2
     assert sum((await store.stats()).sessions_by_status.values()) == 2
     for index in store.keys.index.all:
@@ -254,7 +254,7 @@ async def test_racing_closes_of_one_window_resolve_exactly_one_turn(
     )
     resolved = [turn for _, turn in results if turn is not None]
     assert len(resolved) == 1 and resolved[0].turn_number == 1
-    assert [t.turn_number for t in await a.turns("s1", 0, 10)] == [1]
+    assert [t.turn_number for t in await a.turns("s1", None, 10)] == [1]
     final = await b.get("s1")
     assert final.window is None and final.turn_number == 2
     kinds = [e.kind for e in await a.events_after("s1", 0, 100)]
@@ -300,7 +300,7 @@ async def test_one_request_id_on_two_replicas_creates_one_session(replicas: tupl
     )
     assert sorted([made_a, made_b]) == [False, True]
     assert first.session_id == second.session_id
-    assert (await a.find(SessionQuery(), 0, 10))[1] == 1
+    assert (await a.find(SessionQuery(), None, 10))[1] == 1
 
 
 async def test_a_deleted_session_wakes_its_waiters_on_every_replica(replicas: tuple[RedisStore, RedisStore]) -> None:
@@ -400,11 +400,11 @@ async def test_a_channel_or_owner_query_reads_only_their_sessions(
         return await real_get_many(ids)
 
     monkeypatch.setattr(store._listing, "get_many", counting)
-    page, total = await store.find(SessionQuery(channel_id="lobby"), 0, 10)
+    page, total = await store.find(SessionQuery(channel_id="lobby"), None, 10)
     assert [s.session_id for s in page] == ["lobby-2", "lobby-1"] and total == 2
     assert sorted(read) == ["lobby-1", "lobby-2"]
     read.clear()
-    page, total = await store.find(SessionQuery(owner_player_id="ann", status=SessionStatus.ACTIVE), 0, 10)
+    page, total = await store.find(SessionQuery(owner_player_id="ann", status=SessionStatus.ACTIVE), None, 10)
     assert [s.session_id for s in page] == ["lobby-2"] and read == ["lobby-2"]
 
 
@@ -416,7 +416,7 @@ async def test_channel_and_owner_entries_go_with_their_session(store: RedisStore
     for key in keys:
         await admin.pexpire(key, 1)
     await until_gone(admin, keys)
-    assert await store.find(SessionQuery(channel_id="lobby"), 0, 10) == ([], 0)
+    assert await store.find(SessionQuery(channel_id="lobby"), None, 10) == ([], 0)
     for index in store.keys.index.all:
         assert await admin.zcard(index) == 0
 
@@ -440,7 +440,7 @@ async def test_calls_fail_fast_with_unavailable_while_redis_is_down_and_recover(
             lambda: store.get("s1"),
             lambda: store.mutate("s1", bump()),
             lambda: store.create(make_session("s2", made.create_time), "req", 100),
-            lambda: store.find(SessionQuery(game_id="g"), 0, 10),
+            lambda: store.find(SessionQuery(game_id="g"), None, 10),
             lambda: store.events_after("s1", 0, 10),
             lambda: store.wait_events("s1", 0, 1.0),
             lambda: store.windows_due(math.inf),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from sessiond.core.models import PlayerProfile
+from sessiond.core.paging import SessionKey
 from sessiond.manager.config import ManagerConfig
 from sessiond.manager.players import PlayerManager
 from sessiond.store.memory import MemoryStore
@@ -14,7 +15,7 @@ from sessiond.store.protocols import SessionQuery
 class StalledSessionSearch(MemoryStore):
     """A memory store whose session search never finishes: a stand-in for a slow part."""
 
-    async def find(self, query: SessionQuery, offset: int, limit: int) -> tuple[list, int]:  # type: ignore[type-arg]
+    async def find(self, query: SessionQuery, after: SessionKey | None, limit: int) -> tuple[list, int]:  # type: ignore[type-arg]
         await asyncio.Event().wait()
         raise AssertionError("unreachable")
 

@@ -45,7 +45,7 @@ WHERE t.turn_number IS NOT NULL AND ($before IS NULL OR t.turn_number < $before)
 RETURN """
     + _TURN_FIELDS
     + """ AS turn
-ORDER BY t.turn_number DESC SKIP $offset LIMIT $limit
+ORDER BY t.turn_number DESC LIMIT $limit
 """
 )
 
@@ -121,16 +121,11 @@ class GraphReads:
             return None
         return _session(records[0]["snapshot"]), [_turn(t) for t in records[0]["turns"]]
 
-    async def turns(self, session_id: str, offset: int, limit: int, *, before: int | None = None) -> list[Turn]:
-        """Resolved turns of the whole history, newest first ([] for an unknown session);
-        with ``before``, only those numbered below it (offset counts from there)."""
+    async def turns(self, session_id: str, limit: int, *, before: int | None = None) -> list[Turn]:
+        """Up to ``limit`` resolved turns of the whole history, newest first ([] for an
+        unknown session); with ``before``, only those numbered below it."""
         records = await self._read(
-            _TURNS,
-            f"reading turns of session {session_id!r}",
-            session_id=session_id,
-            offset=offset,
-            limit=limit,
-            before=before,
+            _TURNS, f"reading turns of session {session_id!r}", session_id=session_id, limit=limit, before=before
         )
         return [_turn(r["turn"]) for r in records]
 

@@ -29,6 +29,7 @@ import math
 from collections.abc import Sequence
 
 from sessiond.core.models import Session
+from sessiond.core.paging import SessionKey
 from sessiond.store.redis import _codec as rc
 from sessiond.store.redis._client import Client
 from sessiond.store.redis._keys import IndexKeys
@@ -129,6 +130,11 @@ class Indexes:
         """Every indexed session id by create_time, newest first (ties: id, descending)."""
         members = await self._client.zrange(self._keys.created, 0, -1, desc=True)
         return [rc.as_text(m) for m in members]
+
+    async def created_keys(self) -> list[SessionKey]:
+        """Like newest_first, with each session's create_time (its score)."""
+        members = await self._client.zrange(self._keys.created, 0, -1, desc=True, withscores=True)
+        return [SessionKey(float(pair[1]), rc.as_text(pair[0])) for pair in members]
 
     async def count(self) -> int:
         return int(await self._client.zcard(self._keys.created))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 
 from sessiond.core.models import Session, SessionStatus
+from sessiond.core.paging import SessionKey, newest_first
 from sessiond.store.protocols import DueWindow, SessionQuery, StoreStats
 from sessiond.store.redis import _codec as rc
 from sessiond.store.redis._client import Client
@@ -23,16 +24,16 @@ class Listing:
         self._indexes = indexes
         self._clock = clock
 
-    async def find(self, query: SessionQuery, offset: int, limit: int) -> tuple[list[Session], int]:
+    async def find(self, query: SessionQuery, after: SessionKey | None, limit: int) -> tuple[list[Session], int]:
         """Newest first. A channel or owner filter reads that index's sessions; any other
         filter reads every session (pipelined, pre-filtered on the raw JSON): O(sessions)."""
-        offset, limit = max(0, offset), max(0, limit)
         if query == SessionQuery():
-            ids = await self._indexes.newest_first()
-            alive = await self.exists_many(ids)
-            await self.prune([sid for sid, ok in zip(ids, alive, strict=True) if not ok])
-            live = [sid for sid, ok in zip(ids, alive, strict=True) if ok]
-            records = await self.get_many(live[offset : offset + limit])
+            keys = await self._indexes.created_keys()
+            alive = await self.exists_many([k.session_id for k in keys])
+            await self.prune([k.session_id for k, ok in zip(keys, alive, strict=True) if not ok])
+            live = [k for k, ok in zip(keys, alive, strict=True) if ok]
+            page = [k.session_id for k in live if after is None or k < after][: max(0, limit)]
+            records = await self.get_many(page)
             return [rc.decode_session(r) for r in records if r is not None], len(live)
         needles = _needles(query)
         found: list[Session] = []
@@ -40,8 +41,7 @@ class Listing:
             plain = rc.unpack(raw)
             if all(n in plain for n in needles) and query.matches(s := rc.decode_session(plain)):
                 found.append(s)
-        found.sort(key=lambda s: (s.create_time, s.session_id), reverse=True)
-        return found[offset : offset + limit], len(found)
+        return newest_first(found, after, limit), len(found)
 
     async def _candidates(self, query: SessionQuery) -> list[str]:
         """The ids a query must look at: one channel's or one owner's when it names one."""

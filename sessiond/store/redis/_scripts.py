@@ -130,10 +130,12 @@ local oldest = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)
 return {oldest, redis.call('XRANGE', KEYS[2], ARGV[1], '+', 'COUNT', ARGV[2])}
 """
 
-# KEYS: session, turns. ARGV: start, stop (ranks, newest first). -> nil if gone, else turns
+# KEYS: session, turns. ARGV: highest turn number ('+inf' or '(N': below N), count.
+# -> nil if gone, else up to count turns, newest first
 TURNS = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-return redis.call('ZRANGE', KEYS[2], ARGV[1], ARGV[2], 'REV')
+if tonumber(ARGV[2]) == 0 then return {} end
+return redis.call('ZRANGE', KEYS[2], ARGV[1], '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, ARGV[2])
 """
 
 # KEYS: created, expiry, deadlines, channel, owner.

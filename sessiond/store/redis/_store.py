@@ -40,6 +40,7 @@ from sessiond.core.errors import (
 )
 from sessiond.core.guards import check_etag
 from sessiond.core.models import Event, PlayerProfile, Session, Turn
+from sessiond.core.paging import SessionKey
 from sessiond.store.outbox import OutboxStats
 from sessiond.store.protocols import Change, DueWindow, ProfileChange, SessionQuery, StoreStats, T
 from sessiond.store.redis import _codec as rc
@@ -394,12 +395,11 @@ class RedisStore:
 
     # Turns and events
 
-    async def turns(self, session_id: str, offset: int, limit: int) -> list[Turn]:
+    async def turns(self, session_id: str, before: int | None, limit: int) -> list[Turn]:
         keys = self._keys.session(session_id)
-        offset = max(0, offset)
-        start, stop = (offset, offset + limit - 1) if limit > 0 else (1, 0)  # 1..0: an empty range
+        below = "+inf" if before is None else f"({before}"  # '(': exclusive
         with unavailable_on_failure():
-            found = await self._scripts.turns(keys=[keys.session, keys.turns], args=[start, stop])
+            found = await self._scripts.turns(keys=[keys.session, keys.turns], args=[below, max(0, limit)])
         if found is None:
             raise SessionNotFound(session_id)
         return [rc.decode_turn(rc.as_bytes(raw)) for raw in found]
@@ -415,11 +415,11 @@ class RedisStore:
 
     # Reading across sessions
 
-    async def find(self, query: SessionQuery, offset: int, limit: int) -> tuple[list[Session], int]:
+    async def find(self, query: SessionQuery, after: SessionKey | None, limit: int) -> tuple[list[Session], int]:
         """Newest first. A channel or owner filter reads that index's sessions; any other
         filter reads every session (pipelined, pre-filtered on the raw JSON): O(sessions)."""
         with unavailable_on_failure():
-            return await self._listing.find(query, offset, limit)
+            return await self._listing.find(query, after, limit)
 
     async def windows_due(self, until: float) -> list[DueWindow]:
         with unavailable_on_failure():
