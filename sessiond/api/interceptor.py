@@ -76,9 +76,6 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         self._last_arrival = 0.0
         self._idle = asyncio.Event()
         self._idle.set()
-        self._streams = 0  # sessiond's own streams (watches), not health's
-        self._no_streams = asyncio.Event()
-        self._no_streams.set()
 
     async def intercept_service(
         self,
@@ -99,8 +96,8 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
 
     async def drain(self, grace: float, quiet: float = 0.1, settle: float = 1.0) -> None:
         """Refuse new calls with UNAVAILABLE; wait, at most ``grace`` seconds, for the
-        calls already running to finish and the watches (already told to end) to close,
-        then up to ``settle`` more seconds until no call has arrived for ``quiet`` seconds.
+        calls already running to finish, then up to ``settle`` more seconds until no call
+        has arrived for ``quiet`` seconds.
 
         Calls the transport had received but not yet dispatched are answered UNAVAILABLE
         here, before ``server.stop`` would cancel them: a caller can then tell a call
@@ -110,8 +107,6 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         start = time.monotonic()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._idle.wait(), grace)
-        with contextlib.suppress(TimeoutError):  # watches told to end: let them send their status
-            await asyncio.wait_for(self._no_streams.wait(), max(0.0, start + grace - time.monotonic()))
         until = min(start + grace, time.monotonic() + settle)
         # Polled: the event awaited is an absence (no call for ``quiet`` seconds).
         while time.monotonic() - self._last_arrival < quiet and time.monotonic() < until:  # noqa: ASYNC110
@@ -165,13 +160,10 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         self, method: str, parse: Callable[[bytes], Any], behavior: Callable[..., Any]
     ) -> Callable[..., Awaitable[None]]:
         write_timeout = self._write_timeout
-        counted = not method.startswith(UNLOGGED_PREFIXES)
 
         async def call(raw: bytes, context: Context) -> None:
             start = time.perf_counter()
             code, request, caller = grpc.StatusCode.OK, None, ""
-            if counted:
-                self._stream_opened()
             try:
                 caller = await self._admit(method, context)
                 request = await _parsed(method, parse, raw, context)
@@ -185,8 +177,6 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                 await _answer(method, exc, context)
                 raise
             finally:
-                if counted:
-                    self._stream_closed()
                 self._finish(method, code, request, caller, time.perf_counter() - start, unary=False)
 
         return call
@@ -238,15 +228,6 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         self._in_flight -= 1
         if self._in_flight == 0:
             self._idle.set()
-
-    def _stream_opened(self) -> None:
-        self._streams += 1
-        self._no_streams.clear()
-
-    def _stream_closed(self) -> None:
-        self._streams -= 1
-        if self._streams == 0:
-            self._no_streams.set()
 
     def _finish(
         self, method: str, code: grpc.StatusCode, request: Any, caller: str, seconds: float, *, unary: bool

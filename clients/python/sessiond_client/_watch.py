@@ -25,7 +25,8 @@ class SessionWatch:
     """The events of one session, as returned by `SessionClient.watch`.
 
     Iterate it with ``async for``. When the stream is lost with UNAVAILABLE (a
-    dropped connection, a server shutting down, a watcher that fell behind) it
+    dropped connection, a server shutting down, a watcher that fell behind), or
+    CANCELLED by the server's side (a server stopping before it said UNAVAILABLE), it
     reconnects after a backoff delay, resuming after the last stored event it
     yielded, so no stored event is missed or yielded twice. Countdown ticks
     (``event_id`` 0) missed while disconnected are not replayed.
@@ -155,7 +156,10 @@ class SessionWatch:
         """Wait before reconnecting, or raise the typed error if the watch cannot go on."""
         self._failures += 1
         out_of_tries = self._max_reconnects is not None and self._failures > self._max_reconnects
-        if not is_retryable(err) or out_of_tries:
+        # CANCELLED that this watch did not cause: a server going away cut the stream
+        # before its UNAVAILABLE went out. Resuming a read is always safe.
+        resumable = is_retryable(err) or err.code() == grpc.StatusCode.CANCELLED
+        if not resumable or out_of_tries:
             raise error_from_rpc(err, METHOD) from err
         delay = self._policy.backoff(self._failures)
         remaining = self._remaining()
