@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
 import subprocess
 import urllib.error
 import urllib.request
@@ -515,7 +516,7 @@ async def test_an_invalid_tokens_file_stops_the_start(
 
 
 async def test_a_tokens_file_others_may_read_stops_the_start(start_server: StartServer, tokens_file: str) -> None:
-    Path(tokens_file).chmod(0o644)  # what umask 022 gives
+    os.chmod(tokens_file, 0o644)  # what umask 022 gives
     with pytest.raises(SystemExit, match=r"tokens\.json is readable by others \(mode 0644\).*chmod 600"):
         await start_server(auth_tokens_file=tokens_file)
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from sessiond.ops import OpsConfigError, Scope, ScopeTable, load_tokens, parse_tokens
-from sessiond.ops.tokens import check_private
 from sessiond.ops.scopes import scope_of, sessiond_methods
+from sessiond.ops.tokens import check_private
 
 READER = "r3ad-only-t0ken-aaaaaaaaaaaa"
 WRITER = "wr1te-t0ken-bbbbbbbbbbbbbbbb"
@@ -87,7 +87,8 @@ def test_a_tokens_file_others_may_read_is_refused(tmp_path: Path, mode: int, who
     path = tmp_path / "tokens.json"
     path.write_text(GOOD)
     path.chmod(mode)
-    with pytest.raises(OpsConfigError, match=rf"SESSIOND_AUTH_TOKENS_FILE.*readable by {who} \(mode 0{mode:o}\).*chmod 600"):
+    refused = rf"SESSIOND_AUTH_TOKENS_FILE.*readable by {who} \(mode 0{mode:o}\).*chmod 600"
+    with pytest.raises(OpsConfigError, match=refused):
         load_tokens(str(path))
 
 
