@@ -161,8 +161,11 @@ class WatchHub:
         loop = asyncio.get_running_loop()
         resync_at = loop.time() + self._resync_seconds
         while True:
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the cancel that
+            # close() sends when the event fires at the same moment, and the task never ends.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), max(0.0, resync_at - loop.time()))
+                async with asyncio.timeout_at(resync_at):
+                    await self._wake.wait()
             if loop.time() >= resync_at:
                 resync_at = loop.time() + self._resync_seconds
                 self._dirty.update(self._feeds)
