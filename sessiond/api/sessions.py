@@ -12,7 +12,7 @@ from sessiond_client._proto.sessiond.v1 import session_service_pb2 as spb
 from sessiond_client._proto.sessiond.v1 import session_service_pb2_grpc as spb_grpc
 
 from sessiond.api import convert
-from sessiond.api.errors import mapped, status_of
+from sessiond.api.errors import abort_with, mapped
 from sessiond.core.errors import SessiondError
 from sessiond.manager.placement import Swapped
 from sessiond.manager.sessions import SessionManager, Snapshot, Tick
@@ -109,7 +109,7 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
                 else:
                     yield convert.event_to_pb(item)
         except SessiondError as exc:
-            await context.abort(status_of(exc), exc.message)
+            await abort_with(context, exc)
 
     @mapped
     async def ListTurns(self, request: spb.ListTurnsRequest, context: Any) -> spb.ListTurnsResponse:

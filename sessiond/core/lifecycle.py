@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sessiond.core import events
-from sessiond.core.errors import InvalidInput, PlayerNotFound, WrongState
+from sessiond.core.errors import InvalidInput, NotOnRoster, PlayerNotFound, WindowOpen, WrongStatus
 from sessiond.core.guards import add_player, check_etag, check_version, require_open
 from sessiond.core.limits import Limits, check_id, check_options, check_state, check_text
 from sessiond.core.mergepatch import merge_patch
@@ -51,7 +51,7 @@ def change_status(s: Session, action: str, etag: str, now: float) -> Mutation:
     check_etag(s, etag)
     if s.status not in allowed:
         names = " or ".join(sorted(a.value for a in allowed))
-        raise WrongState(f"cannot {action} session {s.session_id!r}: it is {s.status.value}, not {names}")
+        raise WrongStatus(f"cannot {action} session {s.session_id!r}: it is {s.status.value}, not {names}")
     drafts: list[EventDraft] = []
     new_turn = None
     if target is SessionStatus.ENDED and s.window is not None:
@@ -125,7 +125,7 @@ def set_game_master(s: Session, player_id: str) -> Mutation:
     """Hand the co-GM role to a rostered player, or back to the narrator ("")."""
     require_open(s, "change the game master")
     if player_id and player_id not in s.roster:
-        raise WrongState(f"player {player_id!r} is not on the roster of session {s.session_id!r}; join them first")
+        raise NotOnRoster(f"player {player_id!r} is not on the roster of session {s.session_id!r}; join them first")
     if player_id == s.game_master:
         return UNCHANGED
     old, s.game_master = s.game_master, player_id
@@ -135,7 +135,7 @@ def set_game_master(s: Session, player_id: str) -> Mutation:
 def set_options(s: Session, options: list[str]) -> Mutation:
     require_open(s, "set the options")
     if s.window is not None:
-        raise WrongState(
+        raise WindowOpen(
             f"cannot change the options of turn {s.turn_number} of session {s.session_id!r}: "
             "its window is open; set them after it resolves"
         )

@@ -7,7 +7,7 @@ import zlib
 from dataclasses import dataclass
 
 from sessiond.core import events
-from sessiond.core.errors import InvalidInput, WrongState
+from sessiond.core.errors import InvalidInput, NotATie
 from sessiond.core.guards import add_player, require_status
 from sessiond.core.limits import Limits, check_text
 from sessiond.core.models import (
@@ -166,7 +166,7 @@ def set_turn_summary(turn: Turn, summary: str, winner: str, limits: Limits) -> t
     if winner:
         undecided = turn.tied and turn.tie_break is TieBreak.NARRATOR and not turn.winner
         if not undecided:
-            raise WrongState(f"turn {turn.turn_number} is not an undecided NARRATOR tie; its winner is {turn.winner!r}")
+            raise NotATie(f"turn {turn.turn_number} is not an undecided NARRATOR tie; its winner is {turn.winner!r}")
         tied = [option for option, n in turn.tally if n == turn.tally[0][1]]
         if winner not in tied:
             raise InvalidInput("winner", f"{winner!r} is not one of the tied options {tied}")

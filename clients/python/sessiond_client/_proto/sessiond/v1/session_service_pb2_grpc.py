@@ -31,7 +31,9 @@ class SessionServiceStub:
     """Keeps the live state of game sessions. Ids (sessions, players, games,
     channels, characters, worlds, requests) are 1-128 characters of
     [A-Za-z0-9._:-]; anything else is INVALID_ARGUMENT. Every refused call
-    changes nothing.
+    changes nothing. Every error carries a google.rpc.ErrorInfo (domain
+    "sessiond") in its status details, whose stable reason (SESSION_NOT_FOUND,
+    STALE_ETAG, WRONG_TURN, ...; listed in README.md, "Errors") callers branch on.
     """
 
     def __init__(self, channel):
@@ -161,7 +163,9 @@ class SessionServiceServicer:
     """Keeps the live state of game sessions. Ids (sessions, players, games,
     channels, characters, worlds, requests) are 1-128 characters of
     [A-Za-z0-9._:-]; anything else is INVALID_ARGUMENT. Every refused call
-    changes nothing.
+    changes nothing. Every error carries a google.rpc.ErrorInfo (domain
+    "sessiond") in its status details, whose stable reason (SESSION_NOT_FOUND,
+    STALE_ETAG, WRONG_TURN, ...; listed in README.md, "Errors") callers branch on.
     """
 
     def CreateSession(self, request, context):
@@ -503,7 +507,9 @@ class SessionService:
     """Keeps the live state of game sessions. Ids (sessions, players, games,
     channels, characters, worlds, requests) are 1-128 characters of
     [A-Za-z0-9._:-]; anything else is INVALID_ARGUMENT. Every refused call
-    changes nothing.
+    changes nothing. Every error carries a google.rpc.ErrorInfo (domain
+    "sessiond") in its status details, whose stable reason (SESSION_NOT_FOUND,
+    STALE_ETAG, WRONG_TURN, ...; listed in README.md, "Errors") callers branch on.
     """
 
     @staticmethod
