@@ -12,9 +12,8 @@ from typing import Any
 
 import grpc
 import structlog
-from grpc_health.v1 import _async as health_aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_health.v1.health import aio as health_aio
 from sessiond_client._proto.sessiond.v1 import player_service_pb2 as ppb
 from sessiond_client._proto.sessiond.v1 import player_service_pb2_grpc as ppb_grpc
 from sessiond_client._proto.sessiond.v1 import session_service_pb2 as spb
@@ -37,6 +36,7 @@ from sessiond.ops import (
     server_credentials,
     server_ssl_context,
 )
+from sessiond.ops.reflection import enable_reflection
 from sessiond.store import snapshot
 from sessiond.store.durable import DurableStore
 from sessiond.store.memory import MemoryStore
@@ -141,13 +141,8 @@ class Service:
         spb_grpc.add_SessionServiceServicer_to_server(self.session_servicer, self.server)
         ppb_grpc.add_PlayerServiceServicer_to_server(self.player_servicer, self.server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
-        reflection.enable_server_reflection(
-            (
-                SERVICE_NAME,
-                PLAYER_SERVICE_NAME,
-                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-                reflection.SERVICE_NAME,
-            ),
+        enable_reflection(
+            (SERVICE_NAME, PLAYER_SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name),
             self.server,
         )
         try:

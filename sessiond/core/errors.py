@@ -55,12 +55,63 @@ class LimitReached(SessiondError):
     """A configured capacity (sessions, roster) is full."""
 
 
+class TooManySessions(LimitReached):
+    """The server holds its configured maximum of sessions."""
+
+
+class RosterFull(LimitReached):
+    """The session has its maximum of players."""
+
+
 class WrongState(SessiondError):
     """The session's lifecycle state or window does not allow the call."""
 
 
+class WrongStatus(WrongState):
+    """The session's lifecycle state (ACTIVE, PAUSED, ENDED, EXPIRED) does not allow the call."""
+
+
+class WrongTurn(WrongState):
+    """A choice meant for one turn arrived while the session is on another."""
+
+    def __init__(self, session_id: str, wanted: int, current: int) -> None:
+        super().__init__(
+            f"the choice is for turn {wanted}, but session {session_id!r} is on turn {current}; "
+            "nothing was recorded"
+        )
+        self.current_turn = current
+
+
+class WindowOpen(WrongState):
+    """The turn's choice window is open, which the call must wait for."""
+
+
+class NotOnRoster(WrongState):
+    """The player must join the session first."""
+
+
+class RivalActive(WrongState):
+    """Another ACTIVE session of the same channel or player stands in the way."""
+
+
+class NotAGame(WrongState):
+    """The session is not bound to a channel, so it is not a saved game."""
+
+
+class NotATie(WrongState):
+    """A winner was named for a turn that is not an undecided NARRATOR tie."""
+
+
 class VersionConflict(SessiondError):
     """An expected state version or etag is stale."""
+
+
+class StaleEtag(VersionConflict):
+    """The etag the caller sent is not the resource's current one."""
+
+
+class StaleStateVersion(VersionConflict):
+    """The expected_state_version the caller sent is not the session's current one."""
 
 
 class EventsExpired(SessiondError):

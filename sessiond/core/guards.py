@@ -2,35 +2,35 @@
 
 from __future__ import annotations
 
-from sessiond.core.errors import LimitReached, VersionConflict, WrongState
+from sessiond.core.errors import RosterFull, StaleEtag, StaleStateVersion, WrongStatus
 from sessiond.core.models import PlayerEntry, Session, SessionStatus
 
 
 def require_status(s: Session, wanted: SessionStatus, action: str) -> None:
     if s.status is not wanted:
-        raise WrongState(f"cannot {action}: session {s.session_id!r} is {s.status.value}, not {wanted.value}")
+        raise WrongStatus(f"cannot {action}: session {s.session_id!r} is {s.status.value}, not {wanted.value}")
 
 
 def require_open(s: Session, action: str) -> None:
     if s.status.final:
-        raise WrongState(f"cannot {action}: session {s.session_id!r} is {s.status.value}")
+        raise WrongStatus(f"cannot {action}: session {s.session_id!r} is {s.status.value}")
 
 
 def check_etag(s: Session, etag: str) -> None:
     if etag and etag != s.etag:
-        raise VersionConflict(f"etag {etag!r} is stale: session {s.session_id!r} is now at {s.etag!r}")
+        raise StaleEtag(f"etag {etag!r} is stale: session {s.session_id!r} is now at {s.etag!r}")
 
 
 def check_version(s: Session, expected: int | None) -> None:
     if expected is not None and expected != s.state_version:
-        raise VersionConflict(
+        raise StaleStateVersion(
             f"expected state_version {expected}, but session {s.session_id!r} is at {s.state_version}"
         )
 
 
 def add_player(s: Session, player_id: str, display_name: str, now: float) -> PlayerEntry:
     if len(s.roster) >= s.settings.max_players:
-        raise LimitReached(f"session {s.session_id!r} has its maximum of {s.settings.max_players} players")
+        raise RosterFull(f"session {s.session_id!r} has its maximum of {s.settings.max_players} players")
     player = PlayerEntry(player_id, display_name, now, now, s.turn_number)
     s.roster[player_id] = player
     return player

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sessiond.core.errors import InvalidInput, PlayerNotFound, WrongState
+from sessiond.core.errors import InvalidInput, NotOnRoster, PlayerNotFound, WindowOpen, WrongStatus
 from sessiond.core.events import (
     EventPayload,
     GameMasterChanged,
@@ -73,7 +73,7 @@ def change_status(action: StatusAction, etag: str) -> Change[None]:
         check_etag(s, etag)
         if s.status not in allowed:
             names = " or ".join(sorted(a.value for a in allowed))
-            raise WrongState(f"cannot {action} session {s.session_id!r}: it is {s.status.value}, not {names}")
+            raise WrongStatus(f"cannot {action} session {s.session_id!r}: it is {s.status.value}, not {names}")
         drafts: list[EventPayload] = []
         new_turn = None
         if target is SessionStatus.ENDED and s.window is not None:
@@ -160,7 +160,7 @@ def set_game_master(player_id: str) -> Change[None]:
     def change(s: Session, _turn: Turn | None, _now: float) -> tuple[Mutation, None]:
         require_open(s, "change the game master")
         if player_id and player_id not in s.roster:
-            raise WrongState(f"player {player_id!r} is not on the roster of session {s.session_id!r}; join them first")
+            raise NotOnRoster(f"player {player_id!r} is not on the roster of session {s.session_id!r}; join them first")
         if player_id == s.game_master:
             return UNCHANGED, None
         old, s.game_master = s.game_master, player_id
@@ -173,7 +173,7 @@ def set_options(options: list[str]) -> Change[None]:
     def change(s: Session, _turn: Turn | None, _now: float) -> tuple[Mutation, None]:
         require_open(s, "set the options")
         if s.window is not None:
-            raise WrongState(
+            raise WindowOpen(
                 f"cannot change the options of turn {s.turn_number} of session {s.session_id!r}: "
                 "its window is open; set them after it resolves"
             )

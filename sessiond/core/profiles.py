@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from sessiond.core.errors import InvalidInput, VersionConflict
+from sessiond.core.errors import InvalidInput, StaleEtag
 from sessiond.core.limits import Limits, check_map, check_text
 from sessiond.core.models import ContentSettings, PlayerProfile
 
@@ -44,7 +44,7 @@ def upsert(
         raise InvalidInput("update_mask", f"unknown paths {sorted(unknown)}; use {sorted(PROFILE_FIELDS)}")
     if etag and (stored is None or etag != stored.etag):
         current = stored.etag if stored else "no profile"
-        raise VersionConflict(f"etag {etag!r} is stale: the profile of {incoming.player_id!r} is at {current!r}")
+        raise StaleEtag(f"etag {etag!r} is stale: the profile of {incoming.player_id!r} is at {current!r}")
     base = stored if stored is not None else PlayerProfile(incoming.player_id)
     paths = mask or PROFILE_FIELDS
     updated = replace(base)

@@ -7,7 +7,7 @@ import random
 import zlib
 from dataclasses import dataclass
 
-from sessiond.core.errors import InvalidInput, WrongState
+from sessiond.core.errors import InvalidInput, NotATie
 from sessiond.core.events import ChoiceReceived, EventPayload, PlayerJoined, TurnResolved, TurnUpdated, WindowOpened
 from sessiond.core.guards import add_player, require_status
 from sessiond.core.limits import Limits, check_text
@@ -176,7 +176,7 @@ def set_turn_summary(summary: str, winner: str, limits: Limits) -> Change[Turn]:
         if winner:
             undecided = turn.tied and turn.tie_break is TieBreak.NARRATOR and not turn.winner
             if not undecided:
-                raise WrongState(
+                raise NotATie(
                     f"turn {turn.turn_number} is not an undecided NARRATOR tie; its winner is {turn.winner!r}"
                 )
             tied = [option for option, n in turn.tally if n == turn.tally[0][1]]

@@ -11,7 +11,15 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 
 from sessiond.core import lifecycle
-from sessiond.core.errors import InvalidInput, ProfileNotFound, SessionExists, SessionNotFound, WrongState
+from sessiond.core.errors import (
+    InvalidInput,
+    NotAGame,
+    ProfileNotFound,
+    RivalActive,
+    SessionExists,
+    SessionNotFound,
+    WrongStatus,
+)
 from sessiond.core.limits import check_id
 from sessiond.core.models import Session, SessionStatus
 from sessiond.manager import commits
@@ -73,11 +81,11 @@ class Placement:
         """Call inside ``exclusive(s)`` before making ``s`` ACTIVE."""
         for rival in await self.active_rivals(s):
             if s.channel_id and rival.channel_id == s.channel_id:
-                raise WrongState(
+                raise RivalActive(
                     f"channel {s.channel_id!r} already runs ACTIVE session {rival.session_id!r}; "
                     "use SwapGame or LoadGame to change games"
                 )
-            raise WrongState(
+            raise RivalActive(
                 f"player {s.owner_player_id!r} already plays ACTIVE session {rival.session_id!r}; "
                 "use SwitchCharacterWorld"
             )
@@ -180,11 +188,11 @@ class Placement:
         check_id("session_id", session_id)
         game = await self._store.get(session_id)
         if not game.channel_id:
-            raise WrongState(f"session {session_id!r} is not bound to a channel, so it is not a saved game")
+            raise NotAGame(f"session {session_id!r} is not bound to a channel, so it is not a saved game")
         async with self._store.lock(f"channel:{game.channel_id}"):
             game = await self._store.get(session_id)
             if game.status.final:
-                raise WrongState(f"cannot load session {session_id!r}: it is {game.status.value}")
+                raise WrongStatus(f"cannot load session {session_id!r}: it is {game.status.value}")
             saved = [await self._pause(r) for r in await self.active_rivals(game)]
             if game.status is SessionStatus.PAUSED:
                 game = await self._resume(game)

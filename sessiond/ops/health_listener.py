@@ -8,8 +8,8 @@ reports exactly what the main port does, NOT_SERVING during a drain included.
 from __future__ import annotations
 
 import grpc
-from grpc_health.v1 import _async as health_aio
 from grpc_health.v1 import health_pb2_grpc
+from grpc_health.v1.health import aio as health_aio
 
 from sessiond.ops.errors import OpsConfigError
 

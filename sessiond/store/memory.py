@@ -17,10 +17,10 @@ from typing import Any
 from sessiond.core import codec
 from sessiond.core.errors import (
     EventsExpired,
-    LimitReached,
     ProfileNotFound,
     SessionExists,
     SessionNotFound,
+    TooManySessions,
     TurnNotFound,
 )
 from sessiond.core.guards import check_etag
@@ -87,7 +87,7 @@ class MemoryStore:
         if session.session_id in self._entries:
             raise SessionExists(session.session_id)
         if len(self._entries) >= max_sessions:
-            raise LimitReached(f"the server holds its maximum of {max_sessions} sessions; end or delete some")
+            raise TooManySessions(f"the server holds its maximum of {max_sessions} sessions; end or delete some")
         self._entries[session.session_id] = self._new_entry(session.clone())
         if request_id:
             self._requests[request_id] = (session.session_id, now + self._request_id_ttl)

@@ -70,6 +70,59 @@ async def test_refusals_carry_their_code_and_message_and_change_nothing(
     assert await client.get_session("s1") == before
 
 
+# The ErrorInfo reason each refusal of CASES carries (domain sessiond; README "Errors").
+REASONS = {
+    "bad session id": "INVALID_FIELD",
+    "id too long": "INVALID_FIELD",
+    "unknown session": "SESSION_NOT_FOUND",
+    "taken id": "SESSION_EXISTS",
+    "oversize state": "INVALID_FIELD",
+    "choice not offered": "INVALID_FIELD",
+    "choice too long": "INVALID_FIELD",
+    "empty choice": "INVALID_FIELD",
+    "stale state version": "STALE_STATE_VERSION",
+    "stale etag": "STALE_ETAG",
+    "resume an active session": "WRONG_SESSION_STATE",
+    "unknown player leaves": "PLAYER_NOT_FOUND",
+    "unknown turn": "TURN_NOT_FOUND",
+    "bad page token": "INVALID_FIELD",
+    "bad filter": "INVALID_FIELD",
+    "window too long": "INVALID_FIELD",
+    "watch from the future": "INVALID_FIELD",
+    "watch unknown session": "SESSION_NOT_FOUND",
+}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+async def test_refusals_carry_a_stable_error_info_reason(
+    client: SessionClient, case: tuple[str, Call, Code, str]
+) -> None:
+    name, call, _, _ = case
+    await client.create_session(session_id="s1", options=["left", "right"])
+    with pytest.raises(SessiondError) as err:
+        await call(client)
+    assert err.value.reason == REASONS[name]
+    if err.value.reason == "INVALID_FIELD":
+        assert err.value.metadata["field"] in err.value.message
+    elif "session_id" in err.value.metadata:
+        assert err.value.metadata["session_id"] in ("s1", "ghost")
+
+
+async def test_error_info_is_in_the_standard_status_details(server: object) -> None:
+    """Any gRPC client reads the reason from google.rpc.Status details (grpc-status-details-bin)."""
+    from google.rpc import error_details_pb2
+    from grpc_status import rpc_status
+
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:  # type: ignore[attr-defined]
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await stubs.SessionServiceStub(channel).GetSession(pb.GetSessionRequest(session_id="ghost"))
+    status = rpc_status.from_call(err.value)
+    assert status is not None and status.message == "session 'ghost' does not exist"
+    info = error_details_pb2.ErrorInfo()
+    assert status.details[0].Unpack(info)
+    assert (info.reason, info.domain, dict(info.metadata)) == ("SESSION_NOT_FOUND", "sessiond", {"session_id": "ghost"})
+
+
 async def test_choices_on_a_paused_session_fail_precondition(client: SessionClient) -> None:
     await client.create_session(session_id="s1")
     paused = await client.pause_session("s1")

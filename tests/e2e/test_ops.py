@@ -545,3 +545,31 @@ async def test_the_readme_grpcurl_command_for_a_secured_server_works(
     assert allowed.returncode == 0 and '"store": "memory"' in allowed.stdout, allowed.stderr
     refused = await asyncio.to_thread(run)
     assert refused.returncode != 0 and "Unauthenticated" in refused.stderr
+
+
+@pytest.mark.parametrize("package", ["grpc.reflection.v1", "grpc.reflection.v1alpha"])
+async def test_reflection_answers_under_v1_and_v1alpha(server: Service, package: str) -> None:
+    """grpcurl and grpc-go ask v1 first, older tools v1alpha: both list and describe."""
+    from grpc_reflection.v1alpha import reflection_pb2 as rpb
+
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        info = channel.stream_stream(
+            f"/{package}.ServerReflection/ServerReflectionInfo",
+            request_serializer=rpb.ServerReflectionRequest.SerializeToString,
+            response_deserializer=rpb.ServerReflectionResponse.FromString,
+        )
+        requests = [
+            rpb.ServerReflectionRequest(list_services=""),
+            rpb.ServerReflectionRequest(file_containing_symbol="grpc.reflection.v1.ServerReflection"),
+        ]
+        listed, described = [r async for r in info(iter(requests))]
+    names = {s.name for s in listed.list_services_response.service}
+    assert {"sessiond.v1.SessionService", "grpc.reflection.v1.ServerReflection"} <= names
+    assert described.file_descriptor_response.file_descriptor_proto, described.error_response
+
+
+async def test_grpcurl_describes_reflection_v1_through_reflection(server: Service) -> None:
+    argv = [grpcurl(), "-plaintext", f"127.0.0.1:{server.port}", "describe", "grpc.reflection.v1.ServerReflection"]
+    done = await asyncio.to_thread(subprocess.run, argv, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert "ServerReflectionInfo" in done.stdout

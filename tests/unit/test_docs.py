@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from scripts.config_table import table
+from sessiond.api.errors import ERRORS
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -15,3 +16,10 @@ def test_readme_configuration_table_matches_the_settings() -> None:
     found = re.search(r"<!-- config-table:[^>]*-->\n(.*?)\n<!-- /config-table -->", text, re.S)
     assert found, "README.md lost its config-table markers"
     assert found.group(1).strip() == table(), "README is stale: python scripts/config_table.py"
+
+
+def test_readme_lists_every_error_reason_with_its_status() -> None:
+    found = re.search(r"<!-- error-reasons:[^>]*-->\n(.*?)\n\n", README.read_text(), re.S)
+    assert found, "README.md lost its error-reasons table"
+    rows = re.findall(r"^\| `([A-Z_]+)` \| ([A-Z_]+) \|", found.group(1), re.M)
+    assert sorted(rows) == sorted((reason, code.name) for code, reason in ERRORS.values())

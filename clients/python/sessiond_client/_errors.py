@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import grpc
+from google.protobuf.message import DecodeError
+from google.rpc import error_details_pb2, status_pb2
+
+DOMAIN = "sessiond"
+_DETAILS_KEY = "grpc-status-details-bin"
 
 
 class SessiondError(Exception):
@@ -14,13 +21,29 @@ class SessiondError(Exception):
         status: The gRPC status code of the failed call.
         message: The server's explanation (the status details).
         method: The RPC that failed, e.g. ``"GetSession"``; empty when unknown.
+        reason: The server's stable name for the refusal (``google.rpc.ErrorInfo.reason``
+            of domain ``sessiond``), e.g. ``"SESSION_NOT_FOUND"`` or ``"STALE_ETAG"``:
+            branch on this, not on the message. Empty when the server sent none (the
+            call never reached sessiond, for example). The list is in the README.
+        metadata: The ErrorInfo's metadata: what the refusal is about, e.g.
+            ``{"session_id": "s1"}`` (not the call's gRPC metadata).
     """
 
-    def __init__(self, message: str, *, status: grpc.StatusCode = grpc.StatusCode.UNKNOWN, method: str = "") -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: grpc.StatusCode = grpc.StatusCode.UNKNOWN,
+        method: str = "",
+        reason: str = "",
+        metadata: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.method = method
+        self.reason = reason
+        self.metadata = dict(metadata or {})
 
     def __str__(self) -> str:
         where = f"{self.method}: " if self.method else ""
@@ -99,4 +122,27 @@ def error_from_rpc(err: grpc.aio.AioRpcError, method: str) -> SessiondError:
     """
     status = err.code()
     cls = ERROR_OF.get(status, SessiondError)
-    return cls(err.details() or "", status=status, method=method)
+    info = error_info(err)
+    return cls(
+        err.details() or "",
+        status=status,
+        method=method,
+        reason=info.reason if info else "",
+        metadata=info.metadata if info else None,
+    )
+
+
+def error_info(err: grpc.aio.AioRpcError) -> error_details_pb2.ErrorInfo | None:
+    """The ``google.rpc.ErrorInfo`` of domain ``sessiond`` in a failed call's status details."""
+    for key, value in err.trailing_metadata() or ():
+        if key != _DETAILS_KEY or not isinstance(value, bytes):
+            continue
+        try:
+            status = status_pb2.Status.FromString(value)
+        except DecodeError:  # a malformed detail is no detail
+            return None
+        for detail in status.details:
+            info = error_details_pb2.ErrorInfo()
+            if detail.Unpack(info) and info.domain == DOMAIN:
+                return info
+    return None

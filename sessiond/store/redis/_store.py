@@ -32,9 +32,9 @@ from redis.asyncio import RedisCluster
 
 from sessiond.core import facts
 from sessiond.core.errors import (
-    LimitReached,
     SessionExists,
     SessionNotFound,
+    TooManySessions,
     TurnNotFound,
     Unavailable,
 )
@@ -195,7 +195,7 @@ class RedisStore:
         # Counted, then created: replicas creating at the same moment may pass the limit by
         # a few sessions. The cheap count (index size) is checked exactly only near the limit.
         if await self._indexes.count() >= max_sessions and await self._listing.count_alive() >= max_sessions:
-            raise LimitReached(f"the server holds its maximum of {max_sessions} sessions; end or delete some")
+            raise TooManySessions(f"the server holds its maximum of {max_sessions} sessions; end or delete some")
         # Index entries first: a window must never be open without its deadline entry,
         # nor an outbox with facts unlisted.
         await self._indexes.put(session)

@@ -28,6 +28,7 @@ if _version_not_supported:
 
 class PlayerServiceStub:
     """Player profiles, and the dashboard a player sees across their sessions.
+    Errors carry a google.rpc.ErrorInfo as SessionService's do.
     """
 
     def __init__(self, channel):
@@ -55,6 +56,7 @@ class PlayerServiceStub:
 
 class PlayerServiceServicer:
     """Player profiles, and the dashboard a player sees across their sessions.
+    Errors carry a google.rpc.ErrorInfo as SessionService's do.
     """
 
     def UpsertPlayerProfile(self, request, context):
@@ -112,6 +114,7 @@ def add_PlayerServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class PlayerService:
     """Player profiles, and the dashboard a player sees across their sessions.
+    Errors carry a google.rpc.ErrorInfo as SessionService's do.
     """
 
     @staticmethod

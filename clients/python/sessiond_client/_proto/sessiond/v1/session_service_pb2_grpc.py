@@ -46,6 +46,10 @@ class SessionServiceStub:
     so FIRST - 1 is still the right place to watch from. SubmitChoiceResponse,
     SwitchCharacterWorldResponse and SwapGameResponse also carry the range as
     first_event_id and last_event_id. DeleteSession sends none: the log is gone.
+
+    Every error carries a google.rpc.ErrorInfo (domain "sessiond") in its status
+    details, whose stable reason (SESSION_NOT_FOUND, STALE_ETAG, WRONG_TURN, ...;
+    listed in README.md, "Errors") callers branch on.
     """
 
     def __init__(self, channel):
@@ -190,6 +194,10 @@ class SessionServiceServicer:
     so FIRST - 1 is still the right place to watch from. SubmitChoiceResponse,
     SwitchCharacterWorldResponse and SwapGameResponse also carry the range as
     first_event_id and last_event_id. DeleteSession sends none: the log is gone.
+
+    Every error carries a google.rpc.ErrorInfo (domain "sessiond") in its status
+    details, whose stable reason (SESSION_NOT_FOUND, STALE_ETAG, WRONG_TURN, ...;
+    listed in README.md, "Errors") callers branch on.
     """
 
     def CreateSession(self, request, context):
@@ -548,6 +556,10 @@ class SessionService:
     so FIRST - 1 is still the right place to watch from. SubmitChoiceResponse,
     SwitchCharacterWorldResponse and SwapGameResponse also carry the range as
     first_event_id and last_event_id. DeleteSession sends none: the log is gone.
+
+    Every error carries a google.rpc.ErrorInfo (domain "sessiond") in its status
+    details, whose stable reason (SESSION_NOT_FOUND, STALE_ETAG, WRONG_TURN, ...;
+    listed in README.md, "Errors") callers branch on.
     """
 
     @staticmethod
