@@ -11,7 +11,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 
 from sessiond.core import lifecycle
-from sessiond.core.errors import InvalidInput, ProfileNotFound, SessionExists, SessionNotFound, WrongState
+from sessiond.core.errors import (
+    InvalidInput,
+    ProfileNotFound,
+    SessionExists,
+    SessionNotFound,
+    SessionUnreadable,
+    WrongState,
+)
 from sessiond.core.limits import check_id
 from sessiond.core.models import Session, SessionStatus
 from sessiond.manager.config import ManagerConfig
@@ -165,7 +172,8 @@ class Placement:
             # generated one up while its graph is down, and need not).
             if session_id:
                 with contextlib.suppress(SessionNotFound):
-                    await self._store.get(new.session_id)
+                    with contextlib.suppress(SessionUnreadable):  # taken, only not readable now
+                        await self._store.get(new.session_id)
                     raise SessionExists(new.session_id)
             rivals = await self.active_rivals(new)
             saved = [await self._pause(r) for r in rivals]
