@@ -48,6 +48,7 @@ log = structlog.get_logger("sessiond")
 
 SERVICE_NAME = spb.DESCRIPTOR.services_by_name["SessionService"].full_name
 PLAYER_SERVICE_NAME = ppb.DESCRIPTOR.services_by_name["PlayerService"].full_name
+GRAPH_HEALTH_NAME = "sessiond.v1.Graph"  # redis+neo4j: Neo4j's reachability, apart from readiness
 HEALTH_PROBE_INTERVAL = 2.0
 # grpc core holds calls that arrived before the server asked for them in a queue of 1,000
 # (3,000 at most), and cancels what overflows it: a reconnect storm of watchers would lose
@@ -76,6 +77,7 @@ def build_store(config: Config, clock: Callable[[], float] = time.time) -> Sessi
         # Redis frees a session's keys by itself this long after the janitor could have.
         ttl_margin=config.expired_retention + config.janitor_interval,
         outbox=config.store == "redis+neo4j",
+        id_registry=config.store == "redis+neo4j",
     )
     if config.store == "redis":
         return hot
@@ -163,6 +165,9 @@ class Service:
         self._tasks.append(asyncio.create_task(self._probe_store(serving), name="store-probe"))
         if self.metrics_listener is not None:
             self._tasks.append(asyncio.create_task(self.metrics.follow(self.manager.stats), name="metrics-stats"))
+        if isinstance(self.store, DurableStore):
+            graph_health = self.store.gate.follow(lambda up: self._set_health(self._status(up), (GRAPH_HEALTH_NAME,)))
+            self._tasks.append(asyncio.create_task(graph_health, name="graph-health"))
         if isinstance(self.store, MemoryStore) and self.config.snapshot_path:
             self._tasks.append(asyncio.create_task(self._snapshot_forever(), name="snapshots"))
         log.info(

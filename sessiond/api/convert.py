@@ -378,4 +378,5 @@ def stats_to_pb(stats: Stats, version: str) -> spb.ServiceStats:
         outbox_pending=stats.store_stats.outbox_pending,
         outbox_lag=dur(stats.store_stats.outbox_lag_seconds),
         outbox_parked=stats.store_stats.outbox_parked,
+        graph_unreachable=dur(stats.store_stats.graph_unreachable_seconds),
     )

@@ -127,3 +127,12 @@ class EventsExpired(SessiondError):
 
 class Unavailable(SessiondError):
     """A backend is unreachable or the server is draining; the call may be retried."""
+
+
+class SessionUnreadable(Unavailable):
+    """The session exists (its id is taken) but only in the durable store, which cannot be
+    read now: UNAVAILABLE to a read, yet enough to refuse a create of the id."""
+
+    def __init__(self, session_id: str, reason: str) -> None:
+        super().__init__(f"session {session_id!r} is only in durable storage, which cannot be read now: {reason}")
+        self.session_id = session_id

@@ -18,6 +18,7 @@ from sessiond.core.errors import (
     RivalActive,
     SessionExists,
     SessionNotFound,
+    SessionUnreadable,
     WrongStatus,
 )
 from sessiond.core.limits import check_id
@@ -172,7 +173,8 @@ class Placement:
             # generated one up while its graph is down, and need not).
             if session_id:
                 with contextlib.suppress(SessionNotFound):
-                    await self._store.get(new.session_id)
+                    with contextlib.suppress(SessionUnreadable):  # taken, only not readable now
+                        await self._store.get(new.session_id)
                     raise SessionExists(new.session_id)
             rivals = await self.active_rivals(new)
             saved = [await self._pause(r) for r in rivals]

@@ -10,37 +10,33 @@ is an ``evict``: it leaves the graph's record, so the session can come back. A s
 deleted in Redis whose delete has not reached the graph yet is not restored: its outbox
 still ends with the delete.
 
-ListTurns reads the whole history, newest first: the hot turns from Redis, the older ones
-from the graph, and those the graph does not have yet from the session's outbox (read
-before the graph: a fact leaves the outbox only once the graph committed it, so no turn
-falls between the two reads). The dashboard's relationship questions come from the graph,
-merged with what is hot and not projected yet.
-
-The graph is best effort for everything but cold restore and deep history: with Neo4j
-down the service keeps serving from Redis and the projection catches up later. Once a
-graph call found Neo4j down, graph reads fail at once (best-effort ones are skipped)
-until a ping answers again, so a Neo4j outage does not add the driver's retry time
-(seconds) to calls that Redis alone can answer. During such an outage a profile Redis
-does not hold reads as not found, and a create does not check the graph for a cold
-session of the same id.
+Nothing the hot path needs waits on Neo4j. Which ids are taken is known in Redis (the id
+registry, redis/_registry): a create is refused or made there, and an id not taken is
+not found without asking the graph. Only what the graph alone has needs it: a cold
+restore, history beyond the hot turns (durable_history); those go through the gate
+(durable_gate), which fails them fast with UNAVAILABLE while Neo4j is away, and the
+best-effort parts (cold sessions of an owner or channel, profiles Redis lost, the
+dashboard's relationships) are skipped. Until the registry is backfilled from the graph
+(at start, and again after Redis lost its data) a create still asks the graph for a cold
+session of the same id, and while the graph is down it does not (see docs/architecture.md).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from typing import Any, TypeVar
 
 import structlog
 
-from sessiond.core import codec, facts
-from sessiond.core.errors import ProfileNotFound, SessionNotFound
+from sessiond.core.errors import ProfileNotFound, SessionNotFound, SessionUnreadable, Unavailable
 from sessiond.core.models import Event, PlayerProfile, Session, SessionStatus, Turn
 from sessiond.core.paging import SessionKey
-from sessiond.store.history import StoreHistory
+from sessiond.store.durable_gate import GraphGate
+from sessiond.store.durable_history import GraphHistory
 from sessiond.store.neo4j import GraphAuthFailed, GraphStore, GraphUnavailable, PermanentFactError
 from sessiond.store.outbox import Projector
 from sessiond.store.protocols import Change, DueWindow, ProfileChange, SessionQuery, StoreStats, T
@@ -50,7 +46,8 @@ log = structlog.get_logger(__name__)
 
 R = TypeVar("R")
 MIGRATE_RETRY = 2.0  # seconds between attempts to migrate a graph that was down at start
-GRAPH_PROBE_INTERVAL = 1.0  # seconds between pings of a graph found down
+REGISTRY_CHECK = 30.0  # seconds between checks that the id registry is complete (Redis may lose it)
+REGISTRY_PAGE = 1000  # session ids read from the graph at a time when backfilling the registry
 SCAN_LIMIT = 1000  # cold sessions of one owner or channel looked at; far above real use
 
 
@@ -64,24 +61,26 @@ class DurableStore:
         *,
         history: int = 50,
         projector_options: Mapping[str, Any] | None = None,
+        gate: GraphGate | None = None,
     ) -> None:
         """``history``: the hot turns per session (as ``hot`` keeps them);
-        ``projector_options``: keyword arguments of the Projector (poll interval, backoffs)."""
+        ``projector_options``: keyword arguments of the Projector (poll interval, backoffs);
+        ``gate``: how graph calls fail fast (default: a GraphGate on ``graph.ping``)."""
         self.hot = hot
         self.graph = graph
+        self.gate = gate if gate is not None else GraphGate(graph.ping)
+        self.history = GraphHistory(hot, graph, self.gate)
         self._history = history
-        self._hot_history = StoreHistory(hot)
-        self.projector = Projector(hot.outbox_log, graph.apply_batch, PermanentFactError, **(projector_options or {}))
-        self._projecting: asyncio.Task[None] | None = None
-        self._graph_down = False
-        self._probing: asyncio.Task[None] | None = None
+        self.projector = Projector(hot.outbox_log, self._project_batch, PermanentFactError, **(projector_options or {}))
+        self._tasks: list[asyncio.Task[None]] = []
 
     # Lifecycle: schema, then the projector.
 
     async def start(self) -> None:
-        """Migrate the graph, then project in the background. Bad credentials are a
-        configuration error: they stop the start. A graph that is down does not: the
-        service serves from Redis, and migrates and projects once the graph is back."""
+        """Migrate the graph, then project and backfill the id registry in the background.
+        Bad credentials are a configuration error: they stop the start. A graph that is down
+        does not: the service serves from Redis, and migrates and projects once it is back."""
+        self.gate.start()
         migrated = False
         try:
             await self.graph.ping()  # fails at once when Neo4j is down (migrate would retry for seconds)
@@ -91,8 +90,10 @@ class DurableStore:
             raise
         except GraphUnavailable as exc:
             log.warning("neo4j unavailable at start; serving from redis, projecting later", error=exc.message)
-            self._mark_down()
-        self._projecting = asyncio.create_task(self._project(migrated), name="projector")
+            await self.gate.mark_down(exc.message)
+        self._tasks.append(asyncio.create_task(self._project(migrated), name="projector"))
+        if self.hot.registry.enabled:
+            self._tasks.append(asyncio.create_task(self._keep_registry_complete(), name="id-registry"))
 
     async def _project(self, migrated: bool) -> None:
         while not migrated:
@@ -106,53 +107,41 @@ class DurableStore:
             migrated = True
         await self.projector.run_forever()
 
-    async def close(self) -> None:
-        self.projector.stop()
-        for task in (self._projecting, self._probing):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        await self.hot.close()
-        await self.graph.close()
-
-    # The graph: fail fast while it is down.
-
-    async def _graph_read(self, read: Callable[[], Awaitable[R]]) -> R:
-        """A graph read the answer depends on: GraphUnavailable at once while the graph is
-        known to be down, and a failure marks it down."""
-        if self._graph_down:
-            raise GraphUnavailable("Neo4j is unavailable (reconnecting); the durable record cannot be read now")
+    async def _project_batch(self, batch: Sequence[Mapping[str, Any]]) -> None:
         try:
-            return await read()
-        except GraphUnavailable:
-            self._mark_down()
+            await self.graph.apply_batch(batch)
+        except GraphUnavailable as exc:
+            await self.gate.mark_down(exc.message)  # reads need not find out for themselves
             raise
 
-    async def _graph_or(self, read: Callable[[], Awaitable[R]], default: R) -> R:
-        """A best-effort graph read: ``default`` while the graph is down."""
-        try:
-            return await self._graph_read(read)
-        except GraphUnavailable:
-            return default
-
-    def _mark_down(self) -> None:
-        if self._graph_down:
-            return
-        self._graph_down = True
-        log.warning("neo4j unavailable: graph reads fail fast until it answers again")
-        self._probing = asyncio.create_task(self._probe(), name="graph-probe")
-
-    async def _probe(self) -> None:
+    async def _keep_registry_complete(self) -> None:
+        """Backfill the id registry from the graph whenever it is not complete (never
+        filled yet, or Redis lost its data); retried while the graph or Redis is down."""
         while True:
-            await asyncio.sleep(GRAPH_PROBE_INTERVAL)
             try:
-                await self.graph.ping()
-            except GraphUnavailable:
-                continue
-            self._graph_down = False
-            log.info("neo4j reachable again")
-            return
+                if self.gate.up and not await self.hot.registry.complete():
+                    await self._backfill_registry()
+            except (GraphUnavailable, Unavailable) as exc:
+                log.warning("id registry not backfilled yet", error=exc.message)
+            await asyncio.sleep(REGISTRY_CHECK if self.gate.up else MIGRATE_RETRY)
+
+    async def _backfill_registry(self) -> None:
+        after, registered = "", 0
+        while page := await self.graph.session_ids(after, REGISTRY_PAGE):
+            registered += await self.hot.registry.register(page)
+            after = page[-1]
+        await self.hot.registry.mark_complete()
+        log.info("id registry backfilled from neo4j", registered=registered)
+
+    async def close(self) -> None:
+        self.projector.stop()
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.gate.close()
+        await self.hot.close()
+        await self.graph.close()
 
     # Sessions: Redis first, the graph when Redis no longer has them.
 
@@ -166,9 +155,22 @@ class DurableStore:
 
     async def _restore(self, session_id: str) -> bool:
         """Put a session Redis does not hold back from the graph; False if the graph does
-        not have it either. Raises SessionNotFound when its delete has not reached the
-        graph yet, Unavailable when the graph cannot be read or is behind Redis."""
-        loaded = await self._graph_read(lambda: self.graph.load_session(session_id, self._history))
+        not have it either (known without the graph when the id registry says the id is
+        free). Raises SessionNotFound when its delete has not reached the graph yet,
+        SessionUnreadable when its id is taken but the graph cannot be read, Unavailable
+        when the graph cannot be read or is behind Redis."""
+        registry = self.hot.registry
+        taken = await registry.taken(session_id)
+        if registry.enabled and not taken and await registry.complete():
+            return False
+        try:
+            loaded = await self.gate.read(
+                lambda: self.graph.load_session(session_id, self._history), f"restoring session {session_id!r}"
+            )
+        except GraphUnavailable as exc:
+            if taken:
+                raise SessionUnreadable(session_id, exc.message) from exc
+            raise
         if loaded is None:
             return False
         session, turns = loaded
@@ -185,11 +187,14 @@ class DurableStore:
         return await self.hot.now()
 
     async def create(self, session: Session, request_id: str, max_sessions: int) -> tuple[Session, bool]:
-        # An id the graph still holds belongs to a session that is only cold, not gone: restored,
-        # it makes the hot store refuse the id. Skipped while the graph is down.
-        if await self.hot.get_or_none(session.session_id) is None:
+        sid, registry = session.session_id, self.hot.registry
+        if registry.enabled and (await registry.taken(sid) or await registry.complete()):
+            return await self.hot.create(session, request_id, max_sessions)  # it refuses a taken id
+        # The registry cannot tell yet: a cold session the graph holds is restored, so that the
+        # hot store refuses its id. Skipped while the graph is down (see the module docstring).
+        if await self.hot.get_or_none(sid) is None:
             with contextlib.suppress(SessionNotFound, GraphUnavailable):
-                await self._restore(session.session_id)
+                await self._restore(sid)
         return await self.hot.create(session, request_id, max_sessions)
 
     async def get(self, session_id: str) -> Session:
@@ -201,14 +206,18 @@ class DurableStore:
         cold: list[Session] = []
         if query.owner_player_id:
             owner = query.owner_player_id
-            mine: list[Session] = await self._graph_or(lambda: self.graph.player_sessions(owner, SCAN_LIMIT), [])
+            mine: list[Session] = await self.gate.best_effort(
+                lambda: self.graph.player_sessions(owner, SCAN_LIMIT), [], f"reading the sessions of {owner!r}"
+            )
             cold = [s for s in mine if s.owner_player_id == owner]
         elif query.channel_id:
             channel = query.channel_id
-            cold = await self._graph_or(lambda: self.graph.find_channel_sessions(channel, SCAN_LIMIT), [])
+            cold = await self.gate.best_effort(
+                lambda: self.graph.find_channel_sessions(channel, SCAN_LIMIT), [], f"reading channel {channel!r}"
+            )
         for s in cold:
             if not s.status.final and await self.hot.get_or_none(s.session_id) is None:
-                with contextlib.suppress(SessionNotFound, GraphUnavailable):
+                with contextlib.suppress(SessionNotFound, SessionUnreadable, GraphUnavailable):
                     await self._restore(s.session_id)
         return await self.hot.find(query, after, limit)
 
@@ -230,25 +239,7 @@ class DurableStore:
             return page  # the hot history holds every turn asked for
         # Every hot turn below ``before`` is in the page: go on below the oldest hot one.
         below = hot[-1].turn_number if before is None else min(before, hot[-1].turn_number)
-        need = limit - len(page)
-        pending = await self._pending_turns(session_id, below)  # first: see the module docstring
-        if not pending:
-            return page + await self._graph_read(lambda: self.graph.turns(session_id, need, before=below))
-        # The graph lags: merge. Of its turns, at most len(pending) are also pending.
-        durable = await self._graph_read(lambda: self.graph.turns(session_id, need + len(pending), before=below))
-        older = {t.turn_number: t for t in durable} | pending
-        return page + sorted(older.values(), key=lambda t: t.turn_number, reverse=True)[:need]
-
-    async def _pending_turns(self, session_id: str, before: int) -> dict[int, Turn]:
-        """Turns numbered below ``before`` whose facts are still in the session's outbox,
-        the newest version of each (none of an earlier session under the same id)."""
-        turns: dict[int, Turn] = {}
-        for fact in await self.hot.outbox_log.facts(self.hot.keys.session(session_id).outbox):
-            if fact.get("kind") == facts.SESSION_DELETED:
-                turns.clear()
-            elif fact.get("kind") == facts.TURN and fact["turn_number"] < before:
-                turns[fact["turn_number"]] = codec.turn_from_dict(fact["turn"])
-        return turns
+        return page + await self.history.older_turns(session_id, below, limit - len(page))
 
     async def events_after(self, session_id: str, after_id: int, limit: int) -> list[Event]:
         return await self.hot.events_after(session_id, after_id, limit)
@@ -272,6 +263,7 @@ class DurableStore:
             outbox_pending=outbox.pending,
             outbox_lag_seconds=outbox.oldest_age_seconds,
             outbox_parked=outbox.parked,
+            graph_unreachable_seconds=self.gate.unreachable_seconds(),
         )
 
     # Profiles: Redis keeps them without TTL; the graph has them if Redis lost its data.
@@ -280,7 +272,9 @@ class DurableStore:
         try:
             return await self.hot.get_profile(player_id)
         except ProfileNotFound:
-            durable = await self._graph_or(lambda: self.graph.profile(player_id), None)
+            durable = await self.gate.best_effort(
+                lambda: self.graph.profile(player_id), None, f"reading the profile of {player_id!r}"
+            )
             if durable is None:
                 raise
         # As it was, revision included: the graph then takes the next change.
@@ -300,16 +294,10 @@ class DurableStore:
         projection waits), so it must stay in rotation."""
         await self.hot.ping()
 
-    # PlayerHistory: the graph, merged with what is hot and not projected yet.
+    # PlayerHistory: see durable_history.
 
     async def player_sessions(self, player_id: str, limit: int) -> list[Session]:
-        newest: dict[str, Session] = {}
-        durable: list[Session] = await self._graph_or(lambda: self.graph.player_sessions(player_id, limit), [])
-        for s in [*durable, *await self._hot_history.player_sessions(player_id, limit)]:
-            if s.session_id not in newest or s.revision > newest[s.session_id].revision:
-                newest[s.session_id] = s
-        return sorted(newest.values(), key=lambda s: s.update_time, reverse=True)[:limit]
+        return await self.history.player_sessions(player_id, limit)
 
     async def companions(self, player_id: str, limit: int) -> list[tuple[str, str, int]]:
-        found = await self._graph_or(lambda: self.graph.companions(player_id, limit), None)
-        return found if found is not None else await self._hot_history.companions(player_id, limit)
+        return await self.history.companions(player_id, limit)

@@ -65,10 +65,12 @@ class StoreStats:
     players: int
     open_windows: int
     # Durable projection (redis+neo4j only): facts not yet in the graph, the age of the
-    # oldest of them, and facts parked because they can never apply.
+    # oldest of them, facts parked because they can never apply, and how long the graph
+    # has been found unreachable (0 while it answers).
     outbox_pending: int = 0
     outbox_lag_seconds: float = 0.0
     outbox_parked: int = 0
+    graph_unreachable_seconds: float = 0.0
 
 
 class SessionStore(Protocol):

@@ -1,4 +1,5 @@
-"""Graph reads: cold restore, deep turn history, a player's sessions, companions, profiles.
+"""Graph reads: cold restore, deep turn history, a player's sessions, companions, profiles,
+and the ids of every session (to backfill the hot store's id registry).
 
 Every query is parameterized and routed to readers. Sessions come back from their
 committed snapshot (``Session.snapshot``), so what is restored equals what was committed.
@@ -53,6 +54,11 @@ _PLAYER_SESSIONS: Final = """
 MATCH (:Player {player_id: $player_id})-[:HAS_SESSION]->(s:Session) WHERE s.snapshot IS NOT NULL
 RETURN s.snapshot AS snapshot
 ORDER BY s.update_time DESC, s.session_id LIMIT $limit
+"""
+
+_SESSION_IDS: Final = """
+MATCH (s:Session) WHERE s.session_id > $after AND s.snapshot IS NOT NULL
+RETURN s.session_id AS session_id ORDER BY s.session_id LIMIT $limit
 """
 
 _COMPANIONS: Final = """
@@ -135,6 +141,11 @@ class GraphReads:
             _PLAYER_SESSIONS, f"reading sessions of player {player_id!r}", player_id=player_id, limit=limit
         )
         return [_session(r["snapshot"]) for r in records]
+
+    async def session_ids(self, after: str, limit: int) -> list[str]:
+        """Ids of the sessions the graph holds, in order, the first ``limit`` above ``after``."""
+        records = await self._read(_SESSION_IDS, "reading session ids", after=after, limit=limit)
+        return [r["session_id"] for r in records]
 
     async def companions(self, player_id: str, limit: int) -> list[tuple[str, str, int]]:
         """(player_id, display_name, shared sessions) of the player's co-players, most shared

@@ -21,6 +21,7 @@ class SessionKeys:
     turns: str  # sorted set: turn JSON scored by turn number, newest ``history`` kept
     events: str  # stream: ids ``0-<event_id>``, newest ``event_retention`` kept
     outbox: str  # stream: durable facts not yet projected (see _outbox); no TTL, not in ``all``
+    taken: str  # string, no TTL, not in ``all``: the id registry (see _registry)
 
     @property
     def all(self) -> list[str]:
@@ -31,6 +32,11 @@ class SessionKeys:
     def with_outbox(self) -> list[str]:
         """The keys the change scripts (COMMIT, CREATE, DELETE) take, in their order."""
         return [self.session, self.turns, self.events, self.outbox]
+
+    @property
+    def with_registry(self) -> list[str]:
+        """The keys CREATE and DELETE take, in their order."""
+        return [*self.with_outbox, self.taken]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +86,9 @@ class Keys:
 
     def session(self, session_id: str) -> SessionKeys:
         base = f"{self.prefix}:{{{session_id}}}"
-        return SessionKeys(f"{base}:session", f"{base}:turns", base + EVENTS_SUFFIX, base + OUTBOX_SUFFIX)
+        return SessionKeys(
+            f"{base}:session", f"{base}:turns", base + EVENTS_SUFFIX, base + OUTBOX_SUFFIX, f"{base}:taken"
+        )
 
     def session_pattern(self, session_id: str) -> str:
         """A SCAN pattern matching every key of the session (for tests and operators)."""
@@ -118,6 +126,10 @@ class Keys:
         if not (channel.startswith(head) and channel.endswith(tail)):
             return None
         return channel[len(head) : -len(tail)] or None
+
+    def registry_complete(self) -> str:
+        """String, no TTL: set once every id of the durable store is in the registry."""
+        return f"{self.prefix}:registry-complete"
 
     def lock(self, name: str) -> str:
         return f"{self.prefix}:lock:{name}"

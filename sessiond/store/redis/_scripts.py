@@ -93,19 +93,24 @@ redis.call('PEXPIRE', KEYS[3], ttl)
 return 1
 """)
 
-# KEYS: session, turns, events, outbox. ARGV: record, ttl ms, then the facts (n, facts).
+# KEYS: session, turns, events, outbox, taken. ARGV: record, ttl ms, registry mode, then
+# the facts (n, facts). Registry mode (see _registry): '' off, 'new' the id must not be
+# taken either and becomes taken, 'restore' it becomes taken (it is this session's).
 # -> 1 created, 0 the id is taken. Leftovers of an earlier session with this id (a
 # tombstone) must not leak into this one; its outbox stays: its facts (the delete among
 # them) are still to be projected, before this session's.
 CREATE = with_facts("""
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-append_facts(KEYS[4], 3)
+if ARGV[3] == 'new' and redis.call('EXISTS', KEYS[5]) == 1 then return 0 end
+append_facts(KEYS[4], 4)
 redis.call('DEL', KEYS[2], KEYS[3])
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if ARGV[3] ~= '' then redis.call('SET', KEYS[5], '1') end
 return 1
 """)
 
-# KEYS: session, turns, events, outbox. ARGV: digest of the record read, tombstone ttl ms,
+# KEYS: session, turns, events, outbox, taken. ARGV: digest of the record read, tombstone
+# ttl ms, '1' to free the id in the registry (a caller's delete, not an eviction) or '',
 # then the facts (n, facts). -> 1 deleted, 0 changed since read, -1 gone. Deleting a stream does not wake the XREADs
 # blocked on it, so the stream is not deleted but gets a tombstone entry: it wakes them,
 # and a reader that checked the session just before the delete finds it when its XREAD
@@ -114,8 +119,9 @@ DELETE = with_facts("""
 local current = redis.call('GET', KEYS[1])
 if not current then return -1 end
 if redis.sha1hex(current) ~= ARGV[1] then return 0 end
-append_facts(KEYS[4], 3)
+append_facts(KEYS[4], 4)
 redis.call('DEL', KEYS[1], KEYS[2])
+if ARGV[3] == '1' then redis.call('DEL', KEYS[5]) end
 redis.call('XADD', KEYS[3], '0-*', 'gone', '1')
 redis.call('PEXPIRE', KEYS[3], ARGV[2])
 redis.call('PUBLISH', KEYS[3], 'gone')
@@ -174,6 +180,14 @@ DEADLINE_DROP = """
 local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if score and tonumber(score) == tonumber(ARGV[2]) then return redis.call('ZREM', KEYS[1], ARGV[1]) end
 return 0
+"""
+
+# KEYS: session, outbox, taken. -> 1 the id is (now) taken, 0 left out: no record and
+# facts still on their way to the graph (a delete among them, maybe; see _registry).
+TAKE_ID = """
+if redis.call('EXISTS', KEYS[1]) == 0 and redis.call('XLEN', KEYS[2]) > 0 then return 0 end
+redis.call('SET', KEYS[3], '1')
+return 1
 """
 
 # KEYS: one string key, its outbox. ARGV: digest of the value read ('' = there was none),
@@ -328,6 +342,7 @@ class Scripts:
     commit: AsyncScript
     create: AsyncScript
     delete: AsyncScript
+    take_id: AsyncScript
     events: AsyncScript
     turns: AsyncScript
     index_put: AsyncScript
@@ -352,6 +367,7 @@ class Scripts:
             commit=client.register_script(COMMIT),
             create=client.register_script(CREATE),
             delete=client.register_script(DELETE),
+            take_id=client.register_script(TAKE_ID),
             events=client.register_script(EVENTS),
             turns=client.register_script(TURNS),
             index_put=client.register_script(INDEX_PUT),

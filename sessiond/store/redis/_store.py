@@ -10,6 +10,8 @@ other replicas ever make a compare-and-set fail.
 With ``outbox=True`` (the ``redis+neo4j`` store), each change also appends its durable
 facts (sessiond.core.facts) to its session's (or profile's) outbox stream, in the same
 script, for the projector (sessiond.store.outbox) to apply to the graph (see _outbox).
+With ``id_registry=True`` (also the ``redis+neo4j`` store) the ids of sessions that only
+the graph holds stay taken (see _registry).
 
 Every commit refreshes a sliding TTL on all of the session's keys: the session's idle
 TTL plus ``ttl_margin`` (at least the janitor's retention of expired sessions), so Redis
@@ -53,6 +55,7 @@ from sessiond.store.redis._locks import KeyedLocks, Leases
 from sessiond.store.redis._outbox import OutboxLog
 from sessiond.store.redis._profiles import Profiles
 from sessiond.store.redis._profiles import encode as encode_profile
+from sessiond.store.redis._registry import NEW, IdRegistry
 from sessiond.store.redis._requests import RequestIds
 from sessiond.store.redis._scripts import Scripts
 
@@ -81,13 +84,15 @@ class RedisStore:
         max_attempts: int = 100,
         compress: bool = True,
         outbox: bool = False,
+        id_registry: bool = False,
     ) -> None:
         """Use ``client`` (redis.asyncio.Redis or RedisCluster, bytes replies) for commands
         and ``blocking_client`` (default: ``client``) for XREAD BLOCK, whose connections
         stay busy while a watcher waits; give it its own pool. ``compress`` deflates what
         is written (see _codec); values are readable either way. ``lock`` leases end
         ``lock_lease`` seconds after their holder stopped renewing them (it died).
-        ``outbox`` makes every change append its durable facts to an outbox (see _outbox)."""
+        ``outbox`` makes every change append its durable facts to an outbox (see _outbox);
+        ``id_registry`` keeps the ids of sessions Redis no longer holds taken (see _registry)."""
         if history < 1 or event_retention < 1:
             raise ValueError("history and event_retention must be at least 1")
         self._client = client
@@ -106,6 +111,7 @@ class RedisStore:
         self._notices = EventNotices(self._blocking, self._keys)
         self._outbox = OutboxLog(client, self._scripts, self._keys, enabled=outbox, compress=compress)
         self._profiles = Profiles(client, self._scripts, self._keys, self._outbox, compress)
+        self._registry = IdRegistry(client, self._scripts, self._keys, enabled=id_registry)
         self._leases = Leases(client, self._scripts, self._keys, lock_lease)
         self._locks = KeyedLocks()  # per session: mutate, delete
         self._profile_locks = KeyedLocks()
@@ -125,6 +131,7 @@ class RedisStore:
         lock_lease: float = 10.0,
         compress: bool = True,
         outbox: bool = False,
+        id_registry: bool = False,
         options: ConnectOptions | None = None,
     ) -> RedisStore:
         """A store on ``url`` (``redis://[user:password@]host:port/db``, ``rediss://`` for TLS);
@@ -145,6 +152,7 @@ class RedisStore:
             command_timeout=options.command_timeout,
             compress=compress,
             outbox=outbox,
+            id_registry=id_registry,
         )
 
     @property
@@ -156,6 +164,11 @@ class RedisStore:
     def outbox_log(self) -> OutboxLog:
         """The outboxes, as a Projector drains them (sessiond.store.outbox.OutboxSource)."""
         return self._outbox
+
+    @property
+    def registry(self) -> IdRegistry:
+        """The ids taken, for the durable store to consult and backfill (see _registry)."""
+        return self._registry
 
     async def outbox_stats(self) -> OutboxStats:
         """Facts not yet projected, the age of the oldest, and the parked ones."""
@@ -188,9 +201,10 @@ class RedisStore:
                 await self._requests.done(request_id, sid)
             return session.clone(), True
 
-    async def _create(self, session: Session, max_sessions: int) -> None:
+    async def _create(self, session: Session, max_sessions: int, *, restoring: bool = False) -> None:
         keys = self._keys.session(session.session_id)
-        if await self._client.exists(keys.session):
+        mode = self._registry.create_mode(restoring=restoring)
+        if await self._client.exists(*([keys.session, keys.taken] if mode == NEW else [keys.session])):
             raise SessionExists(session.session_id)
         # Counted, then created: replicas creating at the same moment may pass the limit by
         # a few sessions. The cheap count (index size) is checked exactly only near the limit.
@@ -202,7 +216,9 @@ class RedisStore:
         await self._outbox.mark(keys.outbox)
         record = rc.encode_session(session, self._compress)
         fact_args = self._outbox.args(lambda: [facts.session_fact(session)])
-        created = await self._scripts.create(keys=keys.with_outbox, args=[record, self._ttl_ms(session), *fact_args])
+        created = await self._scripts.create(
+            keys=keys.with_registry, args=[record, self._ttl_ms(session), mode, *fact_args]
+        )
         if not created:
             # Another replica took the id between our check and now: restore its entries.
             winner = await self._get_or_none(session.session_id)
@@ -231,7 +247,7 @@ class RedisStore:
                     f"session {session.session_id!r} is still being written to durable storage; retry shortly"
                 )
             try:
-                await self._create(session, max_sessions=sys.maxsize)
+                await self._create(session, max_sessions=sys.maxsize, restoring=True)
             except SessionExists:
                 return False
             if turns:
@@ -287,8 +303,8 @@ class RedisStore:
                     # create_time tells this incarnation from a later one under the same id.
                     gone = facts.deleted_fact(session_id, session.create_time)
                     fact_args = self._outbox.args(lambda: [gone] if durable else [])  # noqa: B023 - called right here
-                    args = [_digest(raw), TOMBSTONE_TTL_MS, *fact_args]
-                    outcome = await self._scripts.delete(keys=keys.with_outbox, args=args)
+                    args = [_digest(raw), TOMBSTONE_TTL_MS, self._registry.delete_frees(durable=durable), *fact_args]
+                    outcome = await self._scripts.delete(keys=keys.with_registry, args=args)
                     if outcome == GONE:
                         raise SessionNotFound(session_id)
                     if outcome == COMMITTED:

@@ -1,0 +1,67 @@
+"""The graph's history for the redis+neo4j store: turns beyond the hot ones, and the
+dashboard's relationship questions (PlayerHistory).
+
+Invariant: no turn falls between Redis and the graph. The older turns the graph does not
+have yet are read from the session's outbox before the graph is read: a fact leaves the
+outbox only once the graph committed it. Deep history needs the graph (GraphUnavailable,
+fast, through the gate, while it is down); the relationship questions are best effort and
+fall back to what Redis holds.
+"""
+
+from __future__ import annotations
+
+from sessiond.core import codec, facts
+from sessiond.core.models import Session, Turn
+from sessiond.store.durable_gate import GraphGate
+from sessiond.store.history import StoreHistory
+from sessiond.store.neo4j import GraphStore
+from sessiond.store.redis import RedisStore
+
+
+class GraphHistory:
+    def __init__(self, hot: RedisStore, graph: GraphStore, gate: GraphGate) -> None:
+        self._hot = hot
+        self._graph = graph
+        self._gate = gate
+        self._hot_history = StoreHistory(hot)
+
+    async def older_turns(self, session_id: str, before: int, need: int) -> list[Turn]:
+        """The ``need`` newest turns numbered below ``before``, newest first."""
+        pending = await self._pending_turns(session_id, before)  # first: see the module docstring
+        doing = f"reading turns of session {session_id!r} older than the hot ones"
+        if not pending:
+            return await self._gate.read(lambda: self._graph.turns(session_id, need, before=before), doing)
+        # The graph lags: merge. Of its turns, at most len(pending) are also pending.
+        window = need + len(pending)
+        durable = await self._gate.read(lambda: self._graph.turns(session_id, window, before=before), doing)
+        older = {t.turn_number: t for t in durable} | pending
+        return sorted(older.values(), key=lambda t: t.turn_number, reverse=True)[:need]
+
+    async def _pending_turns(self, session_id: str, before: int) -> dict[int, Turn]:
+        """Turns numbered below ``before`` whose facts are still in the session's outbox,
+        the newest version of each (none of an earlier session under the same id)."""
+        turns: dict[int, Turn] = {}
+        for fact in await self._hot.outbox_log.facts(self._hot.keys.session(session_id).outbox):
+            if fact.get("kind") == facts.SESSION_DELETED:
+                turns.clear()
+            elif fact.get("kind") == facts.TURN and fact["turn_number"] < before:
+                turns[fact["turn_number"]] = codec.turn_from_dict(fact["turn"])
+        return turns
+
+    # PlayerHistory: the graph, merged with what is hot and not projected yet.
+
+    async def player_sessions(self, player_id: str, limit: int) -> list[Session]:
+        newest: dict[str, Session] = {}
+        durable: list[Session] = await self._gate.best_effort(
+            lambda: self._graph.player_sessions(player_id, limit), [], f"reading the sessions of {player_id!r}"
+        )
+        for s in [*durable, *await self._hot_history.player_sessions(player_id, limit)]:
+            if s.session_id not in newest or s.revision > newest[s.session_id].revision:
+                newest[s.session_id] = s
+        return sorted(newest.values(), key=lambda s: s.update_time, reverse=True)[:limit]
+
+    async def companions(self, player_id: str, limit: int) -> list[tuple[str, str, int]]:
+        found = await self._gate.best_effort(
+            lambda: self._graph.companions(player_id, limit), None, f"reading the companions of {player_id!r}"
+        )
+        return found if found is not None else await self._hot_history.companions(player_id, limit)
