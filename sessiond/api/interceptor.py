@@ -115,7 +115,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
     # -- wrapping, once per method -----------------------------------------------------
 
     def _wrap(self, method: str, handler: Handler) -> Handler:
-        parse = _parser(method, handler.request_deserializer)
+        parse = _parser(handler.request_deserializer)
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
                 self._unary(method, parse, handler.unary_unary), response_serializer=handler.response_serializer
@@ -257,7 +257,7 @@ def _passing_bytes(serializer: Callable[[Any], bytes] | None) -> Callable[[Any],
     return lambda message: message if isinstance(message, bytes) else serializer(message)
 
 
-def _parser(method: str, deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any]:
+def _parser(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any]:
     if deserializer is None:
         return lambda raw: raw
     return deserializer
