@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from tests.bench.close_lag import LagFigures
+from tests.bench.colyseus import PeerFigures
 from tests.bench.memory import MemoryFigures
 from tests.bench.stats import Summary
 from tests.bench.throughput import RpcFigures
@@ -89,6 +90,30 @@ def lag_rows(figures: LagFigures) -> list[Row]:
             f"sessiond CPU {figures.server_cpu_percent:.0f}%, "
             f"busiest client process {figures.client_cpu_percent_max:.0f}%"
             + (f"; {figures.errors} watch errors: {figures.first_error[:80]}" if figures.errors else ""),
+        ),
+    ]
+
+
+def peer_rows(figures: PeerFigures) -> list[Row]:
+    """The Colyseus peer, beside the close-lag rows (context: the targets are sessiond's)."""
+    s = figures.settings
+    label = f"Peer: Colyseus, {s.rooms:,} rooms x {s.per_room} clients"
+    return [
+        Row(
+            f"{label}: receive - deadline",
+            f"p50 {figures.lag_ms.p50:,.0f} / **p99 {figures.lag_ms.p99:,.0f}** / max {figures.lag_ms.max:,.0f} ms; "
+            f"{figures.lag_ms.count:,} of {s.rooms * s.per_room:,} results",
+        ),
+        Row(
+            f"{label}: fan-out of one broadcast per room",
+            f"p50 {figures.fanout_ms.p50:,.0f} / p99 {figures.fanout_ms.p99:,.0f} / "
+            f"max {figures.fanout_ms.max:,.0f} ms",
+        ),
+        Row(
+            f"{label}: context",
+            f"server RSS {figures.rss_per_client / 1024:,.1f} KiB per client; connected in "
+            f"{figures.connect_seconds:.1f} s; server CPU {figures.server_cpu_percent:.0f}% while measured; "
+            f"{figures.errors} errors; WebSocket and one Node process's memory (sessiond: gRPC, state in Redis)",
         ),
     ]
 

@@ -34,7 +34,7 @@ from typing import TypeVar
 
 from sessiond_client import SessionClient
 
-from tests.bench import report
+from tests.bench import colyseus, report
 from tests.bench.close_lag import LagSettings, measure_close_lag
 from tests.bench.fleet import create_sessions
 from tests.bench.ghz import LoadSettings, ensure_ghz, ghz_version
@@ -42,6 +42,7 @@ from tests.bench.memory import DEFAULT, TUNED, measure_memory
 from tests.bench.procs import ROOT, GrpcServer, Machine, PinnedRedis, pin_self
 from tests.bench.throughput import Target, measure_rpc
 from tests.bench.workload import RPCS, WINDOW_SECONDS, session_ids
+from tests.redis_server import free_port
 
 V = TypeVar("V")
 
@@ -79,7 +80,7 @@ def parse_args() -> argparse.Namespace:
     ticks_help = "watch with countdown ticks, without, or both [both; quick on]"
     parser.add_argument("--lag-ticks", choices=("both", "on", "off"), help=ticks_help)
     parser.add_argument("--memory-sessions", type=int, default=1000, help="idle sessions per Redis config [1000]")
-    parser.add_argument("--skip", default="", help="comma-separated parts to skip: rpc, lag, memory")
+    parser.add_argument("--skip", default="", help="comma-separated parts to skip: rpc, lag, peer, memory")
     parser.add_argument("--work-dir", type=Path, help="logs and ghz reports (default: a new temporary directory)")
     return parser.parse_args()
 
@@ -181,6 +182,24 @@ async def _prepare(target: str, ids: list[str]) -> None:
         await create_sessions(client, ids, window_seconds=WINDOW_SECONDS, players="choose")
 
 
+def measure_peer_rows(plan: Plan, work: Path) -> list[report.Row]:
+    """The Colyseus peer at the first close-lag run's size, when Node is here."""
+    why_not = colyseus.available()
+    if why_not is not None:
+        return [report.Row("Peer: Colyseus", f"not run: {why_not}")]
+    lag = plan.lag[0]
+    progress(f"measuring the Colyseus peer ({lag.windows} rooms)")
+    settings = colyseus.PeerSettings(
+        rooms=lag.windows,
+        per_room=lag.per_session,
+        window_seconds=lag.window_seconds,
+        spread=lag.spread,
+        server_cpus=plan.server_cpus,
+        client_cpus=plan.client_cpus,
+    )
+    return report.peer_rows(colyseus.measure_peer(settings, free_port(), work))
+
+
 def measure_memory_rows(plan: Plan, work: Path) -> list[report.Row]:
     rows: list[report.Row] = []
     for config in (DEFAULT, TUNED):
@@ -228,6 +247,8 @@ def main() -> None:
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="sessiond-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     rows = measure_servers(plan, skip, work, ghz)
+    if "peer" not in skip:
+        rows += measure_peer_rows(plan, work)
     if "memory" not in skip:
         rows += measure_memory_rows(plan, work)
     progress("done")
