@@ -74,7 +74,9 @@ class WatcherProcess:
         self._process = process
 
     @classmethod
-    async def start(cls, target: str, index: int, settings: LagSettings, log: Path) -> WatcherProcess:
+    async def start(
+        cls, target: str, index: int, settings: LagSettings, log: Path, *, ramp: int = 50, reconnect: bool = True
+    ) -> WatcherProcess:
         command = [
             sys.executable, "-m", "tests.bench.watchers",
             "--target", target, "--prefix", settings.prefix,
@@ -82,6 +84,7 @@ class WatcherProcess:
             "--procs", str(settings.procs), "--index", str(index),
             "--channels", str(settings.channels), "--window-seconds", str(settings.window_seconds),
             "--ticks" if settings.ticks else "--no-ticks",
+            "--ramp", str(ramp), "--reconnect" if reconnect else "--no-reconnect",
             "--max-seconds", str(CONNECT_TIMEOUT + settings.rounds * (settings.window_seconds + 2 * ROUND_SLACK)),
         ]  # fmt: skip
         stderr = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)

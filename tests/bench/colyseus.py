@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.bench.procs import pinned
+from tests.bench.procs import cpu_seconds_of, pinned, rss_bytes
 from tests.bench.stats import Summary
 
 PEER = Path(__file__).resolve().parent / "peers" / "colyseus"
@@ -61,18 +61,6 @@ def available() -> str | None:
     return None
 
 
-def _rss(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / 100  # utime + stime, in clock ticks of 1/100 s
-
-
 def measure_peer(settings: PeerSettings, port: int, work: Path) -> PeerFigures:
     with contextlib.ExitStack() as stack:
         server = stack.enter_context(
@@ -81,7 +69,7 @@ def measure_peer(settings: PeerSettings, port: int, work: Path) -> PeerFigures:
         assert server.stdout is not None
         assert server.stdout.readline().startswith("READY"), f"the Colyseus server did not start (see {work})"
         time.sleep(0.5)
-        rss_before = _rss(server.pid)
+        rss_before = rss_bytes(server.pid)
         shares = [
             settings.rooms // settings.procs + (i < settings.rooms % settings.procs) for i in range(settings.procs)
         ]
@@ -107,8 +95,8 @@ def measure_peer(settings: PeerSettings, port: int, work: Path) -> PeerFigures:
         for load in loads:
             assert _line(load).startswith("READY"), f"a Colyseus load process failed (see {work})"
         connect_seconds = time.monotonic() - started
-        rss_after = _rss(server.pid)
-        cpu_before, wall_before = _cpu_seconds(server.pid), time.monotonic()
+        rss_after = rss_bytes(server.pid)
+        cpu_before, wall_before = cpu_seconds_of(server.pid), time.monotonic()
         for load in loads:
             assert load.stdin is not None
             load.stdin.write("GO\n")
@@ -123,7 +111,7 @@ def measure_peer(settings: PeerSettings, port: int, work: Path) -> PeerFigures:
             lag += result["lag"]
             fanout += result["fanout"]
             errors += result["errors"]
-        cpu = (_cpu_seconds(server.pid) - cpu_before) / (time.monotonic() - wall_before) * 100
+        cpu = (cpu_seconds_of(server.pid) - cpu_before) / (time.monotonic() - wall_before) * 100
         clients = settings.rooms * settings.per_room
         rss = (rss_after - rss_before) / clients
         return PeerFigures(settings, Summary.of(lag), Summary.of(fanout), rss, connect_seconds, cpu, errors)

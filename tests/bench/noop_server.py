@@ -1,4 +1,5 @@
-"""The baseline: sessiond.v1.SessionService's measured methods answering canned responses.
+"""The baseline: sessiond.v1.SessionService's measured methods answering canned responses
+(WatchSession: a canned snapshot, then an idle stream).
 
 The fair upper bound of "Python grpc.aio on this machine": one process, the same server
 construction as sessiond (``grpc.aio.server()`` with default options, uvloop when sessiond
@@ -16,6 +17,7 @@ import signal
 from typing import Any
 
 import grpc
+from sessiond_client import pb
 from sessiond_client._proto.sessiond.v1 import session_service_pb2_grpc as spb_grpc
 
 from tests.bench.workload import canned_receipt, canned_session
@@ -25,6 +27,7 @@ class NoopSessionService(spb_grpc.SessionServiceServicer):
     def __init__(self) -> None:
         self._session = canned_session()
         self._receipt = canned_receipt()
+        self._snapshot = pb.SessionEvent(session_id=self._session.session_id, snapshot=self._session)
 
     async def GetSession(self, request: Any, context: Any) -> Any:
         return self._session
@@ -34,6 +37,11 @@ class NoopSessionService(spb_grpc.SessionServiceServicer):
 
     async def UpdateSessionState(self, request: Any, context: Any) -> Any:
         return self._session
+
+    async def WatchSession(self, request: Any, context: Any) -> Any:
+        """A snapshot, then nothing until the caller goes: an idle stream, as a watch is."""
+        yield self._snapshot
+        await asyncio.Event().wait()
 
 
 async def serve(listen: str) -> None:

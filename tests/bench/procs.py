@@ -55,6 +55,20 @@ def parse_cpus(cpus: str) -> set[int]:
     return out
 
 
+def rss_bytes(pid: int) -> int:
+    """The resident memory of process ``pid`` (from /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def cpu_seconds_of(pid: int) -> float:
+    """User + system CPU time process ``pid`` has used so far (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class PinnedRedis(RedisServer):
     """tests.redis_server.RedisServer under taskset."""
 
@@ -106,8 +120,11 @@ class GrpcServer:
 
     @classmethod
     def sessiond(cls, name: str, redis_url: str, cpus: str, log_dir: Path) -> GrpcServer:
+        """sessiond on the Redis at ``redis_url``, or on its memory store when that is empty."""
+
         def argv(address: str) -> list[str]:
-            return ["-m", "sessiond", "serve", "--listen", address, "--store", "redis", "--redis-url", redis_url]
+            store = ["--store", "redis", "--redis-url", redis_url] if redis_url else ["--store", "memory"]
+            return ["-m", "sessiond", "serve", "--listen", address, *store]
 
         # Its metrics listener on loopback too, on a port of its own (the default is 0.0.0.0:9464).
         env = {"SESSIOND_METRICS_LISTEN": f"{HOST}:{free_port()}", "SESSIOND_CONSOLE_LISTEN": ""}
@@ -148,9 +165,10 @@ class GrpcServer:
                 time.sleep(0.1)
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time the process has used so far (from /proc)."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds_of(self.pid)
+
+    def rss_bytes(self) -> int:
+        return rss_bytes(self.pid)
 
     def stop(self) -> None:
         process, self._process = self._process, None

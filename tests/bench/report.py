@@ -11,6 +11,7 @@ from tests.bench.close_lag import LagFigures
 from tests.bench.colyseus import PeerFigures
 from tests.bench.memory import MemoryFigures
 from tests.bench.stats import Summary
+from tests.bench.streams import StormFigures, StreamsFigures
 from tests.bench.throughput import RpcFigures
 
 BASELINE, SESSIOND = "baseline", "sessiond"
@@ -18,6 +19,10 @@ BASELINE, SESSIOND = "baseline", "sessiond"
 GET_SESSION_MIN_RATIO = 0.6
 CLOSE_LAG_P99_MAX_MS = 50.0
 IDLE_SESSION_MAX_BYTES = 2048
+# Targets of "The live path at scale".
+FANOUT_P99_MAX_MS = 250.0
+FANOUT_TARGET_STREAMS = 20_000
+STREAM_RSS_MAX_RATIO = 1.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +96,62 @@ def lag_rows(figures: LagFigures) -> list[Row]:
             f"busiest client process {figures.client_cpu_percent_max:.0f}%"
             + (f"; {figures.errors} watch errors: {figures.first_error[:80]}" if figures.errors else ""),
         ),
+    ]
+
+
+def streams_rows(figures: StreamsFigures, baseline: StreamsFigures) -> list[Row]:
+    """One level of the ramp on one sessiond, against the no-op server at the same level."""
+    label = f"Streams ramp, {figures.streams:,} streams, {figures.label}"
+    rows = [
+        Row(
+            f"{label}: opened",
+            f"{figures.opened:,} in {figures.connect_seconds:.1f} s; {figures.errors} errors"
+            + (f" ({figures.first_error[:80]})" if figures.first_error else ""),
+            "all",
+            figures.opened == figures.streams and figures.errors == 0,
+        ),
+    ]
+    if figures.fanout_ms is not None:
+        has_target = figures.streams >= FANOUT_TARGET_STREAMS
+        complete = figures.fanout_ms.count == figures.streams
+        rows.append(
+            Row(
+                f"{label}: fan-out, receive - commit of one state change per session",
+                f"p50 {figures.fanout_ms.p50:,.0f} / **p99 {figures.fanout_ms.p99:,.0f}** / "
+                f"max {figures.fanout_ms.max:,.0f} ms; {figures.fanout_ms.count:,} received; "
+                f"sessiond CPU {figures.server_cpu_percent:.0f}%",
+                f"p99 <= {FANOUT_P99_MAX_MS:.0f} ms, all received" if has_target else "",
+                complete and figures.fanout_ms.p99 <= FANOUT_P99_MAX_MS if has_target else None,
+            )
+        )
+    ratio = figures.rss_per_stream / baseline.rss_per_stream if baseline.rss_per_stream > 0 else math.inf
+    rows.append(
+        Row(
+            f"{label}: server RSS per stream / the no-op server's",
+            f"{figures.rss_per_stream / 1024:,.1f} / {baseline.rss_per_stream / 1024:,.1f} KiB = **{ratio:.2f}x**",
+            f"<= {STREAM_RSS_MAX_RATIO}x",
+            ratio <= STREAM_RSS_MAX_RATIO,
+        )
+    )
+    redis = f"; Redis connections (CLIENT LIST): {figures.redis_clients}" if figures.redis_clients is not None else ""
+    rows.append(
+        Row(
+            f"{label}: GetSession while open, p50 / p99 (no-op)",
+            f"{_ms(figures.get_session_ms)} ({_ms(baseline.get_session_ms)}){redis}",
+        )
+    )
+    return rows
+
+
+def storm_rows(figures: StormFigures) -> list[Row]:
+    return [
+        Row(
+            f"Storm: {figures.streams:,} streams opened at once, memory store",
+            f"{figures.opened:,} opened, {figures.failed} failed, {figures.hung} hung"
+            + (f" ({figures.first_error[:80]})" if figures.first_error else ""),
+            "0 failed, 0 hung",
+            figures.failed == 0 and figures.hung == 0,
+        )
     ]
 
 

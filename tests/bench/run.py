@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import contextlib
 import datetime
+import functools
 import os
 import subprocess
 import tempfile
@@ -34,7 +35,7 @@ from typing import TypeVar
 
 from sessiond_client import SessionClient
 
-from tests.bench import colyseus, report
+from tests.bench import colyseus, report, streams
 from tests.bench.close_lag import LagSettings, measure_close_lag
 from tests.bench.fleet import create_sessions
 from tests.bench.ghz import LoadSettings, ensure_ghz, ghz_version
@@ -80,7 +81,12 @@ def parse_args() -> argparse.Namespace:
     ticks_help = "watch with countdown ticks, without, or both [both; quick on]"
     parser.add_argument("--lag-ticks", choices=("both", "on", "off"), help=ticks_help)
     parser.add_argument("--memory-sessions", type=int, default=1000, help="idle sessions per Redis config [1000]")
-    parser.add_argument("--skip", default="", help="comma-separated parts to skip: rpc, lag, peer, memory")
+    parser.add_argument(
+        "--stream-levels", help="streams held at once, per ramp level [1000,5000,10000,20000; quick 1000,5000]"
+    )
+    parser.add_argument("--storm-levels", help="streams opened at once, per storm [1000,2000,5000; quick 1000,2000]")
+    parts = "rpc, lag, peer, streams, storm, memory"
+    parser.add_argument("--skip", default="", help=f"comma-separated parts to skip: {parts}")
     parser.add_argument("--work-dir", type=Path, help="logs and ghz reports (default: a new temporary directory)")
     return parser.parse_args()
 
@@ -200,6 +206,53 @@ def measure_peer_rows(plan: Plan, work: Path) -> list[report.Row]:
     return report.peer_rows(colyseus.measure_peer(settings, free_port(), work))
 
 
+def levels(given: str | None, full: str, quick: str, args: argparse.Namespace) -> list[int]:
+    return [int(n) for n in (given or (quick if args.quick else full)).split(",")]
+
+
+def measure_streams_rows(plan: Plan, counts: list[int], work: Path) -> list[report.Row]:
+    """Per level: the no-op server's streams (the baseline), then sessiond's on memory and on Redis."""
+    rows: list[report.Row] = []
+    for count in counts:
+        settings = streams.settings_for(count, 5, 4, plan.client_cpus, f"ramp-{count}-")
+        progress(f"measuring {count:,} streams on the no-op server")
+        with running(GrpcServer.noop(plan.server_cpus, work)) as noop:
+            meters = streams.Meters(noop.rss_bytes, noop.cpu_seconds)
+            base = asyncio.run(streams.measure_streams("no-op", noop.address, settings, meters, work, fanout=False))
+        for store in ("memory", "redis"):
+            progress(f"measuring {count:,} streams on sessiond ({store})")
+            with contextlib.ExitStack() as stack:
+                redis = stack.enter_context(PinnedRedis(plan.client_cpus)) if store == "redis" else None
+                name = f"sessiond-{store}-{count}"
+                server = stack.enter_context(
+                    running(GrpcServer.sessiond(name, redis.url if redis else "", plan.server_cpus, work))
+                )
+                meters = streams.Meters(
+                    server.rss_bytes, server.cpu_seconds, functools.partial(redis_clients, redis) if redis else None
+                )
+                label = f"sessiond on {store}"
+                figures = asyncio.run(
+                    streams.measure_streams(label, server.address, settings, meters, work, fanout=True)
+                )
+            rows += report.streams_rows(figures, base)
+    return rows
+
+
+def redis_clients(redis: PinnedRedis) -> int:
+    with redis.client() as client:
+        return len(client.client_list())
+
+
+def measure_storm_rows(plan: Plan, counts: list[int], work: Path) -> list[report.Row]:
+    rows: list[report.Row] = []
+    with running(GrpcServer.sessiond("sessiond-storm", "", plan.server_cpus, work)) as server:
+        for count in counts:
+            progress(f"measuring a storm of {count:,} streams")
+            figures = asyncio.run(streams.measure_storm(server.address, count, 5, plan.client_cpus, work))
+            rows += report.storm_rows(figures)
+    return rows
+
+
 def measure_memory_rows(plan: Plan, work: Path) -> list[report.Row]:
     rows: list[report.Row] = []
     for config in (DEFAULT, TUNED):
@@ -249,6 +302,10 @@ def main() -> None:
     rows = measure_servers(plan, skip, work, ghz)
     if "peer" not in skip:
         rows += measure_peer_rows(plan, work)
+    if "streams" not in skip:
+        rows += measure_streams_rows(plan, levels(args.stream_levels, "1000,5000,10000,20000", "1000,5000", args), work)
+    if "storm" not in skip:
+        rows += measure_storm_rows(plan, levels(args.storm_levels, "1000,2000,5000", "1000,2000", args), work)
     if "memory" not in skip:
         rows += measure_memory_rows(plan, work)
     progress("done")

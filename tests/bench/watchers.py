@@ -10,8 +10,9 @@ close). Talks to its parent on stdin/stdout, one line each:
 
     -> READY <watchers>        every stream has delivered its snapshot
     -> DONE <turn>             every stream of this process has seen turn <turn> resolve
+    -> FANNED                  every stream of this process has seen a state_changed
     <- STOP (or end of input)  stop watching
-    -> RESULT <json>           the samples (seconds) and this process's CPU use
+    -> RESULT <json>           the samples (seconds), streams opened, this process's CPU use
 
     python -m tests.bench.watchers --target HOST:PORT --prefix lag- --sessions 1000 \
         --per-session 5 --procs 4 --index 0 --window-seconds 5
@@ -43,6 +44,8 @@ class Samples:
     delivery: list[float] = field(default_factory=list)  # receive time - deadline
     resolve: list[float] = field(default_factory=list)  # resolve_time - deadline
     turns: list[int] = field(default_factory=list)  # the turn of each sample (= the round)
+    fanout: list[float] = field(default_factory=list)  # receive time - event_time of state_changed
+    opened: int = 0  # streams that delivered their snapshot
     errors: int = 0
     first_error: str = ""
     cpu_seconds: float = 0.0
@@ -56,15 +59,24 @@ class Process:
         self._window_seconds = window_seconds
         self._ready = 0
         self._resolved: Counter[int] = Counter()
+        self._changes = 0
         self.all_ready = asyncio.Event()
 
-    async def watch(self, client: SessionClient, session_id: str, ticks: bool, starting: asyncio.Semaphore) -> None:
+    @property
+    def opened(self) -> int:
+        return self._ready
+
+    async def watch(
+        self, client: SessionClient, session_id: str, ticks: bool, starting: asyncio.Semaphore, reconnect: bool = True
+    ) -> None:
         """Follow one session; ``starting`` is held until the stream delivered its snapshot."""
         deadlines: dict[int, float] = {}
         await starting.acquire()
         started = False
         try:
-            async for event in client.watch(session_id, exclude_ticks=not ticks):
+            async for event in client.watch(
+                session_id, exclude_ticks=not ticks, max_reconnects=None if reconnect else 0
+            ):
                 received = time.time()
                 kind = event.WhichOneof("kind")
                 if kind == "snapshot":
@@ -77,6 +89,11 @@ class Process:
                     deadlines[event.window_opened.turn_number] = _seconds(event.window_opened.deadline)
                 elif kind == "turn_resolved":
                     self._record(event.turn_resolved, deadlines, received)
+                elif kind == "state_changed":
+                    self.samples.fanout.append(received - _seconds(event.event_time))
+                    self._changes += 1
+                    if self._changes == self._watchers:
+                        _say("FANNED")
         except SessiondError as exc:
             self.samples.errors += 1
             self.samples.first_error = self.samples.first_error or f"{session_id}: {exc}"
@@ -134,7 +151,7 @@ async def run(args: argparse.Namespace) -> None:
     clients = [SessionClient(args.target, options=CHANNEL_OPTIONS) for _ in range(args.channels)]
     starting = asyncio.Semaphore(args.ramp)
     tasks = [
-        asyncio.create_task(process.watch(clients[n % len(clients)], sid, args.ticks, starting))
+        asyncio.create_task(process.watch(clients[n % len(clients)], sid, args.ticks, starting, args.reconnect))
         for n, sid in enumerate(mine)
     ]
     stop = asyncio.create_task(_stop_requested(args.max_seconds))
@@ -145,6 +162,7 @@ async def run(args: argparse.Namespace) -> None:
     started, cpu_start = time.monotonic(), _cpu_seconds()
     await stop
     process.samples.cpu_seconds = _cpu_seconds() - cpu_start
+    process.samples.opened = process.opened
     process.samples.wall_seconds = time.monotonic() - started
     ready.cancel()
     for task in tasks:
@@ -167,6 +185,8 @@ def main() -> None:
     parser.add_argument("--channels", type=int, default=4, help="HTTP/2 connections of this process")
     parser.add_argument("--ramp", type=int, default=50, help="streams starting at once, at most")
     parser.add_argument("--ticks", action=argparse.BooleanOptionalAction, default=True, help="countdown ticks")
+    reconnect_help = "let the client's watch reconnect after UNAVAILABLE (off: a failed stream stays failed)"
+    parser.add_argument("--reconnect", action=argparse.BooleanOptionalAction, default=True, help=reconnect_help)
     parser.add_argument("--max-seconds", type=float, default=300.0, help="stop by itself after this long")
     args = parser.parse_args()
     try:
