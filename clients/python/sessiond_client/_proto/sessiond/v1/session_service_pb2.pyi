@@ -306,7 +306,7 @@ class GetServiceStatsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ServiceStats(_message.Message):
-    __slots__ = ("sessions_by_state", "player_count", "open_windows", "watchers", "store", "version", "start_time", "outbox_pending", "outbox_lag", "outbox_parked", "graph_unreachable")
+    __slots__ = ("sessions_by_state", "player_count", "open_windows", "watchers", "store", "version", "start_time", "outbox_pending", "outbox_lag", "outbox_parked", "graph_unreachable", "sessions_by_persistence")
     class StateCount(_message.Message):
         __slots__ = ("state", "count")
         STATE_FIELD_NUMBER: _ClassVar[int]
@@ -314,6 +314,13 @@ class ServiceStats(_message.Message):
         state: _resources_pb2.Session.State
         count: int
         def __init__(self, state: _Optional[_Union[_resources_pb2.Session.State, str]] = ..., count: _Optional[int] = ...) -> None: ...
+    class PersistenceCount(_message.Message):
+        __slots__ = ("persistence", "count")
+        PERSISTENCE_FIELD_NUMBER: _ClassVar[int]
+        COUNT_FIELD_NUMBER: _ClassVar[int]
+        persistence: _resources_pb2.SessionSettings.Persistence
+        count: int
+        def __init__(self, persistence: _Optional[_Union[_resources_pb2.SessionSettings.Persistence, str]] = ..., count: _Optional[int] = ...) -> None: ...
     SESSIONS_BY_STATE_FIELD_NUMBER: _ClassVar[int]
     PLAYER_COUNT_FIELD_NUMBER: _ClassVar[int]
     OPEN_WINDOWS_FIELD_NUMBER: _ClassVar[int]
@@ -325,6 +332,7 @@ class ServiceStats(_message.Message):
     OUTBOX_LAG_FIELD_NUMBER: _ClassVar[int]
     OUTBOX_PARKED_FIELD_NUMBER: _ClassVar[int]
     GRAPH_UNREACHABLE_FIELD_NUMBER: _ClassVar[int]
+    SESSIONS_BY_PERSISTENCE_FIELD_NUMBER: _ClassVar[int]
     sessions_by_state: _containers.RepeatedCompositeFieldContainer[ServiceStats.StateCount]
     player_count: int
     open_windows: int
@@ -336,4 +344,5 @@ class ServiceStats(_message.Message):
     outbox_lag: _duration_pb2.Duration
     outbox_parked: int
     graph_unreachable: _duration_pb2.Duration
-    def __init__(self, sessions_by_state: _Optional[_Iterable[_Union[ServiceStats.StateCount, _Mapping]]] = ..., player_count: _Optional[int] = ..., open_windows: _Optional[int] = ..., watchers: _Optional[int] = ..., store: _Optional[str] = ..., version: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., outbox_pending: _Optional[int] = ..., outbox_lag: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., outbox_parked: _Optional[int] = ..., graph_unreachable: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    sessions_by_persistence: _containers.RepeatedCompositeFieldContainer[ServiceStats.PersistenceCount]
+    def __init__(self, sessions_by_state: _Optional[_Iterable[_Union[ServiceStats.StateCount, _Mapping]]] = ..., player_count: _Optional[int] = ..., open_windows: _Optional[int] = ..., watchers: _Optional[int] = ..., store: _Optional[str] = ..., version: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., outbox_pending: _Optional[int] = ..., outbox_lag: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., outbox_parked: _Optional[int] = ..., graph_unreachable: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., sessions_by_persistence: _Optional[_Iterable[_Union[ServiceStats.PersistenceCount, _Mapping]]] = ...) -> None: ...
