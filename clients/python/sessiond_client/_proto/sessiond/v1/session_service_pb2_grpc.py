@@ -47,6 +47,31 @@ class SessionServiceStub:
     SwitchCharacterWorldResponse and SwapGameResponse also carry the range as
     first_event_id and last_event_id. DeleteSession sends none: the log is gone.
 
+    Retries (AIP-155): every method that changes something takes an optional
+    request_id (1-128 characters of [A-Za-z0-9._:-]; a UUID is fine). A repeat
+    of a call that committed, with the same request_id and the same request,
+    changes nothing and answers as the first call did: the same event range,
+    the same SubmitChoice receipt, and the resource as it is now (which
+    includes the first call's change). Nothing is re-checked, so a retried
+    conditional write whose first attempt committed is not refused as stale.
+    The memo of request ids lives on the record the call changed (the session
+    its response names; the profile), is written in the same atomic step as the
+    change, and holds each record's 64 most recent request ids for 15 minutes;
+    a repeat after that runs again. The same request_id with a different request
+    is INVALID_ARGUMENT (reason REQUEST_ID_REUSED) and changes nothing. A call
+    that was refused records nothing: its repeat is checked afresh.
+    DeleteSession has no request_id: the session, memo included, is gone after
+    it, so a repeat answers NOT_FOUND, which a caller that retried after an
+    unknown outcome may take as success (the Python client does).
+
+    Paging: page tokens are opaque keyset cursors (the position after the last
+    item returned, bound to the method, the filter and the session), not
+    offsets, so items created or removed between two page reads shift nothing:
+    no item repeats and none is skipped. A token this server did not issue is
+    INVALID_ARGUMENT ("page_token: not a token this server issued"), and so is
+    one issued for another method, filter or session ("start again without
+    it"); both change nothing. Tokens do not expire.
+
     Every error carries a google.rpc.ErrorInfo (domain "sessiond") in its status
     details, whose stable reason (SESSION_NOT_FOUND, STALE_ETAG, WRONG_TURN, ...;
     listed in README.md, "Errors") callers branch on.
@@ -195,6 +220,31 @@ class SessionServiceServicer:
     SwitchCharacterWorldResponse and SwapGameResponse also carry the range as
     first_event_id and last_event_id. DeleteSession sends none: the log is gone.
 
+    Retries (AIP-155): every method that changes something takes an optional
+    request_id (1-128 characters of [A-Za-z0-9._:-]; a UUID is fine). A repeat
+    of a call that committed, with the same request_id and the same request,
+    changes nothing and answers as the first call did: the same event range,
+    the same SubmitChoice receipt, and the resource as it is now (which
+    includes the first call's change). Nothing is re-checked, so a retried
+    conditional write whose first attempt committed is not refused as stale.
+    The memo of request ids lives on the record the call changed (the session
+    its response names; the profile), is written in the same atomic step as the
+    change, and holds each record's 64 most recent request ids for 15 minutes;
+    a repeat after that runs again. The same request_id with a different request
+    is INVALID_ARGUMENT (reason REQUEST_ID_REUSED) and changes nothing. A call
+    that was refused records nothing: its repeat is checked afresh.
+    DeleteSession has no request_id: the session, memo included, is gone after
+    it, so a repeat answers NOT_FOUND, which a caller that retried after an
+    unknown outcome may take as success (the Python client does).
+
+    Paging: page tokens are opaque keyset cursors (the position after the last
+    item returned, bound to the method, the filter and the session), not
+    offsets, so items created or removed between two page reads shift nothing:
+    no item repeats and none is skipped. A token this server did not issue is
+    INVALID_ARGUMENT ("page_token: not a token this server issued"), and so is
+    one issued for another method, filter or session ("start again without
+    it"); both change nothing. Tokens do not expire.
+
     Every error carries a google.rpc.ErrorInfo (domain "sessiond") in its status
     details, whose stable reason (SESSION_NOT_FOUND, STALE_ETAG, WRONG_TURN, ...;
     listed in README.md, "Errors") callers branch on.
@@ -307,7 +357,9 @@ class SessionServiceServicer:
         choice by the same player replaces theirs. FAILED_PRECONDITION unless the
         session is ACTIVE; INVALID_ARGUMENT if the turn offers options and the
         choice is not one of them, or the choice is empty or over 256
-        characters; RESOURCE_EXHAUSTED when the roster is full.
+        characters; RESOURCE_EXHAUSTED when the roster is full;
+        FAILED_PRECONDITION (reason WRONG_TURN) if turn_number is set and the
+        session is on another turn.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -331,7 +383,10 @@ class SessionServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListTurns(self, request, context):
-        """Lists resolved turns, newest first.
+        """Lists resolved turns, newest first, as far back as the store keeps them:
+        memory and redis keep the newest --history-turns (50 by default),
+        redis+neo4j every turn. total_size and oldest_turn_number say when older
+        turns existed that can no longer be listed.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -556,6 +611,31 @@ class SessionService:
     so FIRST - 1 is still the right place to watch from. SubmitChoiceResponse,
     SwitchCharacterWorldResponse and SwapGameResponse also carry the range as
     first_event_id and last_event_id. DeleteSession sends none: the log is gone.
+
+    Retries (AIP-155): every method that changes something takes an optional
+    request_id (1-128 characters of [A-Za-z0-9._:-]; a UUID is fine). A repeat
+    of a call that committed, with the same request_id and the same request,
+    changes nothing and answers as the first call did: the same event range,
+    the same SubmitChoice receipt, and the resource as it is now (which
+    includes the first call's change). Nothing is re-checked, so a retried
+    conditional write whose first attempt committed is not refused as stale.
+    The memo of request ids lives on the record the call changed (the session
+    its response names; the profile), is written in the same atomic step as the
+    change, and holds each record's 64 most recent request ids for 15 minutes;
+    a repeat after that runs again. The same request_id with a different request
+    is INVALID_ARGUMENT (reason REQUEST_ID_REUSED) and changes nothing. A call
+    that was refused records nothing: its repeat is checked afresh.
+    DeleteSession has no request_id: the session, memo included, is gone after
+    it, so a repeat answers NOT_FOUND, which a caller that retried after an
+    unknown outcome may take as success (the Python client does).
+
+    Paging: page tokens are opaque keyset cursors (the position after the last
+    item returned, bound to the method, the filter and the session), not
+    offsets, so items created or removed between two page reads shift nothing:
+    no item repeats and none is skipped. A token this server did not issue is
+    INVALID_ARGUMENT ("page_token: not a token this server issued"), and so is
+    one issued for another method, filter or session ("start again without
+    it"); both change nothing. Tokens do not expire.
 
     Every error carries a google.rpc.ErrorInfo (domain "sessiond") in its status
     details, whose stable reason (SESSION_NOT_FOUND, STALE_ETAG, WRONG_TURN, ...;
