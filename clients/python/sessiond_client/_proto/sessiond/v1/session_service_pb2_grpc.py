@@ -64,6 +64,14 @@ class SessionServiceStub:
     it, so a repeat answers NOT_FOUND, which a caller that retried after an
     unknown outcome may take as success (the Python client does).
 
+    What may be retried blindly, on UNAVAILABLE: the methods marked with an
+    idempotency_level, NO_SIDE_EFFECTS (reads) or IDEMPOTENT (writes whose
+    repeat changes nothing more; each says why). clients/service_config.json,
+    generated from these marks, is a gRPC service config that retries exactly
+    those. Any other method is safe to retry only with a request_id (or, for
+    UpdateSessionState and ResetSessionState, an expected_state_version), which
+    a service config cannot see: the caller retries those itself.
+
     Paging: page tokens are opaque keyset cursors (the position after the last
     item returned, bound to the method, the filter and the session), not
     offsets, so items created or removed between two page reads shift nothing:
@@ -237,6 +245,14 @@ class SessionServiceServicer:
     it, so a repeat answers NOT_FOUND, which a caller that retried after an
     unknown outcome may take as success (the Python client does).
 
+    What may be retried blindly, on UNAVAILABLE: the methods marked with an
+    idempotency_level, NO_SIDE_EFFECTS (reads) or IDEMPOTENT (writes whose
+    repeat changes nothing more; each says why). clients/service_config.json,
+    generated from these marks, is a gRPC service config that retries exactly
+    those. Any other method is safe to retry only with a request_id (or, for
+    UpdateSessionState and ResetSessionState, an expected_state_version), which
+    a service config cannot see: the caller retries those itself.
+
     Paging: page tokens are opaque keyset cursors (the position after the last
     item returned, bound to the method, the filter and the session), not
     offsets, so items created or removed between two page reads shift nothing:
@@ -313,6 +329,11 @@ class SessionServiceServicer:
         """Applies a JSON merge-patch (RFC 7396) to the session's state. ABORTED if
         expected_state_version is set and differs; INVALID_ARGUMENT if the result
         exceeds 64 KiB; FAILED_PRECONDITION on an ENDED or EXPIRED session.
+        (-- api-linter: core::0134::method-signature=disabled
+        aip.dev/not-precedent: not an AIP-134 Update: a JSON merge-patch of
+        one field of the session, answered with the whole session. --)
+        (-- api-linter: core::0134::response-message-name=disabled
+        aip.dev/not-precedent: see above: it answers with the session. --)
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -330,6 +351,7 @@ class SessionServiceServicer:
         """Adds a player to the roster, or refreshes their display name and
         activity if already there. FAILED_PRECONDITION on an ENDED or EXPIRED
         session; RESOURCE_EXHAUSTED when the roster is full.
+        Idempotent: joining again only refreshes the player.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -397,6 +419,10 @@ class SessionServiceServicer:
         and for a NARRATOR tie names the winner. NOT_FOUND if the turn is not in
         the history; INVALID_ARGUMENT if winner is not one of the tied options;
         FAILED_PRECONDITION if the turn was not a NARRATOR tie.
+        Idempotent: a repeat sets the same values again.
+        (-- api-linter: core::0134::synonyms=disabled
+        aip.dev/not-precedent: a custom method setting one part of a turn,
+        not an Update of a resource. --)
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -405,6 +431,10 @@ class SessionServiceServicer:
     def SetTurnOptions(self, request, context):
         """Sets the options offered for the current turn. FAILED_PRECONDITION while
         its window is open or on an ENDED or EXPIRED session.
+        Idempotent: a repeat sets the same options again.
+        (-- api-linter: core::0134::synonyms=disabled
+        aip.dev/not-precedent: a custom method setting one part of a
+        session, not an Update of a resource. --)
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -425,6 +455,8 @@ class SessionServiceServicer:
         Concurrent switches of one player leave exactly one ACTIVE session.
         INVALID_ARGUMENT for bad ids; FAILED_PRECONDITION if the target session
         ENDED or EXPIRED.
+        Idempotent: switching to the session that is already ACTIVE changes
+        nothing.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -441,8 +473,9 @@ class SessionServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListGames(self, request, context):
-        """Lists the game index: every session bound to a channel, newest change
-        first. INVALID_ARGUMENT for a bad filter or page token.
+        """Lists the game index: every session bound to a channel, newest first (by
+        create time, then session_id, as ListSessions). INVALID_ARGUMENT for a bad
+        filter or page token.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -452,6 +485,7 @@ class SessionServiceServicer:
         """Restores a saved game into its channel, pausing whatever runs there.
         NOT_FOUND for an unknown game; FAILED_PRECONDITION if it is not bound to
         a channel or is ENDED or EXPIRED.
+        Idempotent: loading the game that already runs changes nothing.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -461,6 +495,10 @@ class SessionServiceServicer:
         """Hands the co-GM role to a rostered player, or back to the narrator.
         FAILED_PRECONDITION if the player is not on the roster or the session is
         ENDED or EXPIRED.
+        Idempotent: handing the role to its holder changes nothing.
+        (-- api-linter: core::0134::synonyms=disabled
+        aip.dev/not-precedent: a custom method handing over a role, not an
+        Update of a resource. --)
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -628,6 +666,14 @@ class SessionService:
     DeleteSession has no request_id: the session, memo included, is gone after
     it, so a repeat answers NOT_FOUND, which a caller that retried after an
     unknown outcome may take as success (the Python client does).
+
+    What may be retried blindly, on UNAVAILABLE: the methods marked with an
+    idempotency_level, NO_SIDE_EFFECTS (reads) or IDEMPOTENT (writes whose
+    repeat changes nothing more; each says why). clients/service_config.json,
+    generated from these marks, is a gRPC service config that retries exactly
+    those. Any other method is safe to retry only with a request_id (or, for
+    UpdateSessionState and ResetSessionState, an expected_state_version), which
+    a service config cannot see: the caller retries those itself.
 
     Paging: page tokens are opaque keyset cursors (the position after the last
     item returned, bound to the method, the filter and the session), not
