@@ -1,8 +1,10 @@
-"""Generate the Python stubs of proto/ into the client package.
+"""Generate the Python stubs of proto/ into the client package, and the service config.
 
 The one source of truth is proto/; the generated code lives in
-clients/python/sessiond_client/_proto/ and is committed. ``--check`` regenerates
-into a temporary folder and fails if the committed code differs (CI runs it).
+clients/python/sessiond_client/_proto/ and is committed, as is
+clients/service_config.json, the gRPC service config that retries the methods the
+proto marks safe to repeat (NO_SIDE_EFFECTS or IDEMPOTENT). ``--check`` regenerates
+both into a temporary folder and fails if the committed ones differ (CI runs it).
 
 protoc writes imports such as ``from sessiond.v1 import resources_pb2``, which
 would clash with the server package ``sessiond``; they are rewritten to point
@@ -13,40 +15,72 @@ from __future__ import annotations
 
 import argparse
 import filecmp
+import importlib.util
+import json
 import re
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
+from google.protobuf import descriptor_pb2, descriptor_pool
 from grpc_tools import protoc
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTO_ROOT = ROOT / "proto"
 OUT = ROOT / "clients" / "python" / "sessiond_client" / "_proto"
+SERVICE_CONFIG = ROOT / "clients" / "service_config.json"
 IMPORT_RE = re.compile(r"^from sessiond\.v1 import", re.MULTILINE)
+
+
+def protos() -> list[str]:
+    return sorted(str(p.relative_to(PROTO_ROOT)) for p in PROTO_ROOT.rglob("*.proto"))
+
+
+def protoc_main(*args: str) -> None:
+    """Run protoc on every file of proto/ with ``args``. Imports resolve in proto/, then
+    the well-known types grpcio-tools ships, then google/api/*.proto of
+    googleapis-common-protos (a dependency of the client)."""
+    well_known = Path(protoc.__file__).parent / "_proto"
+    spec = importlib.util.find_spec("google.api.field_behavior_pb2")
+    if spec is None or spec.origin is None:
+        raise SystemExit("googleapis-common-protos is not installed (it ships google/api/*.proto)")
+    google_api = Path(spec.origin).parents[2]  # the folder holding google/api/
+    if protoc.main(["protoc", f"-I{PROTO_ROOT}", f"-I{well_known}", f"-I{google_api}", *args, *protos()]) != 0:
+        raise SystemExit("protoc failed")
 
 
 def generate(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    protos = sorted(str(p.relative_to(PROTO_ROOT)) for p in PROTO_ROOT.rglob("*.proto"))
-    include = Path(protoc.__file__).parent / "_proto"
-    args = [
-        "protoc",
-        f"-I{PROTO_ROOT}",
-        f"-I{include}",
+    protoc_main(
         f"--python_out={out}",
         f"--pyi_out={out}",
         f"--grpc_python_out={out}",
-        *protos,
-    ]
-    if protoc.main(args) != 0:
-        raise SystemExit("protoc failed")
+    )
     for path in out.rglob("*.py*"):
         text = path.read_text()
         path.write_text(IMPORT_RE.sub("from sessiond_client._proto.sessiond.v1 import", text))
     for folder in [out, *(p for p in out.rglob("*") if p.is_dir())]:
         (folder / "__init__.py").touch()
+
+
+def service_config_text(scratch: Path) -> str:
+    """clients/service_config.json as proto/ makes it: compiled to descriptors here, then
+    turned into a config by the client's own code (for its default RetryPolicy)."""
+    # Imported here, not at the top: importing the client loads the committed stubs,
+    # which must be the fresh ones when this runs right after generating them.
+    from sessiond_client._methods import methods_of
+    from sessiond_client._retry import RetryPolicy
+    from sessiond_client._service_config import service_config
+
+    descriptors = scratch / "descriptors.binpb"
+    protoc_main(f"--descriptor_set_out={descriptors}", "--include_imports")
+    pool = descriptor_pool.DescriptorPool()
+    for file in descriptor_pb2.FileDescriptorSet.FromString(descriptors.read_bytes()).file:
+        pool.AddSerializedFile(file.SerializeToString())
+    services = [s for name in protos() for s in pool.FindFileByName(name).services_by_name.values()]
+    config = service_config(methods_of(services).values(), RetryPolicy())
+    return json.dumps(config, indent=2) + "\n"
 
 
 def differences(a: Path, b: Path) -> list[str]:
@@ -66,16 +100,20 @@ def main() -> int:
     if not args.check:
         shutil.rmtree(OUT, ignore_errors=True)
         generate(OUT)
+        with tempfile.TemporaryDirectory() as tmp:
+            SERVICE_CONFIG.write_text(service_config_text(Path(tmp)))
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         fresh = Path(tmp) / "_proto"
         generate(fresh)
         diff = differences(OUT, fresh)
+        if not SERVICE_CONFIG.exists() or SERVICE_CONFIG.read_text() != service_config_text(Path(tmp)):
+            diff.append(f"differs: {SERVICE_CONFIG}")
     if diff:
-        print("generated stubs differ from proto/; run: python scripts/gen_proto.py", file=sys.stderr)
+        print("generated files differ from proto/; run: python scripts/gen_proto.py", file=sys.stderr)
         print("\n".join(diff), file=sys.stderr)
         return 1
-    print("generated stubs match proto/")
+    print("generated stubs and service config match proto/")
     return 0
 
 

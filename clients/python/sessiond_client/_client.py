@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager
@@ -14,9 +15,11 @@ from google.protobuf import empty_pb2, message, struct_pb2
 from sessiond_client import _ranges, pb
 from sessiond_client._convert import JsonObject, seconds_to_timedelta, to_struct
 from sessiond_client._errors import error_from_rpc
-from sessiond_client._proto.sessiond.v1 import player_service_pb2, session_service_pb2
+from sessiond_client._methods import METHODS, repeat_is_safe
+from sessiond_client._proto.sessiond.v1 import player_service_pb2_grpc, session_service_pb2_grpc
 from sessiond_client._ranges import EventRanges, Since
 from sessiond_client._retry import RetryPolicy, call_with_retry
+from sessiond_client._service_config import CHANNEL_OPTION, service_config
 from sessiond_client._watch import SessionWatch
 
 Metadata: TypeAlias = Sequence[tuple[str, str]]
@@ -25,11 +28,7 @@ State: TypeAlias = JsonObject | struct_pb2.Struct
 R = TypeVar("R", bound=message.Message)
 Item = TypeVar("Item")
 
-_SERVICES = (
-    session_service_pb2.DESCRIPTOR.services_by_name["SessionService"],
-    player_service_pb2.DESCRIPTOR.services_by_name["PlayerService"],
-)
-PATHS = {m.name: f"/{s.full_name}/{m.name}" for s in _SERVICES for m in s.methods}
+PATHS = {name: method.path for name, method in METHODS.items()}
 """gRPC path of every method of both services, by RPC name, e.g. ``"GetSession"``."""
 
 
@@ -47,7 +46,10 @@ class SessionClient:
     retries included; None uses ``default_timeout``) and ``metadata`` (extra
     ``(key, value)`` pairs sent with the call). Failed calls raise a
     `SessiondError` subclass; calls that are safe to repeat are retried on
-    UNAVAILABLE as the `RetryPolicy` says.
+    UNAVAILABLE as the `RetryPolicy` says: those the proto marks idempotent by
+    gRPC itself (the client gives the channels it makes the matching service
+    config), those whose request makes them safe (a ``request_id``, an
+    ``expected_state_version``) by the client.
 
     Args:
         target: The server, e.g. ``"127.0.0.1:50051"`` or ``"dns:///sessiond:50051"``.
@@ -57,6 +59,7 @@ class SessionClient:
             None for no limit. Watches have no default limit.
         retry: Retry policy; None for the default `RetryPolicy()`.
         options: gRPC channel options, e.g. ``[("grpc.max_receive_message_length", 8 << 20)]``.
+            A ``grpc.service_config`` of your own replaces the client's.
     """
 
     def __init__(
@@ -69,6 +72,8 @@ class SessionClient:
         retry: RetryPolicy | None = None,
         options: ChannelOptions | None = None,
     ) -> None:
+        retry = retry or RetryPolicy()
+        options = _with_service_config(options or (), retry)
         if credentials is None:
             channel = grpc.aio.insecure_channel(target, options=options)
         else:
@@ -85,6 +90,9 @@ class SessionClient:
         retry: RetryPolicy | None = None,
     ) -> SessionClient:
         """Build a client on a channel the caller made (and closes: `close` leaves it open).
+
+        The client retries every call that is safe to repeat itself: it cannot tell
+        what service config the channel has, so leave retries out of it.
 
         Args:
             channel: A ``grpc.aio`` channel to the server.
@@ -110,6 +118,14 @@ class SessionClient:
     ) -> None:
         self._channel = channel
         self._owns_channel = owns_channel
+        # A channel the client made carries the service config (`_with_service_config`):
+        # gRPC itself retries the methods the proto marks safe to repeat.
+        self._retries_in_channel = owns_channel
+        stubs = {
+            "sessiond.v1.SessionService": session_service_pb2_grpc.SessionServiceStub(channel),  # type: ignore[no-untyped-call]
+            "sessiond.v1.PlayerService": player_service_pb2_grpc.PlayerServiceStub(channel),  # type: ignore[no-untyped-call]
+        }
+        self._rpcs: dict[str, Any] = {name: getattr(stubs[m.service], name) for name, m in METHODS.items()}
         self._auth: tuple[tuple[str, str], ...] = (("authorization", f"Bearer {token}"),) if token else ()
         self._default_timeout = default_timeout
         self._retry = retry or RetryPolicy()
@@ -212,10 +228,7 @@ class SessionClient:
         request = pb.CreateSessionRequest(
             session_id=session_id, session=session, request_id=request_id or uuid.uuid4().hex
         )
-        # Safe to retry: the server answers a repeated request_id with the session it created.
-        return await self._call(
-            "CreateSession", request, pb.Session, idempotent=True, timeout=timeout, metadata=metadata
-        )
+        return await self._call("CreateSession", request, pb.Session, timeout=timeout, metadata=metadata)
 
     async def get_session(
         self, session_id: str, *, timeout: float | None = None, metadata: Metadata | None = None
@@ -226,7 +239,7 @@ class SessionClient:
             NotFound: No such session.
         """
         request = pb.GetSessionRequest(session_id=session_id)
-        return await self._call("GetSession", request, pb.Session, idempotent=True, timeout=timeout, metadata=metadata)
+        return await self._call("GetSession", request, pb.Session, timeout=timeout, metadata=metadata)
 
     async def list_sessions(
         self,
@@ -253,9 +266,7 @@ class SessionClient:
             InvalidArgument: A bad filter or page token.
         """
         request = pb.ListSessionsRequest(filter=filter, page_size=page_size, page_token=page_token)
-        return await self._call(
-            "ListSessions", request, pb.ListSessionsResponse, idempotent=True, timeout=timeout, metadata=metadata
-        )
+        return await self._call("ListSessions", request, pb.ListSessionsResponse, timeout=timeout, metadata=metadata)
 
     def iter_sessions(
         self,
@@ -294,10 +305,7 @@ class SessionClient:
             Aborted: A stale etag.
         """
         request = pb.DeleteSessionRequest(session_id=session_id, etag=etag)
-        # Not retried: if a lost attempt deleted it, the retry would report NOT_FOUND.
-        await self._call(
-            "DeleteSession", request, empty_pb2.Empty, idempotent=False, timeout=timeout, metadata=metadata
-        )
+        await self._call("DeleteSession", request, empty_pb2.Empty, timeout=timeout, metadata=metadata)
 
     async def pause_session(
         self, session_id: str, *, etag: str = "", timeout: float | None = None, metadata: Metadata | None = None
@@ -309,11 +317,7 @@ class SessionClient:
             Aborted: A stale etag.
         """
         request = pb.PauseSessionRequest(session_id=session_id, etag=etag)
-        # Lifecycle moves are not retried: after a lost success the retry gets
-        # FAILED_PRECONDITION (or ABORTED with an etag) for a change that happened.
-        return await self._call(
-            "PauseSession", request, pb.Session, idempotent=False, timeout=timeout, metadata=metadata
-        )
+        return await self._call("PauseSession", request, pb.Session, timeout=timeout, metadata=metadata)
 
     async def resume_session(
         self, session_id: str, *, etag: str = "", timeout: float | None = None, metadata: Metadata | None = None
@@ -325,9 +329,7 @@ class SessionClient:
             Aborted: A stale etag.
         """
         request = pb.ResumeSessionRequest(session_id=session_id, etag=etag)
-        return await self._call(
-            "ResumeSession", request, pb.Session, idempotent=False, timeout=timeout, metadata=metadata
-        )
+        return await self._call("ResumeSession", request, pb.Session, timeout=timeout, metadata=metadata)
 
     async def end_session(
         self, session_id: str, *, etag: str = "", timeout: float | None = None, metadata: Metadata | None = None
@@ -339,7 +341,7 @@ class SessionClient:
             Aborted: A stale etag.
         """
         request = pb.EndSessionRequest(session_id=session_id, etag=etag)
-        return await self._call("EndSession", request, pb.Session, idempotent=False, timeout=timeout, metadata=metadata)
+        return await self._call("EndSession", request, pb.Session, timeout=timeout, metadata=metadata)
 
     # State
 
@@ -372,12 +374,7 @@ class SessionClient:
         request = pb.UpdateSessionStateRequest(
             session_id=session_id, patch=to_struct(patch), expected_state_version=expected_state_version
         )
-        # Retried only when conditional: the version check stops a lost success
-        # from applying twice (the retry then gets ABORTED: re-read the session).
-        conditional = expected_state_version is not None
-        return await self._call(
-            "UpdateSessionState", request, pb.Session, idempotent=conditional, timeout=timeout, metadata=metadata
-        )
+        return await self._call("UpdateSessionState", request, pb.Session, timeout=timeout, metadata=metadata)
 
     async def reset_session_state(
         self,
@@ -398,12 +395,7 @@ class SessionClient:
             session_state=None if state is None else to_struct(state),
             expected_state_version=expected_state_version,
         )
-        # Same rule as UpdateSessionState: an unconditional retry could undo a
-        # write made by someone else in between.
-        conditional = expected_state_version is not None
-        return await self._call(
-            "ResetSessionState", request, pb.Session, idempotent=conditional, timeout=timeout, metadata=metadata
-        )
+        return await self._call("ResetSessionState", request, pb.Session, timeout=timeout, metadata=metadata)
 
     # Players
 
@@ -423,8 +415,7 @@ class SessionClient:
             ResourceExhausted: The roster is full.
         """
         request = pb.JoinSessionRequest(session_id=session_id, player_id=player_id, display_name=display_name)
-        # Idempotent: joining again only refreshes the player.
-        return await self._call("JoinSession", request, pb.Player, idempotent=True, timeout=timeout, metadata=metadata)
+        return await self._call("JoinSession", request, pb.Player, timeout=timeout, metadata=metadata)
 
     async def leave_session(
         self, session_id: str, player_id: str, *, timeout: float | None = None, metadata: Metadata | None = None
@@ -435,8 +426,7 @@ class SessionClient:
             NotFound: The player is not on the roster.
         """
         request = pb.LeaveSessionRequest(session_id=session_id, player_id=player_id)
-        # Never retried: after a lost success the retry would report NOT_FOUND.
-        await self._call("LeaveSession", request, empty_pb2.Empty, idempotent=False, timeout=timeout, metadata=metadata)
+        await self._call("LeaveSession", request, empty_pb2.Empty, timeout=timeout, metadata=metadata)
 
     async def list_players(
         self,
@@ -453,9 +443,7 @@ class SessionClient:
         request = pb.ListPlayersRequest(
             session_id=session_id, page_size=page_size, page_token=page_token, include_departed=include_departed
         )
-        return await self._call(
-            "ListPlayers", request, pb.ListPlayersResponse, idempotent=True, timeout=timeout, metadata=metadata
-        )
+        return await self._call("ListPlayers", request, pb.ListPlayersResponse, timeout=timeout, metadata=metadata)
 
     def iter_players(
         self,
@@ -497,14 +485,12 @@ class SessionClient:
             InvalidArgument: Not one of the turn's options, empty, or over 256 characters.
             ResourceExhausted: The roster is full.
         """
-        request = pb.SubmitChoiceRequest(session_id=session_id, player_id=player_id, choice=choice)
-        # Retried: a player's later choice in a window replaces their earlier
-        # one, so a repeat changes nothing (the response then says replaced).
-        # Caveat: if the lost attempt closed the window, the repeat counts for
-        # the next turn.
-        return await self._call(
-            "SubmitChoice", request, pb.SubmitChoiceResponse, idempotent=True, timeout=timeout, metadata=metadata
+        # A request_id makes the client's retries safe (the server answers a repeat
+        # with the first call's receipt): one per call, the same in every attempt.
+        request = pb.SubmitChoiceRequest(
+            session_id=session_id, player_id=player_id, choice=choice, request_id=uuid.uuid4().hex
         )
+        return await self._call("SubmitChoice", request, pb.SubmitChoiceResponse, timeout=timeout, metadata=metadata)
 
     async def list_turns(
         self,
@@ -517,9 +503,7 @@ class SessionClient:
     ) -> pb.ListTurnsResponse:
         """Return one page of resolved turns, newest first (``page_size`` 0: 20; capped at 100)."""
         request = pb.ListTurnsRequest(session_id=session_id, page_size=page_size, page_token=page_token)
-        return await self._call(
-            "ListTurns", request, pb.ListTurnsResponse, idempotent=True, timeout=timeout, metadata=metadata
-        )
+        return await self._call("ListTurns", request, pb.ListTurnsResponse, timeout=timeout, metadata=metadata)
 
     def iter_turns(
         self,
@@ -559,8 +543,7 @@ class SessionClient:
         request = pb.SetTurnSummaryRequest(
             session_id=session_id, turn_number=turn_number, summary=summary, winner=winner
         )
-        # Idempotent: it sets the same values again.
-        return await self._call("SetTurnSummary", request, pb.Turn, idempotent=True, timeout=timeout, metadata=metadata)
+        return await self._call("SetTurnSummary", request, pb.Turn, timeout=timeout, metadata=metadata)
 
     async def set_turn_options(
         self,
@@ -576,10 +559,7 @@ class SessionClient:
             FailedPrecondition: The turn's window is open, or the session is ENDED or EXPIRED.
         """
         request = pb.SetTurnOptionsRequest(session_id=session_id, options=_option_list(options))
-        # Idempotent: it sets the same options again.
-        return await self._call(
-            "SetTurnOptions", request, pb.Session, idempotent=True, timeout=timeout, metadata=metadata
-        )
+        return await self._call("SetTurnOptions", request, pb.Session, timeout=timeout, metadata=metadata)
 
     # Placement: single-player switching, channel games, the co-GM role
 
@@ -601,12 +581,10 @@ class SessionClient:
         request = pb.SwitchCharacterWorldRequest(
             player_id=player_id, character_id=character_id, world_id=world_id, template=template
         )
-        # Idempotent: switching to the session that is already ACTIVE changes nothing.
         return await self._call(
             "SwitchCharacterWorld",
             request,
             pb.SwitchCharacterWorldResponse,
-            idempotent=True,
             timeout=timeout,
             metadata=metadata,
         )
@@ -623,20 +601,14 @@ class SessionClient:
         """Boot a new game (``session``: game_id, game_name, title_screen_url, settings...)
         in a channel, saving (pausing) the one running there."""
         request = pb.SwapGameRequest(channel_id=channel_id, session=session, session_id=session_id)
-        # Not retried: a lost success would boot a second game.
-        return await self._call(
-            "SwapGame", request, pb.SwapGameResponse, idempotent=False, timeout=timeout, metadata=metadata
-        )
+        return await self._call("SwapGame", request, pb.SwapGameResponse, timeout=timeout, metadata=metadata)
 
     async def load_game(
         self, session_id: str, *, timeout: float | None = None, metadata: Metadata | None = None
     ) -> pb.SwapGameResponse:
         """Restore a saved game into its channel, pausing whatever runs there."""
         request = pb.LoadGameRequest(session_id=session_id)
-        # Idempotent: loading the game that already runs changes nothing.
-        return await self._call(
-            "LoadGame", request, pb.SwapGameResponse, idempotent=True, timeout=timeout, metadata=metadata
-        )
+        return await self._call("LoadGame", request, pb.SwapGameResponse, timeout=timeout, metadata=metadata)
 
     async def list_games(
         self,
@@ -649,9 +621,7 @@ class SessionClient:
     ) -> pb.ListGamesResponse:
         """One page of the game index (e.g. ``filter='channel_id="lobby"'``)."""
         request = pb.ListGamesRequest(filter=filter, page_size=page_size, page_token=page_token)
-        return await self._call(
-            "ListGames", request, pb.ListGamesResponse, idempotent=True, timeout=timeout, metadata=metadata
-        )
+        return await self._call("ListGames", request, pb.ListGamesResponse, timeout=timeout, metadata=metadata)
 
     async def set_game_master(
         self,
@@ -663,10 +633,7 @@ class SessionClient:
     ) -> pb.Session:
         """Hand the co-GM role to a rostered player; an empty ``player_id`` returns it to the narrator."""
         request = pb.SetGameMasterRequest(session_id=session_id, player_id=player_id)
-        # Idempotent: handing the role to its holder changes nothing.
-        return await self._call(
-            "SetGameMaster", request, pb.Session, idempotent=True, timeout=timeout, metadata=metadata
-        )
+        return await self._call("SetGameMaster", request, pb.Session, timeout=timeout, metadata=metadata)
 
     # Players (PlayerService)
 
@@ -682,19 +649,14 @@ class SessionClient:
         """Create or update a profile; ``update_mask`` names the fields to change (all when empty)."""
         request = pb.UpsertPlayerProfileRequest(profile=profile, etag=etag)
         request.update_mask.paths.extend(update_mask)
-        # Idempotent: the same upsert twice stores the same profile.
-        return await self._call(
-            "UpsertPlayerProfile", request, pb.PlayerProfile, idempotent=True, timeout=timeout, metadata=metadata
-        )
+        return await self._call("UpsertPlayerProfile", request, pb.PlayerProfile, timeout=timeout, metadata=metadata)
 
     async def get_player_profile(
         self, player_id: str, *, timeout: float | None = None, metadata: Metadata | None = None
     ) -> pb.PlayerProfile:
         """Return a player's profile (NotFound if they have none)."""
         request = pb.GetPlayerProfileRequest(player_id=player_id)
-        return await self._call(
-            "GetPlayerProfile", request, pb.PlayerProfile, idempotent=True, timeout=timeout, metadata=metadata
-        )
+        return await self._call("GetPlayerProfile", request, pb.PlayerProfile, timeout=timeout, metadata=metadata)
 
     async def get_player_dashboard(
         self,
@@ -707,9 +669,7 @@ class SessionClient:
         """The player's sessions, characters, progress and recommendations; parts the
         server could not assemble within the deadline are named in ``incomplete_parts``."""
         request = pb.GetPlayerDashboardRequest(player_id=player_id, recent_limit=recent_limit)
-        return await self._call(
-            "GetPlayerDashboard", request, pb.PlayerDashboard, idempotent=True, timeout=timeout, metadata=metadata
-        )
+        return await self._call("GetPlayerDashboard", request, pb.PlayerDashboard, timeout=timeout, metadata=metadata)
 
     # Events and service
 
@@ -762,11 +722,7 @@ class SessionClient:
         Returns:
             An async iterator of `pb.SessionEvent`.
         """
-        rpc: grpc.aio.UnaryStreamMultiCallable[pb.WatchSessionRequest, pb.SessionEvent] = self._channel.unary_stream(
-            PATHS["WatchSession"],
-            request_serializer=pb.WatchSessionRequest.SerializeToString,
-            response_deserializer=pb.SessionEvent.FromString,
-        )
+        rpc: grpc.aio.UnaryStreamMultiCallable[pb.WatchSessionRequest, pb.SessionEvent] = self._rpcs["WatchSession"]
         if since is not None:
             if after_event_id is not None:
                 raise TypeError("pass since or after_event_id, not both")
@@ -787,9 +743,7 @@ class SessionClient:
     ) -> pb.ServiceStats:
         """Return counts of what the server sees: sessions by state, players, windows, watchers."""
         request = pb.GetServiceStatsRequest()
-        return await self._call(
-            "GetServiceStats", request, pb.ServiceStats, idempotent=True, timeout=timeout, metadata=metadata
-        )
+        return await self._call("GetServiceStats", request, pb.ServiceStats, timeout=timeout, metadata=metadata)
 
     # Transport
 
@@ -799,22 +753,22 @@ class SessionClient:
         request: message.Message,
         response_type: type[R],
         *,
-        idempotent: bool,
         timeout: float | None,
         metadata: Metadata | None,
     ) -> R:
-        """Make one unary call: retries if ``idempotent``, typed errors always."""
-        rpc = self._channel.unary_unary(
-            PATHS[method],
-            request_serializer=_serialize,
-            response_deserializer=response_type.FromString,
-        )
+        """Make one unary call of ``request`` (built once: every attempt sends it as is),
+        with typed errors. When a repeat is safe (`repeat_is_safe`) it is retried on
+        UNAVAILABLE: by gRPC's own retry if the method is safe by itself and the client
+        made the channel (see `_with_service_config`), here otherwise."""
+        spec = METHODS[method]
+        rpc = self._rpcs[method]
         md = self._metadata(metadata)
         ranges = _ranges.recorder()
+        retried_by_grpc = spec.safe_to_repeat and self._retries_in_channel
 
         async def attempt(remaining: float | None) -> R:
             call = rpc(request, timeout=remaining, metadata=md)
-            response = await call
+            response: R = await call
             if ranges is not None:
                 _ranges.note(ranges, request, response, await call.initial_metadata())
             return response
@@ -823,7 +777,7 @@ class SessionClient:
             return await call_with_retry(
                 attempt,
                 policy=self._retry,
-                idempotent=idempotent,
+                idempotent=repeat_is_safe(spec, request) and not retried_by_grpc,
                 timeout=self._default_timeout if timeout is None else timeout,
             )
         except grpc.aio.AioRpcError as err:
@@ -833,9 +787,12 @@ class SessionClient:
         return (*self._auth, *(extra or ()))
 
 
-def _serialize(request: message.Message) -> bytes:
-    # Not message.Message.SerializeToString: that is the abstract base method.
-    return request.SerializeToString()
+def _with_service_config(options: ChannelOptions, policy: RetryPolicy) -> list[tuple[str, Any]]:
+    """``options`` plus the service config of `service_config` for ``policy``, unless
+    they carry a service config of their own."""
+    if any(key == CHANNEL_OPTION for key, _ in options):
+        return list(options)
+    return [*options, (CHANNEL_OPTION, json.dumps(service_config(METHODS.values(), policy)))]
 
 
 def _option_list(options: Sequence[str]) -> list[str]:

@@ -89,7 +89,8 @@ async def call_with_retry(
         attempt: Makes one attempt; takes the seconds left until the deadline
             (None for no deadline) to use as that attempt's timeout.
         policy: Delays and the number of attempts.
-        idempotent: False makes exactly one attempt: the call is not safe to repeat.
+        idempotent: False makes exactly one attempt: the call is not safe to
+            repeat, or gRPC's own retry repeats it (see `_service_config`).
         timeout: Seconds for all attempts and the waits between them together.
 
     Returns:

@@ -22,33 +22,54 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from sessiond_client._proto.sessiond.v1 import resources_pb2 as sessiond_dot_v1_dot_resources__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n sessiond/v1/player_service.proto\x12\x0bsessiond.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bsessiond/v1/resources.proto\"\x88\x01\n\x1aUpsertPlayerProfileRequest\x12+\n\x07profile\x18\x01 \x01(\x0b\x32\x1a.sessiond.v1.PlayerProfile\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x0c\n\x04\x65tag\x18\x03 \x01(\t\",\n\x17GetPlayerProfileRequest\x12\x11\n\tplayer_id\x18\x01 \x01(\t\"D\n\x19GetPlayerDashboardRequest\x12\x11\n\tplayer_id\x18\x01 \x01(\t\x12\x14\n\x0crecent_limit\x18\x02 \x01(\x05\"\x84\x01\n\x10\x43haracterSummary\x12\x14\n\x0c\x63haracter_id\x18\x01 \x01(\t\x12\x10\n\x08world_id\x18\x02 \x01(\t\x12\x12\n\nsession_id\x18\x03 \x01(\t\x12\x34\n\x10last_played_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"|\n\x12ProgressHighlights\x12\x14\n\x0cturns_played\x18\x01 \x01(\x03\x12\x1a\n\x12sessions_completed\x18\x02 \x01(\x03\x12\x34\n\x10last_played_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"M\n\tCompanion\x12\x11\n\tplayer_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x17\n\x0fshared_sessions\x18\x03 \x01(\x05\"\x8d\x03\n\x0fPlayerDashboard\x12\x11\n\tplayer_id\x18\x01 \x01(\t\x12+\n\x07profile\x18\x02 \x01(\x0b\x32\x1a.sessiond.v1.PlayerProfile\x12-\n\x0f\x61\x63tive_sessions\x18\x03 \x03(\x0b\x32\x14.sessiond.v1.Session\x12-\n\x0frecent_sessions\x18\x04 \x03(\x0b\x32\x14.sessiond.v1.Session\x12\x31\n\ncharacters\x18\x05 \x03(\x0b\x32\x1d.sessiond.v1.CharacterSummary\x12\x31\n\x08progress\x18\x06 \x01(\x0b\x32\x1f.sessiond.v1.ProgressHighlights\x12\x30\n\x12resume_suggestions\x18\x07 \x03(\x0b\x32\x14.sessiond.v1.Session\x12*\n\ncompanions\x18\x08 \x03(\x0b\x32\x16.sessiond.v1.Companion\x12\x18\n\x10incomplete_parts\x18\t \x03(\t2\x9d\x02\n\rPlayerService\x12Z\n\x13UpsertPlayerProfile\x12\'.sessiond.v1.UpsertPlayerProfileRequest\x1a\x1a.sessiond.v1.PlayerProfile\x12T\n\x10GetPlayerProfile\x12$.sessiond.v1.GetPlayerProfileRequest\x1a\x1a.sessiond.v1.PlayerProfile\x12Z\n\x12GetPlayerDashboard\x12&.sessiond.v1.GetPlayerDashboardRequest\x1a\x1c.sessiond.v1.PlayerDashboardBO\n\x0f\x64\x65v.sessiond.v1P\x01Z:github.com/sessiond/sessiond/gen/go/sessiond/v1;sessiondv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n sessiond/v1/player_service.proto\x12\x0bsessiond.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bsessiond/v1/resources.proto\"\xb4\x01\n\x1aUpsertPlayerProfileRequest\x12\x31\n\x07profile\x18\x01 \x01(\x0b\x32\x1a.sessiond.v1.PlayerProfileB\x04\xe2\x41\x01\x02\x12\x35\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x04\xe2\x41\x01\x01\x12\x12\n\x04\x65tag\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x18\n\nrequest_id\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\"2\n\x17GetPlayerProfileRequest\x12\x17\n\tplayer_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"P\n\x19GetPlayerDashboardRequest\x12\x17\n\tplayer_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x1a\n\x0crecent_limit\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\"\x84\x01\n\x10\x43haracterSummary\x12\x14\n\x0c\x63haracter_id\x18\x01 \x01(\t\x12\x10\n\x08world_id\x18\x02 \x01(\t\x12\x12\n\nsession_id\x18\x03 \x01(\t\x12\x34\n\x10last_played_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"|\n\x12ProgressHighlights\x12\x14\n\x0cturns_played\x18\x01 \x01(\x03\x12\x1a\n\x12sessions_completed\x18\x02 \x01(\x03\x12\x34\n\x10last_played_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"M\n\tCompanion\x12\x11\n\tplayer_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x17\n\x0fshared_sessions\x18\x03 \x01(\x05\"\x8d\x03\n\x0fPlayerDashboard\x12\x11\n\tplayer_id\x18\x01 \x01(\t\x12+\n\x07profile\x18\x02 \x01(\x0b\x32\x1a.sessiond.v1.PlayerProfile\x12-\n\x0f\x61\x63tive_sessions\x18\x03 \x03(\x0b\x32\x14.sessiond.v1.Session\x12-\n\x0frecent_sessions\x18\x04 \x03(\x0b\x32\x14.sessiond.v1.Session\x12\x31\n\ncharacters\x18\x05 \x03(\x0b\x32\x1d.sessiond.v1.CharacterSummary\x12\x31\n\x08progress\x18\x06 \x01(\x0b\x32\x1f.sessiond.v1.ProgressHighlights\x12\x30\n\x12resume_suggestions\x18\x07 \x03(\x0b\x32\x14.sessiond.v1.Session\x12*\n\ncompanions\x18\x08 \x03(\x0b\x32\x16.sessiond.v1.Companion\x12\x18\n\x10incomplete_parts\x18\t \x03(\t2\xac\x02\n\rPlayerService\x12_\n\x13UpsertPlayerProfile\x12\'.sessiond.v1.UpsertPlayerProfileRequest\x1a\x1a.sessiond.v1.PlayerProfile\"\x03\x90\x02\x02\x12Y\n\x10GetPlayerProfile\x12$.sessiond.v1.GetPlayerProfileRequest\x1a\x1a.sessiond.v1.PlayerProfile\"\x03\x90\x02\x01\x12_\n\x12GetPlayerDashboard\x12&.sessiond.v1.GetPlayerDashboardRequest\x1a\x1c.sessiond.v1.PlayerDashboard\"\x03\x90\x02\x01\x42\x63\n\x0f\x64\x65v.sessiond.v1B\x12PlayerServiceProtoP\x01Z:github.com/sessiond/sessiond/gen/go/sessiond/v1;sessiondv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'sessiond.v1.player_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
-  _globals['DESCRIPTOR']._serialized_options = b'\n\017dev.sessiond.v1P\001Z:github.com/sessiond/sessiond/gen/go/sessiond/v1;sessiondv1'
-  _globals['_UPSERTPLAYERPROFILEREQUEST']._serialized_start=146
-  _globals['_UPSERTPLAYERPROFILEREQUEST']._serialized_end=282
-  _globals['_GETPLAYERPROFILEREQUEST']._serialized_start=284
-  _globals['_GETPLAYERPROFILEREQUEST']._serialized_end=328
-  _globals['_GETPLAYERDASHBOARDREQUEST']._serialized_start=330
-  _globals['_GETPLAYERDASHBOARDREQUEST']._serialized_end=398
-  _globals['_CHARACTERSUMMARY']._serialized_start=401
-  _globals['_CHARACTERSUMMARY']._serialized_end=533
-  _globals['_PROGRESSHIGHLIGHTS']._serialized_start=535
-  _globals['_PROGRESSHIGHLIGHTS']._serialized_end=659
-  _globals['_COMPANION']._serialized_start=661
-  _globals['_COMPANION']._serialized_end=738
-  _globals['_PLAYERDASHBOARD']._serialized_start=741
-  _globals['_PLAYERDASHBOARD']._serialized_end=1138
-  _globals['_PLAYERSERVICE']._serialized_start=1141
-  _globals['_PLAYERSERVICE']._serialized_end=1426
+  _globals['DESCRIPTOR']._serialized_options = b'\n\017dev.sessiond.v1B\022PlayerServiceProtoP\001Z:github.com/sessiond/sessiond/gen/go/sessiond/v1;sessiondv1'
+  _globals['_UPSERTPLAYERPROFILEREQUEST'].fields_by_name['profile']._loaded_options = None
+  _globals['_UPSERTPLAYERPROFILEREQUEST'].fields_by_name['profile']._serialized_options = b'\342A\001\002'
+  _globals['_UPSERTPLAYERPROFILEREQUEST'].fields_by_name['update_mask']._loaded_options = None
+  _globals['_UPSERTPLAYERPROFILEREQUEST'].fields_by_name['update_mask']._serialized_options = b'\342A\001\001'
+  _globals['_UPSERTPLAYERPROFILEREQUEST'].fields_by_name['etag']._loaded_options = None
+  _globals['_UPSERTPLAYERPROFILEREQUEST'].fields_by_name['etag']._serialized_options = b'\342A\001\001'
+  _globals['_UPSERTPLAYERPROFILEREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_UPSERTPLAYERPROFILEREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\001'
+  _globals['_GETPLAYERPROFILEREQUEST'].fields_by_name['player_id']._loaded_options = None
+  _globals['_GETPLAYERPROFILEREQUEST'].fields_by_name['player_id']._serialized_options = b'\342A\001\002'
+  _globals['_GETPLAYERDASHBOARDREQUEST'].fields_by_name['player_id']._loaded_options = None
+  _globals['_GETPLAYERDASHBOARDREQUEST'].fields_by_name['player_id']._serialized_options = b'\342A\001\002'
+  _globals['_GETPLAYERDASHBOARDREQUEST'].fields_by_name['recent_limit']._loaded_options = None
+  _globals['_GETPLAYERDASHBOARDREQUEST'].fields_by_name['recent_limit']._serialized_options = b'\342A\001\001'
+  _globals['_PLAYERSERVICE'].methods_by_name['UpsertPlayerProfile']._loaded_options = None
+  _globals['_PLAYERSERVICE'].methods_by_name['UpsertPlayerProfile']._serialized_options = b'\220\002\002'
+  _globals['_PLAYERSERVICE'].methods_by_name['GetPlayerProfile']._loaded_options = None
+  _globals['_PLAYERSERVICE'].methods_by_name['GetPlayerProfile']._serialized_options = b'\220\002\001'
+  _globals['_PLAYERSERVICE'].methods_by_name['GetPlayerDashboard']._loaded_options = None
+  _globals['_PLAYERSERVICE'].methods_by_name['GetPlayerDashboard']._serialized_options = b'\220\002\001'
+  _globals['_UPSERTPLAYERPROFILEREQUEST']._serialized_start=179
+  _globals['_UPSERTPLAYERPROFILEREQUEST']._serialized_end=359
+  _globals['_GETPLAYERPROFILEREQUEST']._serialized_start=361
+  _globals['_GETPLAYERPROFILEREQUEST']._serialized_end=411
+  _globals['_GETPLAYERDASHBOARDREQUEST']._serialized_start=413
+  _globals['_GETPLAYERDASHBOARDREQUEST']._serialized_end=493
+  _globals['_CHARACTERSUMMARY']._serialized_start=496
+  _globals['_CHARACTERSUMMARY']._serialized_end=628
+  _globals['_PROGRESSHIGHLIGHTS']._serialized_start=630
+  _globals['_PROGRESSHIGHLIGHTS']._serialized_end=754
+  _globals['_COMPANION']._serialized_start=756
+  _globals['_COMPANION']._serialized_end=833
+  _globals['_PLAYERDASHBOARD']._serialized_start=836
+  _globals['_PLAYERDASHBOARD']._serialized_end=1233
+  _globals['_PLAYERSERVICE']._serialized_start=1236
+  _globals['_PLAYERSERVICE']._serialized_end=1536
 # @@protoc_insertion_point(module_scope)

@@ -1,5 +1,6 @@
 import datetime
 
+from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from sessiond_client._proto.sessiond.v1 import resources_pb2 as _resources_pb2
@@ -12,14 +13,16 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class UpsertPlayerProfileRequest(_message.Message):
-    __slots__ = ("profile", "update_mask", "etag")
+    __slots__ = ("profile", "update_mask", "etag", "request_id")
     PROFILE_FIELD_NUMBER: _ClassVar[int]
     UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
     ETAG_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     profile: _resources_pb2.PlayerProfile
     update_mask: _field_mask_pb2.FieldMask
     etag: str
-    def __init__(self, profile: _Optional[_Union[_resources_pb2.PlayerProfile, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ..., etag: _Optional[str] = ...) -> None: ...
+    request_id: str
+    def __init__(self, profile: _Optional[_Union[_resources_pb2.PlayerProfile, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ..., etag: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class GetPlayerProfileRequest(_message.Message):
     __slots__ = ("player_id",)

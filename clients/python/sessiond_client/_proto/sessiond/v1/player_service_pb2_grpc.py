@@ -63,7 +63,9 @@ class PlayerServiceServicer:
         """Creates or updates a profile. With an update_mask only the named fields
         change (paths: display_name, preferences, privacy, content_settings);
         without one the whole profile is replaced. ABORTED for a stale etag;
-        INVALID_ARGUMENT for a bad id, an oversize field or an unknown mask path.
+        INVALID_ARGUMENT for a bad id, an oversize field or an unknown mask path,
+        or a request_id reused for a different request.
+        Idempotent: the same upsert twice stores the same profile.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

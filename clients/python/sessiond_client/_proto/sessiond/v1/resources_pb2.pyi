@@ -1,5 +1,6 @@
 import datetime
 
+from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
@@ -24,7 +25,7 @@ IDLE: ActivityTier
 DORMANT: ActivityTier
 
 class Session(_message.Message):
-    __slots__ = ("session_id", "game_id", "channel_id", "character_id", "world_id", "title", "game_name", "title_screen_url", "state", "session_state", "state_version", "turn_number", "current_options", "window", "settings", "player_count", "game_master_player_id", "owner_player_id", "content_settings", "create_time", "update_time", "last_activity_time", "expire_time", "etag", "last_event_id")
+    __slots__ = ("session_id", "game_id", "channel_id", "character_id", "world_id", "title", "game_name", "title_screen_url", "state", "session_state", "state_version", "turn_number", "current_options", "window", "settings", "player_count", "game_master_player_id", "owner_player_id", "content_settings", "create_time", "update_time", "last_activity_time", "expire_time", "etag", "last_event_id", "persistence")
     class State(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         STATE_UNSPECIFIED: _ClassVar[Session.State]
@@ -62,6 +63,7 @@ class Session(_message.Message):
     EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
     ETAG_FIELD_NUMBER: _ClassVar[int]
     LAST_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    PERSISTENCE_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     game_id: str
     channel_id: str
@@ -87,10 +89,28 @@ class Session(_message.Message):
     expire_time: _timestamp_pb2.Timestamp
     etag: str
     last_event_id: int
-    def __init__(self, session_id: _Optional[str] = ..., game_id: _Optional[str] = ..., channel_id: _Optional[str] = ..., character_id: _Optional[str] = ..., world_id: _Optional[str] = ..., title: _Optional[str] = ..., game_name: _Optional[str] = ..., title_screen_url: _Optional[str] = ..., state: _Optional[_Union[Session.State, str]] = ..., session_state: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., state_version: _Optional[int] = ..., turn_number: _Optional[int] = ..., current_options: _Optional[_Iterable[str]] = ..., window: _Optional[_Union[ChoiceWindow, _Mapping]] = ..., settings: _Optional[_Union[SessionSettings, _Mapping]] = ..., player_count: _Optional[int] = ..., game_master_player_id: _Optional[str] = ..., owner_player_id: _Optional[str] = ..., content_settings: _Optional[_Union[ContentSettings, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_activity_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., last_event_id: _Optional[int] = ...) -> None: ...
+    persistence: SessionPersistence
+    def __init__(self, session_id: _Optional[str] = ..., game_id: _Optional[str] = ..., channel_id: _Optional[str] = ..., character_id: _Optional[str] = ..., world_id: _Optional[str] = ..., title: _Optional[str] = ..., game_name: _Optional[str] = ..., title_screen_url: _Optional[str] = ..., state: _Optional[_Union[Session.State, str]] = ..., session_state: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., state_version: _Optional[int] = ..., turn_number: _Optional[int] = ..., current_options: _Optional[_Iterable[str]] = ..., window: _Optional[_Union[ChoiceWindow, _Mapping]] = ..., settings: _Optional[_Union[SessionSettings, _Mapping]] = ..., player_count: _Optional[int] = ..., game_master_player_id: _Optional[str] = ..., owner_player_id: _Optional[str] = ..., content_settings: _Optional[_Union[ContentSettings, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_activity_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., last_event_id: _Optional[int] = ..., persistence: _Optional[_Union[SessionPersistence, _Mapping]] = ...) -> None: ...
+
+class SessionPersistence(_message.Message):
+    __slots__ = ("store", "kind", "graph")
+    class GraphProgress(_message.Message):
+        __slots__ = ("projected_event_id", "pending_changes")
+        PROJECTED_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+        PENDING_CHANGES_FIELD_NUMBER: _ClassVar[int]
+        projected_event_id: int
+        pending_changes: int
+        def __init__(self, projected_event_id: _Optional[int] = ..., pending_changes: _Optional[int] = ...) -> None: ...
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    GRAPH_FIELD_NUMBER: _ClassVar[int]
+    store: str
+    kind: SessionSettings.Persistence
+    graph: SessionPersistence.GraphProgress
+    def __init__(self, store: _Optional[str] = ..., kind: _Optional[_Union[SessionSettings.Persistence, str]] = ..., graph: _Optional[_Union[SessionPersistence.GraphProgress, _Mapping]] = ...) -> None: ...
 
 class SessionSettings(_message.Message):
-    __slots__ = ("window_duration", "early_close", "tie_break", "tie_break_seed", "idle_ttl", "max_players")
+    __slots__ = ("window_duration", "early_close", "tie_break", "tie_break_seed", "idle_ttl", "max_players", "persistence")
     class TieBreak(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         TIE_BREAK_UNSPECIFIED: _ClassVar[SessionSettings.TieBreak]
@@ -101,19 +121,29 @@ class SessionSettings(_message.Message):
     FIRST_CHOSEN: SessionSettings.TieBreak
     SEEDED_RANDOM: SessionSettings.TieBreak
     NARRATOR: SessionSettings.TieBreak
+    class Persistence(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        PERSISTENCE_UNSPECIFIED: _ClassVar[SessionSettings.Persistence]
+        DURABLE: _ClassVar[SessionSettings.Persistence]
+        EPHEMERAL: _ClassVar[SessionSettings.Persistence]
+    PERSISTENCE_UNSPECIFIED: SessionSettings.Persistence
+    DURABLE: SessionSettings.Persistence
+    EPHEMERAL: SessionSettings.Persistence
     WINDOW_DURATION_FIELD_NUMBER: _ClassVar[int]
     EARLY_CLOSE_FIELD_NUMBER: _ClassVar[int]
     TIE_BREAK_FIELD_NUMBER: _ClassVar[int]
     TIE_BREAK_SEED_FIELD_NUMBER: _ClassVar[int]
     IDLE_TTL_FIELD_NUMBER: _ClassVar[int]
     MAX_PLAYERS_FIELD_NUMBER: _ClassVar[int]
+    PERSISTENCE_FIELD_NUMBER: _ClassVar[int]
     window_duration: _duration_pb2.Duration
     early_close: bool
     tie_break: SessionSettings.TieBreak
     tie_break_seed: int
     idle_ttl: _duration_pb2.Duration
     max_players: int
-    def __init__(self, window_duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., early_close: _Optional[bool] = ..., tie_break: _Optional[_Union[SessionSettings.TieBreak, str]] = ..., tie_break_seed: _Optional[int] = ..., idle_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., max_players: _Optional[int] = ...) -> None: ...
+    persistence: SessionSettings.Persistence
+    def __init__(self, window_duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., early_close: _Optional[bool] = ..., tie_break: _Optional[_Union[SessionSettings.TieBreak, str]] = ..., tie_break_seed: _Optional[int] = ..., idle_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., max_players: _Optional[int] = ..., persistence: _Optional[_Union[SessionSettings.Persistence, str]] = ...) -> None: ...
 
 class Player(_message.Message):
     __slots__ = ("player_id", "display_name", "tier", "consecutive_skips", "join_time", "last_action_time", "last_action_turn", "turns_played", "leave_time")

@@ -47,6 +47,39 @@ class SessionServiceStub:
     SwitchCharacterWorldResponse and SwapGameResponse also carry the range as
     first_event_id and last_event_id. DeleteSession sends none: the log is gone.
 
+    Retries (AIP-155): every method that changes something takes an optional
+    request_id (1-128 characters of [A-Za-z0-9._:-]; a UUID is fine). A repeat
+    of a call that committed, with the same request_id and the same request,
+    changes nothing and answers as the first call did: the same event range,
+    the same SubmitChoice receipt, and the resource as it is now (which
+    includes the first call's change). Nothing is re-checked, so a retried
+    conditional write whose first attempt committed is not refused as stale.
+    The memo of request ids lives on the record the call changed (the session
+    its response names; the profile), is written in the same atomic step as the
+    change, and holds each record's 64 most recent request ids for 15 minutes;
+    a repeat after that runs again. The same request_id with a different request
+    is INVALID_ARGUMENT (reason REQUEST_ID_REUSED) and changes nothing. A call
+    that was refused records nothing: its repeat is checked afresh.
+    DeleteSession has no request_id: the session, memo included, is gone after
+    it, so a repeat answers NOT_FOUND, which a caller that retried after an
+    unknown outcome may take as success (the Python client does).
+
+    What may be retried blindly, on UNAVAILABLE: the methods marked with an
+    idempotency_level, NO_SIDE_EFFECTS (reads) or IDEMPOTENT (writes whose
+    repeat changes nothing more; each says why). clients/service_config.json,
+    generated from these marks, is a gRPC service config that retries exactly
+    those. Any other method is safe to retry only with a request_id (or, for
+    UpdateSessionState and ResetSessionState, an expected_state_version), which
+    a service config cannot see: the caller retries those itself.
+
+    Paging: page tokens are opaque keyset cursors (the position after the last
+    item returned, bound to the method, the filter and the session), not
+    offsets, so items created or removed between two page reads shift nothing:
+    no item repeats and none is skipped. A token this server did not issue is
+    INVALID_ARGUMENT ("page_token: not a token this server issued"), and so is
+    one issued for another method, filter or session ("start again without
+    it"); both change nothing. Tokens do not expire.
+
     Every error carries a google.rpc.ErrorInfo (domain "sessiond") in its status
     details, whose stable reason (SESSION_NOT_FOUND, STALE_ETAG, WRONG_TURN, ...;
     listed in README.md, "Errors") callers branch on.
@@ -195,6 +228,39 @@ class SessionServiceServicer:
     SwitchCharacterWorldResponse and SwapGameResponse also carry the range as
     first_event_id and last_event_id. DeleteSession sends none: the log is gone.
 
+    Retries (AIP-155): every method that changes something takes an optional
+    request_id (1-128 characters of [A-Za-z0-9._:-]; a UUID is fine). A repeat
+    of a call that committed, with the same request_id and the same request,
+    changes nothing and answers as the first call did: the same event range,
+    the same SubmitChoice receipt, and the resource as it is now (which
+    includes the first call's change). Nothing is re-checked, so a retried
+    conditional write whose first attempt committed is not refused as stale.
+    The memo of request ids lives on the record the call changed (the session
+    its response names; the profile), is written in the same atomic step as the
+    change, and holds each record's 64 most recent request ids for 15 minutes;
+    a repeat after that runs again. The same request_id with a different request
+    is INVALID_ARGUMENT (reason REQUEST_ID_REUSED) and changes nothing. A call
+    that was refused records nothing: its repeat is checked afresh.
+    DeleteSession has no request_id: the session, memo included, is gone after
+    it, so a repeat answers NOT_FOUND, which a caller that retried after an
+    unknown outcome may take as success (the Python client does).
+
+    What may be retried blindly, on UNAVAILABLE: the methods marked with an
+    idempotency_level, NO_SIDE_EFFECTS (reads) or IDEMPOTENT (writes whose
+    repeat changes nothing more; each says why). clients/service_config.json,
+    generated from these marks, is a gRPC service config that retries exactly
+    those. Any other method is safe to retry only with a request_id (or, for
+    UpdateSessionState and ResetSessionState, an expected_state_version), which
+    a service config cannot see: the caller retries those itself.
+
+    Paging: page tokens are opaque keyset cursors (the position after the last
+    item returned, bound to the method, the filter and the session), not
+    offsets, so items created or removed between two page reads shift nothing:
+    no item repeats and none is skipped. A token this server did not issue is
+    INVALID_ARGUMENT ("page_token: not a token this server issued"), and so is
+    one issued for another method, filter or session ("start again without
+    it"); both change nothing. Tokens do not expire.
+
     Every error carries a google.rpc.ErrorInfo (domain "sessiond") in its status
     details, whose stable reason (SESSION_NOT_FOUND, STALE_ETAG, WRONG_TURN, ...;
     listed in README.md, "Errors") callers branch on.
@@ -263,6 +329,11 @@ class SessionServiceServicer:
         """Applies a JSON merge-patch (RFC 7396) to the session's state. ABORTED if
         expected_state_version is set and differs; INVALID_ARGUMENT if the result
         exceeds 64 KiB; FAILED_PRECONDITION on an ENDED or EXPIRED session.
+        (-- api-linter: core::0134::method-signature=disabled
+        aip.dev/not-precedent: not an AIP-134 Update: a JSON merge-patch of
+        one field of the session, answered with the whole session. --)
+        (-- api-linter: core::0134::response-message-name=disabled
+        aip.dev/not-precedent: see above: it answers with the session. --)
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -280,6 +351,7 @@ class SessionServiceServicer:
         """Adds a player to the roster, or refreshes their display name and
         activity if already there. FAILED_PRECONDITION on an ENDED or EXPIRED
         session; RESOURCE_EXHAUSTED when the roster is full.
+        Idempotent: joining again only refreshes the player.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -307,7 +379,9 @@ class SessionServiceServicer:
         choice by the same player replaces theirs. FAILED_PRECONDITION unless the
         session is ACTIVE; INVALID_ARGUMENT if the turn offers options and the
         choice is not one of them, or the choice is empty or over 256
-        characters; RESOURCE_EXHAUSTED when the roster is full.
+        characters; RESOURCE_EXHAUSTED when the roster is full;
+        FAILED_PRECONDITION (reason WRONG_TURN) if turn_number is set and the
+        session is on another turn.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -331,7 +405,10 @@ class SessionServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListTurns(self, request, context):
-        """Lists resolved turns, newest first.
+        """Lists resolved turns, newest first, as far back as the store keeps them:
+        memory and redis keep the newest --history-turns (50 by default),
+        redis+neo4j every turn. total_size and oldest_turn_number say when older
+        turns existed that can no longer be listed.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -342,6 +419,10 @@ class SessionServiceServicer:
         and for a NARRATOR tie names the winner. NOT_FOUND if the turn is not in
         the history; INVALID_ARGUMENT if winner is not one of the tied options;
         FAILED_PRECONDITION if the turn was not a NARRATOR tie.
+        Idempotent: a repeat sets the same values again.
+        (-- api-linter: core::0134::synonyms=disabled
+        aip.dev/not-precedent: a custom method setting one part of a turn,
+        not an Update of a resource. --)
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -350,6 +431,10 @@ class SessionServiceServicer:
     def SetTurnOptions(self, request, context):
         """Sets the options offered for the current turn. FAILED_PRECONDITION while
         its window is open or on an ENDED or EXPIRED session.
+        Idempotent: a repeat sets the same options again.
+        (-- api-linter: core::0134::synonyms=disabled
+        aip.dev/not-precedent: a custom method setting one part of a
+        session, not an Update of a resource. --)
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -370,6 +455,8 @@ class SessionServiceServicer:
         Concurrent switches of one player leave exactly one ACTIVE session.
         INVALID_ARGUMENT for bad ids; FAILED_PRECONDITION if the target session
         ENDED or EXPIRED.
+        Idempotent: switching to the session that is already ACTIVE changes
+        nothing.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -386,8 +473,9 @@ class SessionServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListGames(self, request, context):
-        """Lists the game index: every session bound to a channel, newest change
-        first. INVALID_ARGUMENT for a bad filter or page token.
+        """Lists the game index: every session bound to a channel, newest first (by
+        create time, then session_id, as ListSessions). INVALID_ARGUMENT for a bad
+        filter or page token.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -397,6 +485,7 @@ class SessionServiceServicer:
         """Restores a saved game into its channel, pausing whatever runs there.
         NOT_FOUND for an unknown game; FAILED_PRECONDITION if it is not bound to
         a channel or is ENDED or EXPIRED.
+        Idempotent: loading the game that already runs changes nothing.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -406,6 +495,10 @@ class SessionServiceServicer:
         """Hands the co-GM role to a rostered player, or back to the narrator.
         FAILED_PRECONDITION if the player is not on the roster or the session is
         ENDED or EXPIRED.
+        Idempotent: handing the role to its holder changes nothing.
+        (-- api-linter: core::0134::synonyms=disabled
+        aip.dev/not-precedent: a custom method handing over a role, not an
+        Update of a resource. --)
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -556,6 +649,39 @@ class SessionService:
     so FIRST - 1 is still the right place to watch from. SubmitChoiceResponse,
     SwitchCharacterWorldResponse and SwapGameResponse also carry the range as
     first_event_id and last_event_id. DeleteSession sends none: the log is gone.
+
+    Retries (AIP-155): every method that changes something takes an optional
+    request_id (1-128 characters of [A-Za-z0-9._:-]; a UUID is fine). A repeat
+    of a call that committed, with the same request_id and the same request,
+    changes nothing and answers as the first call did: the same event range,
+    the same SubmitChoice receipt, and the resource as it is now (which
+    includes the first call's change). Nothing is re-checked, so a retried
+    conditional write whose first attempt committed is not refused as stale.
+    The memo of request ids lives on the record the call changed (the session
+    its response names; the profile), is written in the same atomic step as the
+    change, and holds each record's 64 most recent request ids for 15 minutes;
+    a repeat after that runs again. The same request_id with a different request
+    is INVALID_ARGUMENT (reason REQUEST_ID_REUSED) and changes nothing. A call
+    that was refused records nothing: its repeat is checked afresh.
+    DeleteSession has no request_id: the session, memo included, is gone after
+    it, so a repeat answers NOT_FOUND, which a caller that retried after an
+    unknown outcome may take as success (the Python client does).
+
+    What may be retried blindly, on UNAVAILABLE: the methods marked with an
+    idempotency_level, NO_SIDE_EFFECTS (reads) or IDEMPOTENT (writes whose
+    repeat changes nothing more; each says why). clients/service_config.json,
+    generated from these marks, is a gRPC service config that retries exactly
+    those. Any other method is safe to retry only with a request_id (or, for
+    UpdateSessionState and ResetSessionState, an expected_state_version), which
+    a service config cannot see: the caller retries those itself.
+
+    Paging: page tokens are opaque keyset cursors (the position after the last
+    item returned, bound to the method, the filter and the session), not
+    offsets, so items created or removed between two page reads shift nothing:
+    no item repeats and none is skipped. A token this server did not issue is
+    INVALID_ARGUMENT ("page_token: not a token this server issued"), and so is
+    one issued for another method, filter or session ("start again without
+    it"); both change nothing. Tokens do not expire.
 
     Every error carries a google.rpc.ErrorInfo (domain "sessiond") in its status
     details, whose stable reason (SESSION_NOT_FOUND, STALE_ETAG, WRONG_TURN, ...;
