@@ -384,9 +384,7 @@ def test_console_is_off_by_default(helm: str) -> None:
 
 
 def test_console_enabled_is_served_to_the_service(helm: str) -> None:
-    objects = manifests(
-        [PRODUCTION_VALUES], set_values={"ports.console": 8443, "service.consolePort": 443}
-    )
+    objects = manifests([PRODUCTION_VALUES], set_values={"ports.console": 8443, "service.consolePort": 443})
     container = _container(find(objects, "Deployment")["spec"]["template"]["spec"])
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["SESSIOND_CONSOLE_LISTEN"] == "0.0.0.0:8443"
