@@ -1,8 +1,8 @@
 """Play the Helm chart's rendered manifests with ``podman kube play``.
 
 What podman (4.3, Debian bookworm) plays of the chart: the Deployment, as one pod. It
-skips every other kind the chart renders (``SKIPPED_KINDS``), so they are left out of
-the played file, and the ``helm test`` Pod is played on its own once the pod serves.
+takes and skips every other kind the chart renders (``SKIPPED_KINDS``), and the ``helm
+test`` Pod is played on its own once the pod serves.
 
 The played copy differs from the rendered objects only where podman 4.3 needs it, each
 change named here and nothing else:
@@ -113,19 +113,13 @@ class Pod:
             podman("secret", "rm", secret["metadata"]["name"], check=False)
 
 
-def played_kinds(objects: Iterable[dict[str, Any]]) -> tuple[list[dict[str, Any]], set[str]]:
-    """(objects podman plays or holds as secrets, kinds it skips); the helm test Pod is neither."""
-    played, skipped = [], set()
-    for obj in objects:
-        if obj.get("metadata", {}).get("annotations", {}).get("helm.sh/hook") == "test":
-            continue
-        if obj["kind"] in PLAYED_KINDS | SECRET_KINDS:
-            played.append(obj)
-        elif obj["kind"] in SKIPPED_KINDS:
-            skipped.add(obj["kind"])
-        else:
+def _installed(objects: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What ``helm install`` creates: every object but the ``helm test`` hook's."""
+    installed = [o for o in objects if o.get("metadata", {}).get("annotations", {}).get("helm.sh/hook") != "test"]
+    for obj in installed:
+        if obj["kind"] not in PLAYED_KINDS | SECRET_KINDS | SKIPPED_KINDS:
             raise ValueError(f"the chart renders a {obj['kind']}: say whether podman plays it")
-    return played, skipped
+    return installed
 
 
 def _publish(spec: dict[str, Any]) -> dict[str, int]:
@@ -154,9 +148,11 @@ def for_podman(
     tokens: dict[str, Any] | None = None,
 ) -> Pod:
     """Write the played copy of ``objects`` under ``workdir``; the Pod it will make."""
-    played, _ = played_kinds(copy.deepcopy(list(objects)))
-    deployment = next(o for o in played if o["kind"] == "Deployment")
-    secrets = [o for o in played if o["kind"] in SECRET_KINDS]
+    installed = _installed(copy.deepcopy(list(objects)))
+    deployment = next(o for o in installed if o["kind"] == "Deployment")
+    secrets = [o for o in installed if o["kind"] in SECRET_KINDS]
+    # The kinds podman skips stay in the played file: it must take them and go on.
+    played = [o for o in installed if o["kind"] not in SECRET_KINDS]
     spec = deployment["spec"]["template"]["spec"]
     run = workdir.name
     pod = Pod(
@@ -180,7 +176,7 @@ def for_podman(
                 raise ValueError("the chart mounts bearer tokens: pass tokens={'tokens': [...]}")
             volume.pop("secret")
             volume["hostPath"] = {"path": str(_tokens_directory(tokens, workdir / "auth")), "type": "Directory"}
-    pod.manifest.write_text(yaml.safe_dump(deployment, sort_keys=False))
+    pod.manifest.write_text(yaml.safe_dump_all(played, sort_keys=False))
     return pod
 
 

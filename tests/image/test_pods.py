@@ -159,13 +159,32 @@ def played(
 ) -> Iterator[Played]:
     store: str = request.param
     release = f"sessiond-{store}"
+    # Between them, the two render every kind of object the chart has.
     if store == "memory":
-        values: dict[str, Any] = {"store.memory.snapshot": True, "console.enabled": True}
+        values: dict[str, Any] = {
+            "store.memory.snapshot": True,
+            "console.enabled": True,
+            "networkPolicy.enabled": True,
+            "metrics.serviceMonitor.enabled": True,
+        }
     else:
         ip, password = request.getfixturevalue("redis_pod")
-        values = {"store.type": "redis", "store.redis.url": f"redis://:{password}@{ip}:6379/0"}
+        values = {
+            "store.type": "redis",
+            "store.redis.url": f"redis://:{password}@{ip}:6379/0",
+            "autoscaling.enabled": True,
+            "podDisruptionBudget.enabled": True,
+        }
     objects = chart_objects(release, image.ref, probe_image, values)
     yield from play_sessiond(tmp_path_factory.mktemp(store), objects, store)
+
+
+def test_podman_plays_the_deployment_and_skips_the_other_kinds(played: Played) -> None:
+    kinds = {doc["kind"] for doc in yaml.safe_load_all(played.pod.manifest.read_text())}
+    assert "Deployment" in kinds and kinds - {"Deployment"} <= kube.SKIPPED_KINDS
+    assert podman("pod", "exists", played.pod.name, check=False).returncode == 0
+    skipped = sorted(kinds - {"Deployment"})
+    FIGURES.append(f"{played.store}: podman kube play ran the Deployment and skipped {', '.join(skipped)}")
 
 
 # --- the container is what its securityContext says ---------------------------------------
