@@ -10,7 +10,6 @@ change named here and nothing else:
 - the chart's Secret becomes a podman secret made with ``podman secret create`` from
   its ``data`` as JSON, the form 4.3's ``secretKeyRef`` reads: 4.3 stores a played
   Secret as the whole object in YAML and then fails to read it back;
-
 - container ports get ``hostPort`` on 127.0.0.1 (a free port each): kube play has no
   ``--publish``;
 - emptyDir volumes get a name private to the run: podman makes a named volume from the
@@ -20,9 +19,9 @@ change named here and nothing else:
   4.3 ignores ``defaultMode`` and ``fsGroup`` and writes the file 0644, which sessiond
   rightly refuses as readable by others.
 
-Also unlike a kubelet, podman runs no preStop hook and stops a pod with its own
-10-second timeout rather than ``terminationGracePeriodSeconds``; ``stop()`` does what
-the kubelet does: SIGTERM, then SIGKILL after the pod's grace period.
+Also unlike a kubelet, podman runs no preStop hook (the tests run its command) and
+stops a pod after its own 10 seconds rather than ``terminationGracePeriodSeconds``;
+``Pod.stop()`` does what the kubelet does: SIGTERM, then SIGKILL after the grace period.
 """
 
 from __future__ import annotations
