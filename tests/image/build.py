@@ -117,26 +117,24 @@ def debian_root() -> str:
     return ref
 
 
-def python_standin() -> str:
-    """The stand-in for python:3.11-slim (cached)."""
-    root = debian_root()
-    containerfile = STANDIN_CONTAINERFILE.format(root=root)
-    ref = _recipe_tag("python", containerfile)
+def _on_debian_root(name: str, containerfile: str) -> str:
+    """``containerfile`` (FROM {root}) built on the Debian root, unless already built."""
+    containerfile = containerfile.format(root=debian_root())
+    ref = _recipe_tag(name, containerfile)
     if not _exists(ref):
-        with tempfile.TemporaryDirectory(prefix="sessiond-python-") as tmp:
+        with tempfile.TemporaryDirectory(prefix=f"sessiond-{name}-") as tmp:
             _build(ref, containerfile, Path(tmp))
     return ref
+
+
+def python_standin() -> str:
+    """The stand-in for python:3.11-slim (cached)."""
+    return _on_debian_root("python", STANDIN_CONTAINERFILE)
 
 
 def redis_image() -> str:
     """Debian's redis-server on the same root (cached)."""
-    root = debian_root()
-    containerfile = REDIS_CONTAINERFILE.format(root=root)
-    ref = _recipe_tag("redis", containerfile)
-    if not _exists(ref):
-        with tempfile.TemporaryDirectory(prefix="sessiond-redis-") as tmp:
-            _build(ref, containerfile, Path(tmp))
-    return ref
+    return _on_debian_root("redis", REDIS_CONTAINERFILE)
 
 
 def probe_version() -> str:
