@@ -176,6 +176,8 @@ def sessiond_image(tag: str | None = None) -> Built:
     start = time.monotonic()
     podman("build", *BUILD_NETWORK, "--build-arg", f"PYTHON_IMAGE={base}", "--tag", ref, str(REPO), timeout=1200)
     seconds = time.monotonic() - start
+    # Stages of builds from older sources pile up untagged; recent ones are the cache.
+    podman("image", "prune", "--force", "--filter", "until=72h")
     return inspect(ref, seconds)
 
 

@@ -181,6 +181,7 @@ def for_podman(
 
 def play(pod: Pod) -> Pod:
     """Create the pod's secrets, then ``podman kube play`` it."""
+    podman("pod", "rm", "--force", pod.name, check=False)  # left by an interrupted run
     for secret in pod.secrets:
         data = pod.manifest.with_name(f"{secret['metadata']['name']}.json")
         data.write_text(json.dumps(secret["data"]))
