@@ -32,6 +32,8 @@ REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "helm" / "sessiond"
 CI_VALUES = sorted((CHART / "ci").glob("*-values.yaml"))
 DOCKERFILE = REPO / "Dockerfile"
+# Init programs an ENTRYPOINT may start the command under (``tini -- sessiond``).
+INITS = ("tini", "/usr/bin/tini")
 # The Kubernetes version charts are rendered for (the chart needs >= 1.27).
 KUBE_VERSION = "1.31.0"
 # One values file or several, in order (as `helm -f`).
@@ -159,8 +161,13 @@ def notes(values_files: ValuesFiles = (), *, release: str = "sessiond", namespac
     return text
 
 
-def image_entrypoint(dockerfile: Path = DOCKERFILE) -> list[str]:
-    """The exec-form ENTRYPOINT of the Dockerfile's final stage."""
+def image_entrypoint(dockerfile: Path = DOCKERFILE, *, with_init: bool = False) -> list[str]:
+    """The exec-form ENTRYPOINT of the Dockerfile's final stage.
+
+    The image starts sessiond under an init (``tini --``), which only has a job as a
+    container's PID 1; without ``with_init`` that prefix is left out, giving the
+    command to run on this machine (``["sessiond"]``).
+    """
     entrypoint: list[str] | None = None
     for line in dockerfile.read_text().splitlines():
         if re.match(r"^FROM\s", line, re.IGNORECASE):
@@ -170,6 +177,8 @@ def image_entrypoint(dockerfile: Path = DOCKERFILE) -> list[str]:
             entrypoint = list(json.loads(m.group(1)))
     if not entrypoint:
         raise ValueError(f"{dockerfile} has no exec-form ENTRYPOINT in its final stage")
+    if not with_init and entrypoint[0] in INITS and "--" in entrypoint:
+        return entrypoint[entrypoint.index("--") + 1 :]
     return entrypoint
 
 

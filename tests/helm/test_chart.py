@@ -213,6 +213,9 @@ def test_image_defaults_to_app_version_and_digest_wins(helm: str) -> None:
         ({"podSecurityContext.runAsUser": 0}, "/podSecurityContext/runAsUser"),
         ({"ports.grpc": 70000}, "/ports/grpc"),
         ({"metrics.serviceMonitor.interval": "often"}, "/metrics/serviceMonitor/interval"),
+        # The console's address comes from console.enabled and ports.console only.
+        ({"settings.consoleListen": "0.0.0.0:8080"}, "consoleListen"),
+        ({"ports.console": 0}, "/ports/console"),
     ],
     ids=lambda v: json.dumps(v) if isinstance(v, dict) else None,
 )
@@ -227,6 +230,7 @@ def test_schema_rejects(helm: str, set_values: dict[str, Any], mentions: str) ->
     [
         ({"terminationGracePeriodSeconds": 12}, "terminationGracePeriodSeconds (12) must exceed"),
         ({"ports.metrics": 50051}, "ports must differ"),
+        ({"console.enabled": True, "ports.console": 9464}, "ports must differ"),
         (
             {
                 "store.type": "redis",
@@ -239,7 +243,7 @@ def test_schema_rejects(helm: str, set_values: dict[str, Any], mentions: str) ->
             "autoscaling.minReplicas (5) must not exceed autoscaling.maxReplicas (3)",
         ),
     ],
-    ids=["grace-too-short", "port-clash", "hpa-min-above-max"],
+    ids=["grace-too-short", "port-clash", "console-port-clash", "hpa-min-above-max"],
 )
 def test_template_checks_refuse(helm: str, set_values: dict[str, Any], message: str) -> None:
     error = _rejected(helm, **set_values)
@@ -362,6 +366,47 @@ def test_service_ports_by_name(helm: str) -> None:
     assert ports["metrics"]["targetPort"] == "metrics"
 
 
+def _ingress_rule(objects: list[dict[str, Any]], port: str) -> dict[str, Any] | None:
+    policy = find(objects, "NetworkPolicy")
+    return next((r for r in policy["spec"]["ingress"] if r["ports"][0]["port"] == port), None)
+
+
+def test_console_is_off_by_default(helm: str) -> None:
+    """Off means off: the address is set empty, since sessiond's own default would
+    listen on the pod's loopback; no port, no Service port, no NetworkPolicy rule."""
+    objects = manifests(set_values={"networkPolicy.enabled": True})
+    container = _container(find(objects, "Deployment")["spec"]["template"]["spec"])
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["SESSIOND_CONSOLE_LISTEN"] == ""
+    assert "console" not in {p["name"] for p in container["ports"]}
+    assert "console" not in {p["name"] for p in find(objects, "Service")["spec"]["ports"]}
+    assert _ingress_rule(objects, "console") is None
+
+
+def test_console_enabled_is_served_to_the_service(helm: str) -> None:
+    objects = manifests([PRODUCTION_VALUES], set_values={"ports.console": 8443, "service.consolePort": 443})
+    container = _container(find(objects, "Deployment")["spec"]["template"]["spec"])
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["SESSIOND_CONSOLE_LISTEN"] == "0.0.0.0:8443"
+    assert {"name": "console", "containerPort": 8443, "protocol": "TCP"} in container["ports"]
+    port = next(p for p in find(objects, "Service")["spec"]["ports"] if p["name"] == "console")
+    assert (port["port"], port["targetPort"], port["appProtocol"]) == (443, "console", "https")
+    # Without consoleFrom, the console admits the gRPC port's peers (allowExternal is false here).
+    rule = _ingress_rule(objects, "console")
+    assert rule is not None and rule["from"] == _ingress_rule(objects, "grpc")["from"]  # type: ignore[index]
+    assert rule["from"][0]["podSelector"]["matchLabels"] == {"sessiond-client": "true"}
+
+
+def test_console_peers_from_console_from(helm: str) -> None:
+    peers = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ops"}}}]
+    objects = manifests(
+        set_values={"console.enabled": True, "networkPolicy.enabled": True, "networkPolicy.consoleFrom": peers}
+    )
+    assert _ingress_rule(objects, "console") == {"ports": [{"port": "console", "protocol": "TCP"}], "from": peers}
+    # allowExternal (the default) leaves the gRPC port open to any peer.
+    assert "from" not in _ingress_rule(objects, "grpc")  # type: ignore[operator]
+
+
 def test_helm_test_pod_checks_grpc_health_hardened(helm: str) -> None:
     for values in ([], [PRODUCTION_VALUES]):
         pod = next(o for o in manifests(values) if o["kind"] == "Pod")
@@ -395,6 +440,8 @@ def test_notes_show_grpcurl(helm: str) -> None:
     secured = notes(PRODUCTION_VALUES)
     assert "-cacert ca.crt" in secured and "-cert client.crt -key client.key" in secured
     assert '-H "authorization: Bearer $TOKEN"' in secured
+    assert "port-forward service/sessiond 8080:8080" in secured and "https://localhost:8080/" in secured
+    assert "console" not in plain.lower()
 
 
 # --- values.yaml, schema and README agree ------------------------------------------------
@@ -464,7 +511,7 @@ def test_chart_can_set_every_sessiond_option(helm: str) -> None:
 def test_rendered_container_redis_with_chart_secret(helm: str) -> None:
     url = "redis://:pw@127.0.0.1:6379/0"
     argv, env = rendered_container([REDIS_VALUES], set_values={"store.existingSecret": "", "store.redis.url": url})
-    assert argv == [*image_entrypoint(), "serve"] == ["sessiond", "serve"]
+    assert argv == [*image_entrypoint(), "serve"] == ["sessiond", "serve"]  # tini stays in the image
     assert env["SESSIOND_STORE"] == "redis"
     assert env["SESSIOND_REDIS_URL"] == url  # resolved from the rendered Secret
     assert env["SESSIOND_LISTEN"] == "0.0.0.0:50051"
@@ -491,6 +538,7 @@ def test_sessiond_accepts_the_rendered_environment(helm: str, values: list[Path]
 
 
 def test_sessiond_entrypoint_is_installed() -> None:
-    # The image's ENTRYPOINT is the console script of pyproject.toml.
+    # The image's ENTRYPOINT is tini (PID 1) running the console script of pyproject.toml.
+    assert image_entrypoint(with_init=True) == ["tini", "--", "sessiond"]
     assert image_entrypoint() == ["sessiond"]
     assert shutil.which("sessiond") or pytest.importorskip("sessiond.__main__")

@@ -134,3 +134,19 @@ which would print 1000000 as 1e+06; whole numbers are printed as integers.
 {{- toString . }}
 {{- end }}
 {{- end }}
+
+{{/*
+The "from" of the gRPC port's NetworkPolicy rule: nothing (any peer) when
+allowExternal, else the client-labelled pods and extraIngressFrom.
+*/}}
+{{- define "sessiond.grpcPeers" -}}
+{{- if not .Values.networkPolicy.allowExternal -}}
+from:
+  - podSelector:
+      matchLabels:
+        {{ include "sessiond.clientLabel" . }}: "true"
+  {{- with .Values.networkPolicy.extraIngressFrom }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
+{{- end }}
+{{- end }}
