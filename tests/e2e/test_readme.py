@@ -37,7 +37,7 @@ RUN_HERE = {
     README: {"serve", "grpcurl", "python", "stores", "tokens", "secured-grpcurl", "secured-python"},
     CLIENT_README: {"install", "client", "ranges", "development"},
 }
-RUN_ELSEWHERE = {"tests": ROOT / ".ci" / "run"}
+RUN_ELSEWHERE = {"tests": ROOT / ".ci" / "run", "image": ROOT / "scripts" / "test"}
 INSTALL_TIMEOUT = 600
 
 
