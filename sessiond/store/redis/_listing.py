@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 
-from sessiond.core.models import Session, SessionStatus
+from sessiond.core.models import Session
 from sessiond.core.paging import SessionKey, newest_first
+from sessiond.store._bookkeeping import tally
 from sessiond.store.protocols import DueWindow, SessionQuery, StoreStats
 from sessiond.store.redis import _codec as rc
 from sessiond.store.redis._client import Client
@@ -83,14 +84,7 @@ class Listing:
         return idle[: max(0, limit)]
 
     async def stats(self) -> StoreStats:
-        by_status: dict[SessionStatus, int] = {}
-        players = windows = 0
-        for _, raw in await self.fetch(await self._indexes.newest_first()):
-            s = rc.decode_session(raw)
-            by_status[s.status] = by_status.get(s.status, 0) + 1
-            players += len(s.roster)
-            windows += s.window is not None
-        return StoreStats(by_status, players, windows)
+        return tally(rc.decode_session(raw) for _, raw in await self.fetch(await self._indexes.newest_first()))
 
     async def count_alive(self) -> int:
         """Sessions whose record exists: the exact count, needed only near the limit."""

@@ -11,6 +11,7 @@ import json
 from sessiond.core import codec, facts
 from sessiond.core.errors import ProfileNotFound
 from sessiond.core.models import PlayerProfile
+from sessiond.store._bookkeeping import stamp_profile
 from sessiond.store.protocols import ProfileChange
 from sessiond.store.redis import _codec as rc
 from sessiond.store.redis._client import Client
@@ -50,11 +51,7 @@ class Profiles:
         stored = None if raw is None else rc.as_bytes(raw)
         before = decode(stored) if stored is not None else None
         updated = change(decode(stored) if stored is not None else None)
-        # The bookkeeping, as in the memory store.
-        updated.player_id = player_id
-        updated.create_time = before.create_time if before is not None else now
-        updated.update_time = now
-        updated.revision = (before.revision if before is not None else 0) + 1
+        stamp_profile(updated, player_id, before, now)
         digest = hashlib.sha1(stored).hexdigest() if stored is not None else ""
         value = encode(updated, self._compress)
         outbox = self._keys.profile_outbox(player_id)

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import random
 import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -43,6 +42,9 @@ from sessiond.core.errors import (
 from sessiond.core.guards import check_etag
 from sessiond.core.models import Event, PlayerProfile, Session, Turn
 from sessiond.core.paging import SessionKey
+from sessiond.store._backoff import backoff_delay
+from sessiond.store._bookkeeping import stamp_commit
+from sessiond.store._keyed_locks import KeyedLocks
 from sessiond.store.outbox import OutboxStats
 from sessiond.store.protocols import Change, DueWindow, ProfileChange, SessionQuery, StoreStats, T
 from sessiond.store.redis import _codec as rc
@@ -51,7 +53,7 @@ from sessiond.store.redis._events import EventLog, EventNotices
 from sessiond.store.redis._indexes import Indexes
 from sessiond.store.redis._keys import DEFAULT_PREFIX, Keys
 from sessiond.store.redis._listing import Listing
-from sessiond.store.redis._locks import KeyedLocks, Leases
+from sessiond.store.redis._locks import Leases
 from sessiond.store.redis._outbox import OutboxLog
 from sessiond.store.redis._profiles import Profiles
 from sessiond.store.redis._profiles import encode as encode_profile
@@ -351,16 +353,7 @@ class RedisStore:
         mutation, result = change(session, turn, now)
         if not mutation.changed:
             return before, result
-        # The generic bookkeeping, exactly as the memory store does it.
-        session.revision += 1
-        session.update_time = now
-        if mutation.activity:
-            session.last_activity_time = now
-        events: list[Event] = []
-        for draft in mutation.events:
-            session.last_event_id += 1
-            events.append(Event(session.last_event_id, session_id, now, draft))
-
+        events = stamp_commit(session, mutation, now)
         opened, closed = _deadline_change(before, session)
         if opened is not None:
             await self._indexes.set_deadline(session_id, opened)  # intent first: never an open window unindexed
@@ -504,4 +497,4 @@ def _digest(raw: bytes) -> str:
 
 async def _backoff(attempt: int) -> None:
     """A tiny jittered pause before retrying a compare-and-set that lost a race."""
-    await asyncio.sleep(random.uniform(0, min(0.05, 0.001 * 2 ** min(attempt, 6))))
+    await asyncio.sleep(backoff_delay(attempt, first=0.001, cap=0.05))
