@@ -9,4 +9,5 @@ def backoff_delay(attempt: int, *, first: float, cap: float, jitter: float = 1.0
     """Seconds to wait before retry number ``attempt`` (0 for the first retry):
     ``first * 2**attempt``, at most ``cap``, times a random factor in ``[1 - jitter, 1]``
     so that racing callers do not retry in step."""
-    return min(cap, first * 2 ** min(attempt, 60)) * random.uniform(1.0 - jitter, 1.0)
+    grown: float = first * 2.0 ** min(attempt, 60)
+    return min(cap, grown) * random.uniform(1.0 - jitter, 1.0)
