@@ -15,7 +15,7 @@ from typing import Any, Generic, TypeVar, assert_never
 import structlog
 
 from sessiond.core import lifecycle
-from sessiond.core.errors import InvalidInput, ProfileNotFound, SessionNotFound, Unavailable
+from sessiond.core.errors import InvalidInput, SessionNotFound, Unavailable
 from sessiond.core.events import StatusChanged, TurnResolved, UnknownEvent, WindowOpened
 from sessiond.core.limits import check_id, check_options, check_text
 from sessiond.core.models import Event, PlayerEntry, Session, SessionStatus, Tier, Turn
@@ -247,10 +247,8 @@ class SessionManager:
         return Page(views, encode_player_key(page[-1][0], scope) if len(rest) > limit else "")
 
     async def _hides_departure(self, player_id: str) -> bool:
-        try:
-            return (await self.store.get_profile(player_id)).hide_from_departed_rosters
-        except ProfileNotFound:
-            return False
+        profile = await self.store.find_profile(player_id)
+        return profile is not None and profile.hide_from_departed_rosters
 
     # Choices and turns
 

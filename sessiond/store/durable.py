@@ -39,7 +39,7 @@ from sessiond.store.durable_gate import GraphGate
 from sessiond.store.durable_history import GraphHistory
 from sessiond.store.neo4j import GraphAuthFailed, GraphStore, GraphUnavailable, PermanentFactError
 from sessiond.store.outbox import Projector
-from sessiond.store.protocols import Change, DueWindow, ProfileChange, SessionQuery, StoreStats, T
+from sessiond.store.protocols import SCAN_LIMIT, Change, DueWindow, ProfileChange, SessionQuery, StoreStats, T
 from sessiond.store.redis import RedisStore
 
 log = structlog.get_logger(__name__)
@@ -48,7 +48,6 @@ R = TypeVar("R")
 MIGRATE_RETRY = 2.0  # seconds between attempts to migrate a graph that was down at start
 REGISTRY_CHECK = 30.0  # seconds between checks that the id registry is complete (Redis may lose it)
 REGISTRY_PAGE = 1000  # session ids read from the graph at a time when backfilling the registry
-SCAN_LIMIT = 1000  # cold sessions of one owner or channel looked at; far above real use
 
 
 class DurableStore:
@@ -269,21 +268,26 @@ class DurableStore:
     # Profiles: Redis keeps them without TTL; the graph has them if Redis lost its data.
 
     async def get_profile(self, player_id: str) -> PlayerProfile:
-        try:
-            return await self.hot.get_profile(player_id)
-        except ProfileNotFound:
-            durable = await self.gate.best_effort(
-                lambda: self.graph.profile(player_id), None, f"reading the profile of {player_id!r}"
-            )
-            if durable is None:
-                raise
+        profile = await self.find_profile(player_id)
+        if profile is None:
+            raise ProfileNotFound(player_id)
+        return profile
+
+    async def find_profile(self, player_id: str) -> PlayerProfile | None:
+        hot = await self.hot.find_profile(player_id)
+        if hot is not None:
+            return hot
+        durable = await self.gate.best_effort(
+            lambda: self.graph.profile(player_id), None, f"reading the profile of {player_id!r}"
+        )
+        if durable is None:
+            return None
         # As it was, revision included: the graph then takes the next change.
         await self.hot.restore_profile(durable)
-        return await self.hot.get_profile(player_id)
+        return await self.hot.find_profile(player_id)
 
     async def mutate_profile(self, player_id: str, change: ProfileChange) -> PlayerProfile:
-        with contextlib.suppress(ProfileNotFound):
-            await self.get_profile(player_id)  # restores a cold profile before it is changed
+        await self.find_profile(player_id)  # restores a cold profile before it is changed
         return await self.hot.mutate_profile(player_id, change)
 
     def lock(self, name: str) -> AbstractAsyncContextManager[None]:

@@ -6,11 +6,8 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-from sessiond.core.errors import ProfileNotFound
-from sessiond.core.models import PlayerProfile, Session
-from sessiond.store.protocols import SessionQuery, SessionStore
-
-SCAN_LIMIT = 1000  # sessions of one player looked at; far above real use
+from sessiond.core.models import Session
+from sessiond.store.protocols import SCAN_LIMIT, SessionQuery, SessionStore
 
 
 class StoreHistory:
@@ -30,16 +27,10 @@ class StoreHistory:
                     shared[pid] += 1
                     names.setdefault(pid, entry.display_name)
         candidates = [pid for pid, _ in shared.most_common(limit * 3)]
-        profiles = await asyncio.gather(*(self._profile_or_none(pid) for pid in candidates))
+        profiles = await asyncio.gather(*(self._store.find_profile(pid) for pid in candidates))
         out = []
         for pid, profile in zip(candidates, profiles, strict=True):
             if profile is not None and profile.hide_from_recommendations:
                 continue
             out.append((pid, profile.display_name if profile and profile.display_name else names[pid], shared[pid]))
         return out[:limit]
-
-    async def _profile_or_none(self, player_id: str) -> PlayerProfile | None:
-        try:
-            return await self._store.get_profile(player_id)
-        except ProfileNotFound:
-            return None

@@ -181,10 +181,14 @@ class MemoryStore:
         return tally(e.session for e in self._entries.values())
 
     async def get_profile(self, player_id: str) -> PlayerProfile:
-        profile = self._profiles.get(player_id)
+        profile = await self.find_profile(player_id)
         if profile is None:
             raise ProfileNotFound(player_id)
-        return _copy_profile(profile)
+        return profile
+
+    async def find_profile(self, player_id: str) -> PlayerProfile | None:
+        profile = self._profiles.get(player_id)
+        return _copy_profile(profile) if profile is not None else None
 
     async def mutate_profile(self, player_id: str, change: ProfileChange) -> PlayerProfile:
         now = self._clock()

@@ -15,10 +15,13 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, fields
 from typing import Protocol
 
+from sessiond.core.models import LINKED_IDS, Event, PlayerProfile, Session, SessionStatus, Turn
 from sessiond.core.models import Change as Change  # the rule shape; backends import it from here
-from sessiond.core.models import Event, PlayerProfile, Session, SessionStatus, Turn
 from sessiond.core.models import T as T
 from sessiond.core.paging import SessionKey
+
+SCAN_LIMIT = 1000
+"""The most sessions a use case reads for one player, owner or channel; far above real use."""
 
 ProfileChange = Callable[[PlayerProfile | None], PlayerProfile]
 """Returns the new profile given the stored one (None if there is none); raises to refuse."""
@@ -40,7 +43,7 @@ class SessionQuery:
     def matches(self, s: Session) -> bool:
         if self.in_channel and not s.channel_id:
             return False
-        for f in ("game_id", "channel_id", "character_id", "world_id", "owner_player_id"):
+        for f in (*LINKED_IDS, "owner_player_id"):
             wanted = getattr(self, f)
             if wanted and getattr(s, f) != wanted:
                 return False
@@ -153,6 +156,10 @@ class SessionStore(Protocol):
 
     async def get_profile(self, player_id: str) -> PlayerProfile:
         """Raises ProfileNotFound."""
+        ...
+
+    async def find_profile(self, player_id: str) -> PlayerProfile | None:
+        """Like get_profile, but None when the player has no profile."""
         ...
 
     async def mutate_profile(self, player_id: str, change: ProfileChange) -> PlayerProfile:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 
-from sessiond.core.models import Session
+from sessiond.core.models import LINKED_IDS, Session
 from sessiond.core.paging import SessionKey, newest_first
 from sessiond.store._bookkeeping import tally
 from sessiond.store.protocols import DueWindow, SessionQuery, StoreStats
@@ -136,7 +136,7 @@ def _needles(query: SessionQuery) -> list[bytes]:
     """Byte strings every matching record contains: a cheap filter before decoding JSON."""
     needles = [
         rc.field_needle(name, value)
-        for name in ("game_id", "channel_id", "character_id", "world_id", "owner_player_id", "player_id")
+        for name in (*LINKED_IDS, "owner_player_id", "player_id")
         if (value := getattr(query, name))
     ]
     if query.status is not None:

@@ -9,7 +9,6 @@ import hashlib
 import json
 
 from sessiond.core import codec, facts
-from sessiond.core.errors import ProfileNotFound
 from sessiond.core.models import PlayerProfile
 from sessiond.store._bookkeeping import stamp_profile
 from sessiond.store.protocols import ProfileChange
@@ -38,11 +37,9 @@ class Profiles:
         self._outbox = outbox
         self._compress = compress
 
-    async def get(self, player_id: str) -> PlayerProfile:
+    async def find(self, player_id: str) -> PlayerProfile | None:
         stored = await self._client.get(self._keys.profile(player_id))
-        if stored is None:
-            raise ProfileNotFound(player_id)
-        return decode(rc.as_bytes(stored))
+        return decode(rc.as_bytes(stored)) if stored is not None else None
 
     async def try_change(self, player_id: str, change: ProfileChange, now: float) -> PlayerProfile | None:
         """One read -> change -> compare-and-set; None when another writer came first."""

@@ -33,6 +33,7 @@ from redis.asyncio import RedisCluster
 
 from sessiond.core import facts
 from sessiond.core.errors import (
+    ProfileNotFound,
     SessionExists,
     SessionNotFound,
     TooManySessions,
@@ -445,8 +446,14 @@ class RedisStore:
     # Profiles and locks
 
     async def get_profile(self, player_id: str) -> PlayerProfile:
+        profile = await self.find_profile(player_id)
+        if profile is None:
+            raise ProfileNotFound(player_id)
+        return profile
+
+    async def find_profile(self, player_id: str) -> PlayerProfile | None:
         with unavailable_on_failure():
-            return await self._profiles.get(player_id)
+            return await self._profiles.find(player_id)
 
     async def mutate_profile(self, player_id: str, change: ProfileChange) -> PlayerProfile:
         """Atomic like ``mutate``: ``change`` may run again if another replica wrote first."""
