@@ -9,7 +9,7 @@ from sessiond.core import profiles
 from sessiond.core.limits import check_id
 from sessiond.core.models import PlayerProfile, Session, SessionStatus
 from sessiond.manager.config import ManagerConfig
-from sessiond.store.history import StoreHistory
+from sessiond.manager.player_history import StoreHistory
 from sessiond.store.protocols import SCAN_LIMIT, PlayerHistory, SessionStore
 
 MAX_RECENT = 50

@@ -36,7 +36,7 @@ from sessiond.core.errors import ProfileNotFound, SessionNotFound, SessionUnread
 from sessiond.core.models import Event, PlayerProfile, Session, SessionStatus, Turn
 from sessiond.core.paging import SessionKey
 from sessiond.store.durable_gate import GraphGate
-from sessiond.store.durable_history import GraphHistory
+from sessiond.store.durable_archive import GraphHistory
 from sessiond.store.neo4j import GraphAuthFailed, GraphStore, GraphUnavailable, PermanentFactError
 from sessiond.store.outbox import Projector
 from sessiond.store.protocols import SCAN_LIMIT, Change, DueWindow, ProfileChange, SessionQuery, StoreStats, T

@@ -13,7 +13,7 @@ from __future__ import annotations
 from sessiond.core import codec, facts
 from sessiond.core.models import Session, Turn
 from sessiond.store.durable_gate import GraphGate
-from sessiond.store.history import StoreHistory
+from sessiond.manager.player_history import StoreHistory
 from sessiond.store.neo4j import GraphStore
 from sessiond.store.redis import RedisStore
 
