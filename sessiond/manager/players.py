@@ -9,8 +9,8 @@ from sessiond.core import profiles
 from sessiond.core.limits import check_id
 from sessiond.core.models import PlayerProfile, Session, SessionStatus
 from sessiond.manager.config import ManagerConfig
-from sessiond.manager.player_history import StoreHistory
-from sessiond.store.protocols import SCAN_LIMIT, PlayerHistory, SessionStore
+from sessiond.manager.player_history import PlayerHistory
+from sessiond.store.protocols import SCAN_LIMIT, PlayerArchive, SessionStore
 
 MAX_RECENT = 50
 COMPANIONS = 10
@@ -49,11 +49,11 @@ class Dashboard:
 
 
 class PlayerManager:
-    def __init__(self, store: SessionStore, config: ManagerConfig, history: PlayerHistory | None = None) -> None:
-        """``history`` answers the relationship questions (default: from ``store``)."""
+    def __init__(self, store: SessionStore, config: ManagerConfig, archive: PlayerArchive | None = None) -> None:
+        """``archive``: what a durable store remembers beyond the sessions ``store`` holds."""
         self._store = store
         self._config = config
-        self._history = history if history is not None else StoreHistory(store)
+        self._history = PlayerHistory(store, archive)
 
     async def upsert_profile(self, incoming: PlayerProfile, mask: frozenset[str], etag: str) -> PlayerProfile:
         check_id("profile.player_id", incoming.player_id)

@@ -13,7 +13,7 @@ still ends with the delete.
 Nothing the hot path needs waits on Neo4j. Which ids are taken is known in Redis (the id
 registry, redis/_registry): a create is refused or made there, and an id not taken is
 not found without asking the graph. Only what the graph alone has needs it: a cold
-restore, history beyond the hot turns (durable_history); those go through the gate
+restore, turns beyond the hot ones (durable_archive); those go through the gate
 (durable_gate), which fails them fast with UNAVAILABLE while Neo4j is away, and the
 best-effort parts (cold sessions of an owner or channel, profiles Redis lost, the
 dashboard's relationships) are skipped. Until the registry is backfilled from the graph
@@ -35,8 +35,8 @@ import structlog
 from sessiond.core.errors import ProfileNotFound, SessionNotFound, SessionUnreadable, Unavailable
 from sessiond.core.models import Event, PlayerProfile, Session, SessionStatus, Turn
 from sessiond.core.paging import SessionKey
+from sessiond.store.durable_archive import GraphArchive
 from sessiond.store.durable_gate import GraphGate
-from sessiond.store.durable_archive import GraphHistory
 from sessiond.store.neo4j import GraphAuthFailed, GraphStore, GraphUnavailable, PermanentFactError
 from sessiond.store.outbox import Projector
 from sessiond.store.protocols import SCAN_LIMIT, Change, DueWindow, ProfileChange, SessionQuery, StoreStats, T
@@ -68,7 +68,7 @@ class DurableStore:
         self.hot = hot
         self.graph = graph
         self.gate = gate if gate is not None else GraphGate(graph.ping)
-        self.history = GraphHistory(hot, graph, self.gate)
+        self.archive = GraphArchive(hot, graph, self.gate)
         self._history = history
         self.projector = Projector(hot.outbox_log, self._project_batch, PermanentFactError, **(projector_options or {}))
         self._tasks: list[asyncio.Task[None]] = []
@@ -238,7 +238,7 @@ class DurableStore:
             return page  # the hot history holds every turn asked for
         # Every hot turn below ``before`` is in the page: go on below the oldest hot one.
         below = hot[-1].turn_number if before is None else min(before, hot[-1].turn_number)
-        return page + await self.history.older_turns(session_id, below, limit - len(page))
+        return page + await self.archive.older_turns(session_id, below, limit - len(page))
 
     async def events_after(self, session_id: str, after_id: int, limit: int) -> list[Event]:
         return await self.hot.events_after(session_id, after_id, limit)
@@ -298,10 +298,10 @@ class DurableStore:
         projection waits), so it must stay in rotation."""
         await self.hot.ping()
 
-    # PlayerHistory: see durable_history.
+    # PlayerArchive: see durable_archive.
 
-    async def player_sessions(self, player_id: str, limit: int) -> list[Session]:
-        return await self.history.player_sessions(player_id, limit)
+    async def archived_sessions(self, player_id: str, limit: int) -> list[Session]:
+        return await self.archive.archived_sessions(player_id, limit)
 
-    async def companions(self, player_id: str, limit: int) -> list[tuple[str, str, int]]:
-        return await self.history.companions(player_id, limit)
+    async def archived_companions(self, player_id: str, limit: int) -> list[tuple[str, str, int]] | None:
+        return await self.archive.archived_companions(player_id, limit)

@@ -181,15 +181,17 @@ class SessionStore(Protocol):
         ...
 
 
-class PlayerHistory(Protocol):
-    """The relationship questions of a player's dashboard. The hot stores answer them
-    from the sessions they hold (StoreHistory); the durable store from its graph."""
+class PlayerArchive(Protocol):
+    """What a durable store remembers of a player beyond the sessions it holds hot, for
+    the dashboard (manager.player_history merges it with the held sessions). Best effort:
+    [] or None while the archive cannot answer."""
 
-    async def player_sessions(self, player_id: str, limit: int) -> list[Session]:
-        """Sessions the player is or was on, most recently changed first."""
+    async def archived_sessions(self, player_id: str, limit: int) -> list[Session]:
+        """Up to ``limit`` sessions the player is or was on, most recently changed first."""
         ...
 
-    async def companions(self, player_id: str, limit: int) -> list[tuple[str, str, int]]:
+    async def archived_companions(self, player_id: str, limit: int) -> list[tuple[str, str, int]] | None:
         """(player_id, display_name, shared sessions) of co-players, most shared first,
-        leaving out players whose profile hides them from recommendations."""
+        leaving out players whose profile hides them from recommendations; None when the
+        archive cannot answer."""
         ...
