@@ -60,7 +60,7 @@ from sessiond.store.redis._profiles import Profiles
 from sessiond.store.redis._profiles import encode as encode_profile
 from sessiond.store.redis._registry import NEW, IdRegistry
 from sessiond.store.redis._requests import RequestIds
-from sessiond.store.redis._scripts import Scripts
+from sessiond.store.redis._scripts import CommitArgs, Scripts
 
 COMMITTED, REPLAYED, CONFLICT, GONE = 1, 2, 0, -1
 TOMBSTONE_TTL_MS = 60_000  # how long a deleted session's stream still tells late readers it is gone
@@ -385,20 +385,23 @@ class RedisStore:
         new_turn: Turn | None,
         updated_turn: Turn | None,
     ) -> list[Any]:
-        args: list[Any] = [
-            _digest(raw),
-            rc.encode_session(session, self._compress),
-            self._ttl_ms(session),
-            self._history,
-            self._retention,
-            repr(now),
-            len(events),
-        ]
-        for event in events:
-            args += [rc.stream_id(event.event_id), event.kind, rc.encode_event_data(event.payload, self._compress)]
-        for turn in (new_turn, updated_turn):
-            args += [str(turn.turn_number), rc.encode_turn(turn, self._compress)] if turn is not None else ["", ""]
-        return args + self._outbox.args(lambda: facts.facts_of_commit(session, new_turn, updated_turn))
+        def turn_slot(turn: Turn | None) -> tuple[str, bytes] | None:
+            return (str(turn.turn_number), rc.encode_turn(turn, self._compress)) if turn is not None else None
+
+        return CommitArgs(
+            read_digest=_digest(raw),
+            record=rc.encode_session(session, self._compress),
+            ttl_ms=self._ttl_ms(session),
+            history=self._history,
+            retention=self._retention,
+            event_time=repr(now),
+            events=[
+                (rc.stream_id(e.event_id), e.kind, rc.encode_event_data(e.payload, self._compress)) for e in events
+            ],
+            new_turn=turn_slot(new_turn),
+            updated_turn=turn_slot(updated_turn),
+            facts=self._outbox.args(lambda: facts.facts_of_commit(session, new_turn, updated_turn)),
+        ).argv()
 
     def _ttl_ms(self, session: Session) -> int:
         return max(1, round((session.settings.idle_ttl_seconds + self._ttl_margin) * 1000))
