@@ -108,10 +108,7 @@ def _value_of(field: str, value: struct_pb2.Value) -> Any:
 
 def spec_from_pb(s: pb.Session) -> SessionSpec:
     settings = s.settings
-    try:
-        tie_break = TIE_BREAK_FROM_PB.get(settings.tie_break) if settings.tie_break else None
-    except ValueError:
-        tie_break = None
+    tie_break = TIE_BREAK_FROM_PB.get(settings.tie_break) if settings.tie_break else None
     if settings.tie_break and tie_break is None:
         raise InvalidInput("session.settings.tie_break", f"unknown value {settings.tie_break}")
     return SessionSpec(

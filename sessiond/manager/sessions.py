@@ -198,14 +198,14 @@ class SessionManager:
     async def update_state(self, session_id: str, patch: dict[str, Any], expected_version: int | None) -> Session:
         check_id("session_id", session_id)
         session, _ = await commits.mutate(
-            self.store,            session_id, lifecycle.patch_state(patch, expected_version, self.config.limits)
+            self.store, session_id, lifecycle.patch_state(patch, expected_version, self.config.limits)
         )
         return session
 
     async def reset_state(self, session_id: str, state: dict[str, Any], expected_version: int | None) -> Session:
         check_id("session_id", session_id)
         session, _ = await commits.mutate(
-            self.store,            session_id, lifecycle.reset_state(state, expected_version, self.config.limits)
+            self.store, session_id, lifecycle.reset_state(state, expected_version, self.config.limits)
         )
         return session
 
@@ -283,7 +283,7 @@ class SessionManager:
         check_text("summary", summary, 1 << 20, required=True)
         limits = self.config.limits
         _, turn = await commits.mutate(
-            self.store,            session_id, set_turn_summary(summary, winner, limits), turn_number=turn_number
+            self.store, session_id, set_turn_summary(summary, winner, limits), turn_number=turn_number
         )
         return turn
 

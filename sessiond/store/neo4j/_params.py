@@ -5,7 +5,7 @@ the service can read back; anything that does not decode, whose guard fields (id
 revisions, times) have the wrong type, or whose integers do not fit Neo4j's 64 bits, is a
 PermanentFactError before any Cypher runs. Values only ever travel as parameters.
 
-Optional fields that ``core.facts`` does not emit yet, honoured when present: a turn fact's
+Two fields are optional because facts written by older versions lack them: a turn fact's
 ``revision`` (of the session commit that wrote it) orders updates of the turn; a delete's
 ``create_time`` (of the session deleted) keeps a late delete from removing a session that
 was created again under the same id.

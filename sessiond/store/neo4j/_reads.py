@@ -16,11 +16,10 @@ from neo4j import AsyncDriver, Record, RoutingControl
 from neo4j.exceptions import DriverError, Neo4jError
 
 from sessiond.core import codec
-from sessiond.core.models import PlayerProfile, Session, SessionStatus, Turn
+from sessiond.core.models import PlayerProfile, Session, Turn
 from sessiond.store.neo4j._errors import is_permanent, unavailable
 
 DEFAULT_HISTORY = 50
-FINAL_STATUSES: Final = [s.value for s in SessionStatus if s.final]
 
 _TURN_FIELDS: Final = """t {
   .session_id, .turn_number, .options, .choices, .tally, .winner, .tied, .tie_break, .tie_break_seed,
@@ -79,14 +78,6 @@ RETURN p {
   .player_id, .display_name, .preferences, .hide_from_recommendations, .hide_from_departed_rosters,
   .content, .create_time, .update_time, .revision
 } AS profile
-"""
-
-_OWNER_SESSION: Final = """
-MATCH (s:Session {owner_player_id: $player_id})-[:USES_CHARACTER]->(:Character {character_id: $character_id}),
-      (s)-[:IN_WORLD]->(:World {world_id: $world_id})
-WHERE s.snapshot IS NOT NULL AND NOT s.status IN $final_statuses
-RETURN s.snapshot AS snapshot
-ORDER BY s.update_time DESC, s.session_id LIMIT 1
 """
 
 _CHANNEL_SESSIONS: Final = """
@@ -160,19 +151,6 @@ class GraphReads:
         """The player's profile as last committed, or None if they never had one."""
         records = await self._read(_PROFILE, f"reading the profile of {player_id!r}", player_id=player_id)
         return _profile(records[0]["profile"]) if records else None
-
-    async def find_owner_session(self, player_id: str, character_id: str, world_id: str) -> Session | None:
-        """The player's own (single-player) session with this character in this world that
-        has not ended or expired, most recently updated first. For SwitchCharacterWorld."""
-        records = await self._read(
-            _OWNER_SESSION,
-            f"finding the session of owner {player_id!r}",
-            player_id=player_id,
-            character_id=character_id,
-            world_id=world_id,
-            final_statuses=FINAL_STATUSES,
-        )
-        return _session(records[0]["snapshot"]) if records else None
 
     async def find_channel_sessions(self, channel_id: str, limit: int = 1000) -> list[Session]:
         """Sessions bound to the channel (its games, any status), most recently updated
