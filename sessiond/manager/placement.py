@@ -23,7 +23,7 @@ from sessiond.core.errors import (
 from sessiond.core.limits import check_id
 from sessiond.core.models import Session, SessionStatus
 from sessiond.manager import commits
-from sessiond.manager.config import ManagerConfig
+from sessiond.manager.manager_config import ManagerConfig
 from sessiond.store.protocols import SCAN_LIMIT, SessionQuery, SessionStore
 
 

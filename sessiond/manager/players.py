@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from sessiond.core import profiles
 from sessiond.core.limits import check_id
 from sessiond.core.models import PlayerProfile, Session, SessionStatus
-from sessiond.manager.config import ManagerConfig
+from sessiond.manager.manager_config import ManagerConfig
 from sessiond.manager.player_history import PlayerHistory
 from sessiond.store.protocols import SCAN_LIMIT, PlayerArchive, SessionStore
 

@@ -33,8 +33,8 @@ from sessiond.core.paging import (
 from sessiond.core.tiers import tier_of
 from sessiond.core.window import ChoiceReceipt, set_turn_summary, submit_choice
 from sessiond.manager import commits
-from sessiond.manager.config import ManagerConfig
 from sessiond.manager.janitor import Janitor
+from sessiond.manager.manager_config import ManagerConfig
 from sessiond.manager.placement import Placement, Swapped, Switched
 from sessiond.manager.queries import GAME_FILTER_FIELDS, SESSION_FILTER_FIELDS, session_query
 from sessiond.manager.watch import WatchEnd, WatchHub

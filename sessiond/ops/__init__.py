@@ -3,7 +3,7 @@ listener for probes, and bearer-token authentication. Each module has one job;
 sessiond/server.py wires them."""
 
 from sessiond.ops.auth import Authorizer, load_auth
-from sessiond.ops.errors import OpsConfigError
+from sessiond.ops.config_error import OpsConfigError
 from sessiond.ops.health_listener import HealthListener
 from sessiond.ops.metrics import ServerMetrics, Snapshot
 from sessiond.ops.metrics_http import MetricsListener

@@ -9,7 +9,7 @@ import pytest
 from sessiond.core.errors import InvalidInput, SessionNotFound, Unavailable
 from sessiond.core.lifecycle import SessionSpec
 from sessiond.core.models import Event
-from sessiond.manager.config import ManagerConfig
+from sessiond.manager.manager_config import ManagerConfig
 from sessiond.manager.sessions import SessionManager, Snapshot
 from sessiond.store.memory import MemoryStore
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from sessiond.core import codec, facts
 from sessiond.core.models import Session, Turn
-from sessiond.store.neo4j._errors import PermanentFactError
+from sessiond.store.neo4j._failures import PermanentFactError
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 

@@ -17,7 +17,7 @@ from neo4j.exceptions import DriverError, Neo4jError
 
 from sessiond.core import codec
 from sessiond.core.models import PlayerProfile, Session, Turn
-from sessiond.store.neo4j._errors import is_permanent, unavailable
+from sessiond.store.neo4j._failures import is_permanent, unavailable
 
 DEFAULT_HISTORY = 50
 

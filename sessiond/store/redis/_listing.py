@@ -12,7 +12,7 @@ from sessiond.core.models import LINKED_IDS, Session
 from sessiond.core.paging import SessionKey, newest_first
 from sessiond.store._bookkeeping import tally
 from sessiond.store.protocols import DueWindow, SessionQuery, StoreStats
-from sessiond.store.redis import _codec as rc
+from sessiond.store.redis import _packing as rc
 from sessiond.store.redis._client import Client
 from sessiond.store.redis._indexes import BATCH, Indexes
 from sessiond.store.redis._keys import Keys

@@ -12,7 +12,7 @@ from sessiond.core import codec, facts
 from sessiond.core.models import PlayerProfile
 from sessiond.store._bookkeeping import stamp_profile
 from sessiond.store.protocols import ProfileChange
-from sessiond.store.redis import _codec as rc
+from sessiond.store.redis import _packing as rc
 from sessiond.store.redis._client import Client
 from sessiond.store.redis._keys import Keys
 from sessiond.store.redis._outbox import OutboxLog

@@ -48,7 +48,7 @@ from sessiond.store._bookkeeping import stamp_commit
 from sessiond.store._keyed_locks import KeyedLocks
 from sessiond.store.outbox import OutboxStats
 from sessiond.store.protocols import Change, DueWindow, ProfileChange, SessionQuery, StoreStats, T
-from sessiond.store.redis import _codec as rc
+from sessiond.store.redis import _packing as rc
 from sessiond.store.redis._client import Client, ConnectOptions, connect, unavailable_on_failure
 from sessiond.store.redis._events import EventLog, EventNotices
 from sessiond.store.redis._indexes import Indexes
@@ -92,7 +92,7 @@ class RedisStore:
         """Use ``client`` (redis.asyncio.Redis or RedisCluster, bytes replies) for commands
         and ``blocking_client`` (default: ``client``) for XREAD BLOCK, whose connections
         stay busy while a watcher waits; give it its own pool. ``compress`` deflates what
-        is written (see _codec); values are readable either way. ``lock`` leases end
+        is written (see _packing); values are readable either way. ``lock`` leases end
         ``lock_lease`` seconds after their holder stopped renewing them (it died).
         ``outbox`` makes every change append its durable facts to an outbox (see _outbox);
         ``id_registry`` keeps the ids of sessions Redis no longer holds taken (see _registry)."""
