@@ -37,7 +37,7 @@ from sessiond.core.models import (
     Turn,
 )
 from sessiond.core.window import ChoiceReceipt
-from sessiond.manager.sessions import PlayerView, Snapshot, Stats, Tick
+from sessiond.manager.sessions import PlayerView, Stats, Tick, WatchStart
 
 STATE_TO_PB = {
     SessionStatus.ACTIVE: pb.Session.ACTIVE,
@@ -355,8 +355,8 @@ def tick_to_pb(t: Tick) -> pb.SessionEvent:
     )
 
 
-def snapshot_to_pb(snap: Snapshot) -> pb.SessionEvent:
-    s = snap.session
+def watch_start_to_pb(start: WatchStart) -> pb.SessionEvent:
+    s = start.session
     return pb.SessionEvent(session_id=s.session_id, event_time=ts(s.update_time), snapshot=session_to_pb(s))
 
 

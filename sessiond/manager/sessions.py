@@ -74,13 +74,14 @@ class Tick:
 
 
 @dataclass(frozen=True, slots=True)
-class Snapshot:
-    """The first item of a watch started without after_event_id."""
+class WatchStart:
+    """The first item of a watch started without after_event_id: the session as the
+    watch starts (sent as the proto's ``SessionEvent.snapshot``)."""
 
     session: Session
 
 
-WatchItem = Event | Tick | Snapshot
+WatchItem = Event | Tick | WatchStart
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,11 +291,11 @@ class SessionManager:
     # Watching
 
     async def watch(self, session_id: str, after_event_id: int | None, ticks: bool = True) -> AsyncIterator[WatchItem]:
-        """Stored events after ``after_event_id`` (or a snapshot first), then live ones,
+        """Stored events after ``after_event_id`` (or the session as it starts), then live ones,
         each once and in order, with countdown ticks in between while a window is open."""
         session = await self.get_session(session_id)
         if after_event_id is None:
-            yield Snapshot(session)
+            yield WatchStart(session)
             last = session.last_event_id
         elif after_event_id < 0 or after_event_id > session.last_event_id:
             raise InvalidInput(

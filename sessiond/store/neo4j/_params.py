@@ -68,7 +68,7 @@ def _session(fact: Mapping[str, Any]) -> dict[str, Any]:
         "status": s.status.value,
         "owner_player_id": s.owner_player_id,
         "title": s.title,
-        "snapshot": _json(codec.session_to_dict(s)),
+        "record": _json(codec.session_to_dict(s)),
         "links": {
             "USES_CHARACTER": s.character_id,
             "IN_WORLD": s.world_id,

@@ -2,9 +2,10 @@
 and the ids of every session (to backfill the hot store's id registry).
 
 Every query is parameterized and routed to readers. Sessions come back from their
-committed snapshot (``Session.snapshot``), so what is restored equals what was committed.
-Stub sessions (made by a turn fact that arrived before its session) have no snapshot and
-are never returned.
+committed record (the JSON the stored property ``Session.snapshot`` holds; the property
+keeps that name so existing graphs need no migration), so what is restored equals what
+was committed. Stub sessions (made by a turn fact that arrived before its session) have
+no record and are never returned.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ _TURN_FIELDS: Final = """t {
 _LOAD_SESSION: Final = (
     """
 MATCH (s:Session {session_id: $session_id}) WHERE s.snapshot IS NOT NULL
-RETURN s.snapshot AS snapshot, COLLECT {
+RETURN s.snapshot AS record, COLLECT {
   MATCH (s)-[:HAS_TURN]->(t:Turn)
   RETURN """
     + _TURN_FIELDS
@@ -51,7 +52,7 @@ ORDER BY t.turn_number DESC LIMIT $limit
 
 _PLAYER_SESSIONS: Final = """
 MATCH (:Player {player_id: $player_id})-[:HAS_SESSION]->(s:Session) WHERE s.snapshot IS NOT NULL
-RETURN s.snapshot AS snapshot
+RETURN s.snapshot AS record
 ORDER BY s.update_time DESC, s.session_id LIMIT $limit
 """
 
@@ -82,7 +83,7 @@ RETURN p {
 
 _CHANNEL_SESSIONS: Final = """
 MATCH (s:Session)-[:IN_CHANNEL]->(:Channel {channel_id: $channel_id}) WHERE s.snapshot IS NOT NULL
-RETURN s.snapshot AS snapshot
+RETURN s.snapshot AS record
 ORDER BY s.update_time DESC, s.session_id LIMIT $limit
 """
 
@@ -116,7 +117,7 @@ class GraphReads:
         )
         if not records:
             return None
-        return _session(records[0]["snapshot"]), [_turn(t) for t in records[0]["turns"]]
+        return _session(records[0]["record"]), [_turn(t) for t in records[0]["turns"]]
 
     async def turns(self, session_id: str, limit: int, *, before: int | None = None) -> list[Turn]:
         """Up to ``limit`` resolved turns of the whole history, newest first ([] for an
@@ -131,7 +132,7 @@ class GraphReads:
         records = await self._read(
             _PLAYER_SESSIONS, f"reading sessions of player {player_id!r}", player_id=player_id, limit=limit
         )
-        return [_session(r["snapshot"]) for r in records]
+        return [_session(r["record"]) for r in records]
 
     async def session_ids(self, after: str, limit: int) -> list[str]:
         """Ids of the sessions the graph holds, in order, the first ``limit`` above ``after``."""
@@ -158,11 +159,11 @@ class GraphReads:
         records = await self._read(
             _CHANNEL_SESSIONS, f"reading sessions of channel {channel_id!r}", channel_id=channel_id, limit=limit
         )
-        return [_session(r["snapshot"]) for r in records]
+        return [_session(r["record"]) for r in records]
 
 
-def _session(snapshot: str) -> Session:
-    return codec.session_from_dict(json.loads(snapshot))
+def _session(record: str) -> Session:
+    return codec.session_from_dict(json.loads(record))
 
 
 def _turn(props: dict[str, Any]) -> Turn:
