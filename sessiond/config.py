@@ -20,7 +20,7 @@ from typing import Any
 from sessiond.core.lifecycle import Defaults
 from sessiond.core.limits import Limits
 from sessiond.core.tiers import TierRules
-from sessiond.manager.config import ManagerConfig
+from sessiond.manager.manager_config import ManagerConfig
 
 STORES = ("memory", "redis", "redis+neo4j")
 LOG_FORMATS = ("auto", "json", "console")

@@ -103,7 +103,7 @@ class Service:
             self.store, config.manager_config(), on_close_lag=self.metrics.observe_close_lag
         )
         durable = self.store if isinstance(self.store, DurableStore) else None
-        self.players = PlayerManager(self.store, config.manager_config(), history=durable)
+        self.players = PlayerManager(self.store, config.manager_config(), archive=durable)
         self.health = health_aio.HealthServicer()
         try:
             auth = load_auth(config.auth_tokens_file)

@@ -37,7 +37,7 @@ from sessiond.core.models import (
     Turn,
 )
 from sessiond.core.window import ChoiceReceipt
-from sessiond.manager.sessions import PlayerView, Snapshot, Stats, Tick
+from sessiond.manager.sessions import PlayerView, Stats, Tick, WatchStart
 
 STATE_TO_PB = {
     SessionStatus.ACTIVE: pb.Session.ACTIVE,
@@ -108,10 +108,7 @@ def _value_of(field: str, value: struct_pb2.Value) -> Any:
 
 def spec_from_pb(s: pb.Session) -> SessionSpec:
     settings = s.settings
-    try:
-        tie_break = TIE_BREAK_FROM_PB.get(settings.tie_break) if settings.tie_break else None
-    except ValueError:
-        tie_break = None
+    tie_break = TIE_BREAK_FROM_PB.get(settings.tie_break) if settings.tie_break else None
     if settings.tie_break and tie_break is None:
         raise InvalidInput("session.settings.tie_break", f"unknown value {settings.tie_break}")
     return SessionSpec(
@@ -358,8 +355,8 @@ def tick_to_pb(t: Tick) -> pb.SessionEvent:
     )
 
 
-def snapshot_to_pb(snap: Snapshot) -> pb.SessionEvent:
-    s = snap.session
+def watch_start_to_pb(start: WatchStart) -> pb.SessionEvent:
+    s = start.session
     return pb.SessionEvent(session_id=s.session_id, event_time=ts(s.update_time), snapshot=session_to_pb(s))
 
 

@@ -21,7 +21,7 @@ import grpc
 import structlog
 from google.protobuf import descriptor_pool
 
-from sessiond.api.errors import abort_with, status_of
+from sessiond.api.status_codes import abort_with, status_of
 from sessiond.core.errors import SessiondError
 
 log = structlog.get_logger("sessiond.rpc")

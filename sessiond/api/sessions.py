@@ -19,7 +19,7 @@ from sessiond.api.event_ranges import reports_event_range
 from sessiond.core.lifecycle import StatusAction
 from sessiond.core.models import Event
 from sessiond.manager.placement import Swapped
-from sessiond.manager.sessions import SessionManager, Snapshot, Tick
+from sessiond.manager.sessions import SessionManager, Tick, WatchStart
 
 SERIALIZED_EVENTS = 10_000  # recent events kept serialized for their watchers
 
@@ -118,8 +118,8 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
         async for item in self._m.watch(request.session_id, after, ticks=not request.exclude_ticks):
             if isinstance(item, Tick):
                 yield convert.tick_to_pb(item)
-            elif isinstance(item, Snapshot):
-                yield convert.snapshot_to_pb(item)
+            elif isinstance(item, WatchStart):
+                yield convert.watch_start_to_pb(item)
             else:
                 yield self._event_bytes(item)
 

@@ -18,7 +18,7 @@ from google.protobuf import json_format, message
 from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 from google.protobuf.message_factory import GetMessageClass
 
-from sessiond.api.errors import status_of
+from sessiond.api.status_codes import status_of
 from sessiond.core.errors import SessiondError
 
 # Generous for a console page; the API's own deadlines are the caller's to choose.

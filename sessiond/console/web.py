@@ -27,7 +27,7 @@ from sessiond_client._proto.sessiond.v1 import session_service_pb2 as spb
 
 from sessiond.console.bridge import Bridge, CallFailed
 from sessiond.ops.auth import Authorizer
-from sessiond.ops.errors import OpsConfigError
+from sessiond.ops.config_error import OpsConfigError
 from sessiond.ops.metrics_http import split_host_port
 
 log = structlog.get_logger("sessiond.console")

@@ -22,6 +22,7 @@ from sessiond.core.guards import add_player, check_etag, check_version, require_
 from sessiond.core.limits import Limits, check_id, check_options, check_state, check_text
 from sessiond.core.mergepatch import merge_patch
 from sessiond.core.models import (
+    LINKED_IDS,
     UNCHANGED,
     Change,
     CloseReason,
@@ -208,7 +209,7 @@ class SessionSpec:
 
 def new_session(session_id: str, spec: SessionSpec, now: float, defaults: Defaults, limits: Limits) -> Session:
     """Validate ``spec`` and build an ACTIVE session from it."""
-    for name in ("game_id", "channel_id", "character_id", "world_id"):
+    for name in LINKED_IDS:
         check_id(name, getattr(spec, name), required=False)
     check_text("title", spec.title, limits.max_title_chars)
     check_text("game_name", spec.game_name, limits.max_title_chars)

@@ -125,6 +125,11 @@ class Turn:
     summary: str = ""
 
 
+LINKED_IDS = ("game_id", "channel_id", "character_id", "world_id")
+"""The ids that link a session to its game, channel, character and world: what it is
+created with and what ListSessions filters on."""
+
+
 @dataclass(slots=True)
 class Session:
     session_id: str

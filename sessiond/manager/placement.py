@@ -14,7 +14,6 @@ from sessiond.core import lifecycle
 from sessiond.core.errors import (
     InvalidInput,
     NotAGame,
-    ProfileNotFound,
     RivalActive,
     SessionExists,
     SessionNotFound,
@@ -24,10 +23,8 @@ from sessiond.core.errors import (
 from sessiond.core.limits import check_id
 from sessiond.core.models import Session, SessionStatus
 from sessiond.manager import commits
-from sessiond.manager.config import ManagerConfig
-from sessiond.store.protocols import SessionQuery, SessionStore
-
-SCAN_LIMIT = 1000  # sessions of one player or channel looked at; far above real use
+from sessiond.manager.manager_config import ManagerConfig
+from sessiond.store.protocols import SCAN_LIMIT, SessionQuery, SessionStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,10 +138,8 @@ class Placement:
     async def _new_single_player(
         self, player_id: str, character_id: str, world_id: str, template: lifecycle.SessionSpec
     ) -> Session:
-        try:
-            content = (await self._store.get_profile(player_id)).content
-        except ProfileNotFound:
-            content = None
+        profile = await self._store.find_profile(player_id)
+        content = profile.content if profile is not None else None
         spec = replace(
             template,
             character_id=character_id,

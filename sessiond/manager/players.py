@@ -6,14 +6,12 @@ import asyncio
 from dataclasses import dataclass, field
 
 from sessiond.core import profiles
-from sessiond.core.errors import ProfileNotFound
 from sessiond.core.limits import check_id
 from sessiond.core.models import PlayerProfile, Session, SessionStatus
-from sessiond.manager.config import ManagerConfig
-from sessiond.store.history import StoreHistory
-from sessiond.store.protocols import PlayerHistory, SessionStore
+from sessiond.manager.manager_config import ManagerConfig
+from sessiond.manager.player_history import PlayerHistory
+from sessiond.store.protocols import SCAN_LIMIT, PlayerArchive, SessionStore
 
-SCAN_LIMIT = 1000  # sessions of one player looked at for the dashboard
 MAX_RECENT = 50
 COMPANIONS = 10
 # Time kept back from the caller's deadline to assemble and send the answer.
@@ -51,11 +49,11 @@ class Dashboard:
 
 
 class PlayerManager:
-    def __init__(self, store: SessionStore, config: ManagerConfig, history: PlayerHistory | None = None) -> None:
-        """``history`` answers the relationship questions (default: from ``store``)."""
+    def __init__(self, store: SessionStore, config: ManagerConfig, archive: PlayerArchive | None = None) -> None:
+        """``archive``: what a durable store remembers beyond the sessions ``store`` holds."""
         self._store = store
         self._config = config
-        self._history = history if history is not None else StoreHistory(store)
+        self._history = PlayerHistory(store, archive)
 
     async def upsert_profile(self, incoming: PlayerProfile, mask: frozenset[str], etag: str) -> PlayerProfile:
         check_id("profile.player_id", incoming.player_id)
@@ -66,12 +64,6 @@ class PlayerManager:
 
     async def get_profile(self, player_id: str) -> PlayerProfile:
         return await self._store.get_profile(check_id("player_id", player_id))
-
-    async def _profile_or_none(self, player_id: str) -> PlayerProfile | None:
-        try:
-            return await self._store.get_profile(player_id)
-        except ProfileNotFound:
-            return None
 
     async def dashboard(self, player_id: str, recent_limit: int, budget: float | None) -> Dashboard:
         """Assemble the dashboard; parts not ready within ``budget`` seconds (the
@@ -85,7 +77,7 @@ class PlayerManager:
         def left() -> float | None:
             return None if give_up is None else max(0.0, give_up - loop.time())
 
-        profile_task = asyncio.create_task(self._profile_or_none(player_id))
+        profile_task = asyncio.create_task(self._store.find_profile(player_id))
         sessions_task = asyncio.create_task(self._history.player_sessions(player_id, SCAN_LIMIT))
         done, _ = await asyncio.wait({profile_task, sessions_task}, timeout=left())
         if profile_task in done:

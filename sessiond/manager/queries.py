@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from sessiond.core.errors import InvalidInput
 from sessiond.core.limits import check_id
-from sessiond.core.models import SessionStatus
+from sessiond.core.models import LINKED_IDS, SessionStatus
 from sessiond.core.paging import parse_filter
 from sessiond.store.protocols import SessionQuery
 
-SESSION_FILTER_FIELDS = frozenset({"player_id", "game_id", "channel_id", "character_id", "world_id", "state"})
+SESSION_FILTER_FIELDS = frozenset({*LINKED_IDS, "player_id", "state"})
 GAME_FILTER_FIELDS = frozenset({"channel_id", "game_id", "state"})
 
 
@@ -25,10 +25,7 @@ def session_query(filter_text: str, fields: frozenset[str], *, in_channel: bool 
         check_id(f"filter {name}", value)
     return SessionQuery(
         player_id=terms.get("player_id", ""),
-        game_id=terms.get("game_id", ""),
-        channel_id=terms.get("channel_id", ""),
-        character_id=terms.get("character_id", ""),
-        world_id=terms.get("world_id", ""),
+        **{name: terms.get(name, "") for name in LINKED_IDS},
         status=status,
         in_channel=in_channel,
     )

@@ -15,7 +15,7 @@ from typing import Any, Generic, TypeVar, assert_never
 import structlog
 
 from sessiond.core import lifecycle
-from sessiond.core.errors import InvalidInput, ProfileNotFound, SessionNotFound, Unavailable
+from sessiond.core.errors import InvalidInput, SessionNotFound, Unavailable
 from sessiond.core.events import StatusChanged, TurnResolved, UnknownEvent, WindowOpened
 from sessiond.core.limits import check_id, check_options, check_text
 from sessiond.core.models import Event, PlayerEntry, Session, SessionStatus, Tier, Turn
@@ -33,8 +33,8 @@ from sessiond.core.paging import (
 from sessiond.core.tiers import tier_of
 from sessiond.core.window import ChoiceReceipt, set_turn_summary, submit_choice
 from sessiond.manager import commits
-from sessiond.manager.config import ManagerConfig
 from sessiond.manager.janitor import Janitor
+from sessiond.manager.manager_config import ManagerConfig
 from sessiond.manager.placement import Placement, Swapped, Switched
 from sessiond.manager.queries import GAME_FILTER_FIELDS, SESSION_FILTER_FIELDS, session_query
 from sessiond.manager.watch import WatchEnd, WatchHub
@@ -74,13 +74,14 @@ class Tick:
 
 
 @dataclass(frozen=True, slots=True)
-class Snapshot:
-    """The first item of a watch started without after_event_id."""
+class WatchStart:
+    """The first item of a watch started without after_event_id: the session as the
+    watch starts (sent as the proto's ``SessionEvent.snapshot``)."""
 
     session: Session
 
 
-WatchItem = Event | Tick | Snapshot
+WatchItem = Event | Tick | WatchStart
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,14 +199,14 @@ class SessionManager:
     async def update_state(self, session_id: str, patch: dict[str, Any], expected_version: int | None) -> Session:
         check_id("session_id", session_id)
         session, _ = await commits.mutate(
-            self.store,            session_id, lifecycle.patch_state(patch, expected_version, self.config.limits)
+            self.store, session_id, lifecycle.patch_state(patch, expected_version, self.config.limits)
         )
         return session
 
     async def reset_state(self, session_id: str, state: dict[str, Any], expected_version: int | None) -> Session:
         check_id("session_id", session_id)
         session, _ = await commits.mutate(
-            self.store,            session_id, lifecycle.reset_state(state, expected_version, self.config.limits)
+            self.store, session_id, lifecycle.reset_state(state, expected_version, self.config.limits)
         )
         return session
 
@@ -247,10 +248,8 @@ class SessionManager:
         return Page(views, encode_player_key(page[-1][0], scope) if len(rest) > limit else "")
 
     async def _hides_departure(self, player_id: str) -> bool:
-        try:
-            return (await self.store.get_profile(player_id)).hide_from_departed_rosters
-        except ProfileNotFound:
-            return False
+        profile = await self.store.find_profile(player_id)
+        return profile is not None and profile.hide_from_departed_rosters
 
     # Choices and turns
 
@@ -285,18 +284,18 @@ class SessionManager:
         check_text("summary", summary, 1 << 20, required=True)
         limits = self.config.limits
         _, turn = await commits.mutate(
-            self.store,            session_id, set_turn_summary(summary, winner, limits), turn_number=turn_number
+            self.store, session_id, set_turn_summary(summary, winner, limits), turn_number=turn_number
         )
         return turn
 
     # Watching
 
     async def watch(self, session_id: str, after_event_id: int | None, ticks: bool = True) -> AsyncIterator[WatchItem]:
-        """Stored events after ``after_event_id`` (or a snapshot first), then live ones,
+        """Stored events after ``after_event_id`` (or the session as it starts), then live ones,
         each once and in order, with countdown ticks in between while a window is open."""
         session = await self.get_session(session_id)
         if after_event_id is None:
-            yield Snapshot(session)
+            yield WatchStart(session)
             last = session.last_event_id
         elif after_event_id < 0 or after_event_id > session.last_event_id:
             raise InvalidInput(

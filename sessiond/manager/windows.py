@@ -36,7 +36,6 @@ class WindowCloser:
         self._on_close_lag = on_close_lag
         self._timers: dict[tuple[str, int], asyncio.Task[None]] = {}
         self._sweeper: asyncio.Task[None] | None = None
-        self.closed_turns = 0
 
     @property
     def running(self) -> bool:
@@ -101,7 +100,6 @@ class WindowCloser:
             log.warning("window close failed", session_id=session_id, turn=turn_number, error=exc.message)
             return None
         if turn is not None:
-            self.closed_turns += 1
             if self._on_close_lag is not None:
                 self._on_close_lag(max(0.0, turn.resolve_time - deadline))
             return None

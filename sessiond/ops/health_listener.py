@@ -11,7 +11,7 @@ import grpc
 from grpc_health.v1 import health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 
-from sessiond.ops.errors import OpsConfigError
+from sessiond.ops.config_error import OpsConfigError
 
 SETTING = "--health-listen (SESSIOND_HEALTH_LISTEN)"
 

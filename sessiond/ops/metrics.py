@@ -6,7 +6,7 @@ process can run several servers, as the tests do) holding:
 - ``sessiond_rpc_requests_total{method,code}`` and ``sessiond_rpc_duration_seconds{method}``,
   fed by the call interceptor (sessiond/api/interceptor.py);
 - ``sessiond_sessions{state}``, ``sessiond_open_windows`` and ``sessiond_watchers``, read at
-  scrape time from a snapshot of the manager's stats that `ServerMetrics.follow` refreshes;
+  scrape time from the figures of the manager's stats that `ServerMetrics.follow` refreshes;
 - ``sessiond_window_close_lag_seconds`` (`ServerMetrics.observe_close_lag`, for the window
   closer) and ``sessiond_outbox_lag_seconds`` (`ServerMetrics.set_outbox_lag`, for the
   Neo4j projector);
@@ -52,7 +52,7 @@ UNKNOWN_METHOD = "unknown"  # label of calls to methods the server does not have
 
 
 @dataclass(frozen=True, slots=True)
-class Snapshot:
+class GaugeFigures:
     """The live figures the gauges show, as of the last refresh.
 
     Attributes:
@@ -66,8 +66,8 @@ class Snapshot:
     watchers: int
 
     @classmethod
-    def of(cls, stats: Stats) -> Snapshot:
-        """The snapshot of the manager's stats."""
+    def of(cls, stats: Stats) -> GaugeFigures:
+        """The figures of the manager's stats."""
         by_status = stats.store_stats.sessions_by_status
         return cls(
             {status.value: by_status.get(status, 0) for status in SessionStatus},
@@ -77,31 +77,31 @@ class Snapshot:
 
 
 class _LiveCollector(Collector):
-    """Gauges computed from the latest snapshot. It runs on the HTTP listener's thread,
-    so it only reads the snapshot (one reference): it never awaits the event loop."""
+    """Gauges computed from the latest figures. It runs on the HTTP listener's thread,
+    so it only reads the figures (one reference): it never awaits the event loop."""
 
-    def __init__(self, latest: Callable[[], Snapshot | None]) -> None:
+    def __init__(self, latest: Callable[[], GaugeFigures | None]) -> None:
         self._latest = latest
 
     def describe(self) -> Iterable[Metric]:
         return self._families(None)
 
     def collect(self) -> Iterable[Metric]:
-        snapshot = self._latest()
+        figures = self._latest()
         # Before the first refresh there is nothing true to say; absent beats zero.
-        return self._families(snapshot) if snapshot is not None else []
+        return self._families(figures) if figures is not None else []
 
     @staticmethod
-    def _families(snapshot: Snapshot | None) -> list[Metric]:
+    def _families(figures: GaugeFigures | None) -> list[Metric]:
         # Store-wide figures: every replica of a shared store reports the same (use max, not sum).
         sessions = GaugeMetricFamily("sessiond_sessions", "Sessions in the store, by state.", labels=["state"])
         windows = GaugeMetricFamily("sessiond_open_windows", "Choice windows open in the store.")
         watchers = GaugeMetricFamily("sessiond_watchers", "WatchSession streams served by this process.")
-        if snapshot is not None:
-            for state, count in sorted(snapshot.sessions.items()):
+        if figures is not None:
+            for state, count in sorted(figures.sessions.items()):
                 sessions.add_metric([state], count)
-            windows.add_metric([], snapshot.open_windows)
-            watchers.add_metric([], snapshot.watchers)
+            windows.add_metric([], figures.open_windows)
+            watchers.add_metric([], figures.watchers)
         return [sessions, windows, watchers]
 
 
@@ -142,8 +142,8 @@ class ServerMetrics:
             "Age of the oldest durable fact not yet projected into Neo4j (0 when caught up).",
             registry=self.registry,
         )
-        self._snapshot: Snapshot | None = None
-        self.registry.register(_LiveCollector(lambda: self._snapshot))
+        self._figures: GaugeFigures | None = None
+        self.registry.register(_LiveCollector(lambda: self._figures))
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
         GCCollector(registry=self.registry)
@@ -180,15 +180,15 @@ class ServerMetrics:
         self.outbox_lag.set(max(0.0, seconds))
 
     def update(self, stats: Stats) -> None:
-        """Replace the snapshot the session, window and watcher gauges show, and the
+        """Replace the figures the session, window and watcher gauges show, and the
         projection lag (0 unless the store projects into a graph)."""
-        self._snapshot = Snapshot.of(stats)
+        self._figures = GaugeFigures.of(stats)
         self.set_outbox_lag(stats.store_stats.outbox_lag_seconds)
 
     async def follow(self, stats: StatsSource, interval: float = STATS_INTERVAL) -> None:
-        """Refresh the snapshot from ``stats`` now and every ``interval`` seconds, until cancelled.
+        """Refresh the figures from ``stats`` now and every ``interval`` seconds, until cancelled.
 
-        A failed refresh is logged and the previous snapshot kept.
+        A failed refresh is logged and the previous figures kept.
 
         Args:
             stats: The manager's ``stats`` method.

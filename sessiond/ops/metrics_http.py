@@ -16,7 +16,7 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 from prometheus_client import CollectorRegistry, make_wsgi_app
 from prometheus_client.exposition import ThreadingWSGIServer
 
-from sessiond.ops.errors import OpsConfigError
+from sessiond.ops.config_error import OpsConfigError
 
 METRICS_PATH = "/metrics"
 SETTING = "--metrics-listen (SESSIOND_METRICS_LISTEN)"

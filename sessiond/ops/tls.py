@@ -12,7 +12,7 @@ from typing import NoReturn
 
 import grpc
 
-from sessiond.ops.errors import OpsConfigError
+from sessiond.ops.config_error import OpsConfigError
 
 CERT = "--tls-cert (SESSIOND_TLS_CERT)"
 KEY = "--tls-key (SESSIOND_TLS_KEY)"

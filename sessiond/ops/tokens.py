@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sessiond.ops.errors import OpsConfigError
+from sessiond.ops.config_error import OpsConfigError
 
 SETTING = "--auth-tokens-file (SESSIOND_AUTH_TOKENS_FILE)"
 MIN_TOKEN_LENGTH = 16

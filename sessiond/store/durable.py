@@ -13,7 +13,7 @@ still ends with the delete.
 Nothing the hot path needs waits on Neo4j. Which ids are taken is known in Redis (the id
 registry, redis/_registry): a create is refused or made there, and an id not taken is
 not found without asking the graph. Only what the graph alone has needs it: a cold
-restore, history beyond the hot turns (durable_history); those go through the gate
+restore, turns beyond the hot ones (durable_archive); those go through the gate
 (durable_gate), which fails them fast with UNAVAILABLE while Neo4j is away, and the
 best-effort parts (cold sessions of an owner or channel, profiles Redis lost, the
 dashboard's relationships) are skipped. Until the registry is backfilled from the graph
@@ -35,11 +35,11 @@ import structlog
 from sessiond.core.errors import ProfileNotFound, SessionNotFound, SessionUnreadable, Unavailable
 from sessiond.core.models import Event, PlayerProfile, Session, SessionStatus, Turn
 from sessiond.core.paging import SessionKey
+from sessiond.store.durable_archive import GraphArchive
 from sessiond.store.durable_gate import GraphGate
-from sessiond.store.durable_history import GraphHistory
 from sessiond.store.neo4j import GraphAuthFailed, GraphStore, GraphUnavailable, PermanentFactError
 from sessiond.store.outbox import Projector
-from sessiond.store.protocols import Change, DueWindow, ProfileChange, SessionQuery, StoreStats, T
+from sessiond.store.protocols import SCAN_LIMIT, Change, DueWindow, ProfileChange, SessionQuery, StoreStats, T
 from sessiond.store.redis import RedisStore
 
 log = structlog.get_logger(__name__)
@@ -48,7 +48,6 @@ R = TypeVar("R")
 MIGRATE_RETRY = 2.0  # seconds between attempts to migrate a graph that was down at start
 REGISTRY_CHECK = 30.0  # seconds between checks that the id registry is complete (Redis may lose it)
 REGISTRY_PAGE = 1000  # session ids read from the graph at a time when backfilling the registry
-SCAN_LIMIT = 1000  # cold sessions of one owner or channel looked at; far above real use
 
 
 class DurableStore:
@@ -69,7 +68,7 @@ class DurableStore:
         self.hot = hot
         self.graph = graph
         self.gate = gate if gate is not None else GraphGate(graph.ping)
-        self.history = GraphHistory(hot, graph, self.gate)
+        self.archive = GraphArchive(hot, graph, self.gate)
         self._history = history
         self.projector = Projector(hot.outbox_log, self._project_batch, PermanentFactError, **(projector_options or {}))
         self._tasks: list[asyncio.Task[None]] = []
@@ -239,7 +238,7 @@ class DurableStore:
             return page  # the hot history holds every turn asked for
         # Every hot turn below ``before`` is in the page: go on below the oldest hot one.
         below = hot[-1].turn_number if before is None else min(before, hot[-1].turn_number)
-        return page + await self.history.older_turns(session_id, below, limit - len(page))
+        return page + await self.archive.older_turns(session_id, below, limit - len(page))
 
     async def events_after(self, session_id: str, after_id: int, limit: int) -> list[Event]:
         return await self.hot.events_after(session_id, after_id, limit)
@@ -269,21 +268,26 @@ class DurableStore:
     # Profiles: Redis keeps them without TTL; the graph has them if Redis lost its data.
 
     async def get_profile(self, player_id: str) -> PlayerProfile:
-        try:
-            return await self.hot.get_profile(player_id)
-        except ProfileNotFound:
-            durable = await self.gate.best_effort(
-                lambda: self.graph.profile(player_id), None, f"reading the profile of {player_id!r}"
-            )
-            if durable is None:
-                raise
+        profile = await self.find_profile(player_id)
+        if profile is None:
+            raise ProfileNotFound(player_id)
+        return profile
+
+    async def find_profile(self, player_id: str) -> PlayerProfile | None:
+        hot = await self.hot.find_profile(player_id)
+        if hot is not None:
+            return hot
+        durable = await self.gate.best_effort(
+            lambda: self.graph.profile(player_id), None, f"reading the profile of {player_id!r}"
+        )
+        if durable is None:
+            return None
         # As it was, revision included: the graph then takes the next change.
         await self.hot.restore_profile(durable)
-        return await self.hot.get_profile(player_id)
+        return await self.hot.find_profile(player_id)
 
     async def mutate_profile(self, player_id: str, change: ProfileChange) -> PlayerProfile:
-        with contextlib.suppress(ProfileNotFound):
-            await self.get_profile(player_id)  # restores a cold profile before it is changed
+        await self.find_profile(player_id)  # restores a cold profile before it is changed
         return await self.hot.mutate_profile(player_id, change)
 
     def lock(self, name: str) -> AbstractAsyncContextManager[None]:
@@ -294,10 +298,10 @@ class DurableStore:
         projection waits), so it must stay in rotation."""
         await self.hot.ping()
 
-    # PlayerHistory: see durable_history.
+    # PlayerArchive: see durable_archive.
 
-    async def player_sessions(self, player_id: str, limit: int) -> list[Session]:
-        return await self.history.player_sessions(player_id, limit)
+    async def archived_sessions(self, player_id: str, limit: int) -> list[Session]:
+        return await self.archive.archived_sessions(player_id, limit)
 
-    async def companions(self, player_id: str, limit: int) -> list[tuple[str, str, int]]:
-        return await self.history.companions(player_id, limit)
+    async def archived_companions(self, player_id: str, limit: int) -> list[tuple[str, str, int]] | None:
+        return await self.archive.archived_companions(player_id, limit)

@@ -7,10 +7,10 @@ no await between reading and committing, so no other task can interleave.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -24,8 +24,10 @@ from sessiond.core.errors import (
     TurnNotFound,
 )
 from sessiond.core.guards import check_etag
-from sessiond.core.models import Event, PlayerProfile, Session, SessionStatus, Turn
+from sessiond.core.models import Event, PlayerProfile, Session, Turn
 from sessiond.core.paging import SessionKey, newest_first
+from sessiond.store._bookkeeping import stamp_commit, stamp_profile, tally
+from sessiond.store._keyed_locks import KeyedLocks
 from sessiond.store.notices import ChangeNotices
 from sessiond.store.protocols import Change, DueWindow, ProfileChange, SessionQuery, StoreStats, T
 
@@ -64,7 +66,7 @@ class MemoryStore:
         self._entries: dict[str, _Entry] = {}
         self._requests: dict[str, tuple[str, float]] = {}  # request id -> (session id, expiry)
         self._profiles: dict[str, PlayerProfile] = {}
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}  # name -> (lock, holders + waiters)
+        self._locks = KeyedLocks()
 
     async def now(self) -> float:
         return self._clock()
@@ -123,13 +125,7 @@ class MemoryStore:
         mutation, result = change(session, turn, now)
         if not mutation.changed:
             return entry.session.clone(), result
-        session.revision += 1
-        session.update_time = now
-        if mutation.activity:
-            session.last_activity_time = now
-        for draft in mutation.events:
-            session.last_event_id += 1
-            entry.events.append(Event(session.last_event_id, session_id, now, draft))
+        entry.events.extend(stamp_commit(session, mutation, now))
         if mutation.new_turn is not None:
             entry.turns.append(mutation.new_turn)
         if mutation.updated_turn is not None:
@@ -182,44 +178,28 @@ class MemoryStore:
         return idle[:limit]
 
     async def stats(self) -> StoreStats:
-        by_status: dict[SessionStatus, int] = {}
-        players = windows = 0
-        for e in self._entries.values():
-            by_status[e.session.status] = by_status.get(e.session.status, 0) + 1
-            players += len(e.session.roster)
-            windows += e.session.window is not None
-        return StoreStats(by_status, players, windows)
+        return tally(e.session for e in self._entries.values())
 
     async def get_profile(self, player_id: str) -> PlayerProfile:
-        profile = self._profiles.get(player_id)
+        profile = await self.find_profile(player_id)
         if profile is None:
             raise ProfileNotFound(player_id)
-        return _copy_profile(profile)
+        return profile
+
+    async def find_profile(self, player_id: str) -> PlayerProfile | None:
+        profile = self._profiles.get(player_id)
+        return _copy_profile(profile) if profile is not None else None
 
     async def mutate_profile(self, player_id: str, change: ProfileChange) -> PlayerProfile:
         now = self._clock()
         stored = self._profiles.get(player_id)
         updated = _copy_profile(change(_copy_profile(stored) if stored else None))
-        updated.player_id = player_id
-        updated.create_time = stored.create_time if stored else now
-        updated.update_time = now
-        updated.revision = (stored.revision if stored else 0) + 1
+        stamp_profile(updated, player_id, stored, now)
         self._profiles[player_id] = updated
         return _copy_profile(updated)
 
-    @contextlib.asynccontextmanager
-    async def lock(self, name: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(name, (asyncio.Lock(), 0))
-        self._locks[name] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[name]
-            if users == 1:
-                del self._locks[name]  # nobody holds or waits: forget it
-            else:
-                self._locks[name] = (lock, users - 1)
+    def lock(self, name: str) -> AbstractAsyncContextManager[None]:
+        return self._locks.hold(name)
 
     async def ping(self) -> None:
         return None

@@ -38,6 +38,8 @@ from typing import Any, Protocol
 
 import structlog
 
+from sessiond.store._backoff import backoff_delay
+
 log = structlog.get_logger(__name__)
 
 Fact = dict[str, Any]
@@ -176,7 +178,7 @@ class Projector:
     async def run_forever(self) -> None:
         """Project until ``stop``: drain, sweep now and then, wait when idle, back off on failure."""
         loop = asyncio.get_running_loop()
-        delay = self._backoff_min
+        failures = 0
         next_sweep = loop.time()  # at once: outboxes a crashed fleet left unlisted
         self._log.info("outbox_projector_started")
         while not self._stopping.is_set():
@@ -187,11 +189,12 @@ class Projector:
                     next_sweep = loop.time() + self._sweep_interval * random.uniform(0.8, 1.2)
                 applied = await self.drain_once()
             except Exception as exc:  # an outage (graph or Redis): keep everything, retry later
+                delay = backoff_delay(failures, first=self._backoff_min, cap=self._backoff_max, jitter=0.5)
                 self._log.warning("outbox_projection_failed", error=f"{type(exc).__name__}: {exc}", retry_in=delay)
-                await self._pause(delay * random.uniform(0.5, 1.0))  # jittered: replicas do not retry in step
-                delay = min(delay * 2, self._backoff_max)
+                await self._pause(delay)
+                failures += 1
                 continue
-            delay = self._backoff_min
+            failures = 0
             if not applied:
                 await self._pause(self._poll_interval)
         self._log.info("outbox_projector_stopped")

@@ -15,10 +15,13 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, fields
 from typing import Protocol
 
+from sessiond.core.models import LINKED_IDS, Event, PlayerProfile, Session, SessionStatus, Turn
 from sessiond.core.models import Change as Change  # the rule shape; backends import it from here
-from sessiond.core.models import Event, PlayerProfile, Session, SessionStatus, Turn
 from sessiond.core.models import T as T
 from sessiond.core.paging import SessionKey
+
+SCAN_LIMIT = 1000
+"""The most sessions a use case reads for one player, owner or channel; far above real use."""
 
 ProfileChange = Callable[[PlayerProfile | None], PlayerProfile]
 """Returns the new profile given the stored one (None if there is none); raises to refuse."""
@@ -40,7 +43,7 @@ class SessionQuery:
     def matches(self, s: Session) -> bool:
         if self.in_channel and not s.channel_id:
             return False
-        for f in ("game_id", "channel_id", "character_id", "world_id", "owner_player_id"):
+        for f in (*LINKED_IDS, "owner_player_id"):
             wanted = getattr(self, f)
             if wanted and getattr(s, f) != wanted:
                 return False
@@ -155,6 +158,10 @@ class SessionStore(Protocol):
         """Raises ProfileNotFound."""
         ...
 
+    async def find_profile(self, player_id: str) -> PlayerProfile | None:
+        """Like get_profile, but None when the player has no profile."""
+        ...
+
     async def mutate_profile(self, player_id: str, change: ProfileChange) -> PlayerProfile:
         """Atomically replace a profile with ``change(stored)``; the store sets
         create_time (first write), update_time and revision + 1. Returns it as stored."""
@@ -174,15 +181,17 @@ class SessionStore(Protocol):
         ...
 
 
-class PlayerHistory(Protocol):
-    """The relationship questions of a player's dashboard. The hot stores answer them
-    from the sessions they hold (StoreHistory); the durable store from its graph."""
+class PlayerArchive(Protocol):
+    """What a durable store remembers of a player beyond the sessions it holds hot, for
+    the dashboard (manager.player_history merges it with the held sessions). Best effort:
+    [] or None while the archive cannot answer."""
 
-    async def player_sessions(self, player_id: str, limit: int) -> list[Session]:
-        """Sessions the player is or was on, most recently changed first."""
+    async def archived_sessions(self, player_id: str, limit: int) -> list[Session]:
+        """Up to ``limit`` sessions the player is or was on, most recently changed first."""
         ...
 
-    async def companions(self, player_id: str, limit: int) -> list[tuple[str, str, int]]:
+    async def archived_companions(self, player_id: str, limit: int) -> list[tuple[str, str, int]] | None:
         """(player_id, display_name, shared sessions) of co-players, most shared first,
-        leaving out players whose profile hides them from recommendations."""
+        leaving out players whose profile hides them from recommendations; None when the
+        archive cannot answer."""
         ...

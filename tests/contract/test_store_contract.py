@@ -464,6 +464,7 @@ async def test_profiles_are_created_updated_and_versioned(store: SessionStore) -
 
     with pytest.raises(ProfileNotFound):
         await store.get_profile("ann")
+    assert await store.find_profile("ann") is None
     first = await store.mutate_profile(
         "ann",
         lambda old: PlayerProfile(
@@ -472,6 +473,7 @@ async def test_profiles_are_created_updated_and_versioned(store: SessionStore) -
     )
     assert first.revision == 1 and first.create_time == first.update_time > 0
     assert await store.get_profile("ann") == first
+    assert await store.find_profile("ann") == first
 
     def rename(old: PlayerProfile | None) -> PlayerProfile:
         assert old == first

@@ -188,6 +188,21 @@ async def rows(graph: GraphStore, query: str, **params: Any) -> list[dict[str, A
     return [record.data() for record in result.records]
 
 
+async def owner_sessions(graph: GraphStore, player_id: str, character_id: str, world_id: str) -> list[str]:
+    """Ids of the player's own sessions with this character in this world that have not
+    ended or expired: the owner, character and world are linked in the graph."""
+    found = await rows(
+        graph,
+        "MATCH (s:Session {owner_player_id: $player_id})-[:USES_CHARACTER]->(:Character {character_id: $character}),"
+        " (s)-[:IN_WORLD]->(:World {world_id: $world}) WHERE NOT s.status IN ['ENDED', 'EXPIRED']"
+        " RETURN s.session_id AS id ORDER BY id",
+        player_id=player_id,
+        character=character_id,
+        world=world_id,
+    )
+    return [r["id"] for r in found]
+
+
 async def fingerprint(graph: GraphStore) -> list[str]:
     """Every node and relationship with all properties (Migration nodes aside), canonical."""
     nodes = await rows(graph, "MATCH (n) WHERE NOT n:Migration RETURN labels(n) AS labels, properties(n) AS props")
@@ -486,14 +501,14 @@ async def test_player_sessions_profiles_and_cold_lookups(graph: GraphStore) -> N
     assert await graph.profile("p2") == await story.store.get_profile("p2")
     assert await graph.profile("p4") is None  # a player node, but no profile fact
 
-    assert await graph.find_owner_session("p1", "c2", "w1") == s2
-    assert await graph.find_owner_session("p1", "c1", "w1") is None
+    assert await owner_sessions(graph, "p1", "c2", "w1") == ["s2"]
+    assert await owner_sessions(graph, "p1", "c1", "w1") == []
     assert await graph.find_channel_sessions("ch1") == [s1]
     assert await graph.find_channel_sessions("ch-none") == []
 
     await story.commit("s2", goes("end"))
     await graph.apply_batch(story.facts[-1:])
-    assert await graph.find_owner_session("p1", "c2", "w1") is None  # ended: not a switch target
+    assert await owner_sessions(graph, "p1", "c2", "w1") == []  # ended: not a switch target
 
 
 async def test_apply_runs_in_a_callers_transaction_or_session(graph: GraphStore) -> None:

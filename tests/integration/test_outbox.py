@@ -29,8 +29,8 @@ from sessiond.core.models import UNCHANGED, Mutation, PlayerProfile, Session, Tu
 from sessiond.core.window import set_turn_summary
 from sessiond.store.outbox import Fact, OutboxEntry, Projector
 from sessiond.store.redis import RedisStore
-from sessiond.store.redis import _codec as rc
 from sessiond.store.redis import _outbox as outbox_module
+from sessiond.store.redis import _packing as rc
 from tests.integration.test_redis_store import bump, created, resolve_a_turn, until_gone
 from tests.redis_server import RedisClusterServers, RedisServer
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from sessiond.manager.config import ManagerConfig
+from sessiond.manager.manager_config import ManagerConfig
 from sessiond.manager.sessions import SessionManager
 from sessiond.store.memory import MemoryStore
 from tests.support import FakeClock

@@ -6,7 +6,7 @@ import asyncio
 
 from sessiond.core.models import PlayerProfile
 from sessiond.core.paging import SessionKey
-from sessiond.manager.config import ManagerConfig
+from sessiond.manager.manager_config import ManagerConfig
 from sessiond.manager.players import PlayerManager
 from sessiond.store.memory import MemoryStore
 from sessiond.store.protocols import SessionQuery

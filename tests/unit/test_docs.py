@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from scripts.config_table import table
-from sessiond.api.errors import ERRORS
+from sessiond.api.status_codes import ERRORS
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -9,8 +9,8 @@ import pytest
 from sessiond.core.errors import InvalidInput, SessionNotFound, Unavailable
 from sessiond.core.lifecycle import SessionSpec
 from sessiond.core.models import Event
-from sessiond.manager.config import ManagerConfig
-from sessiond.manager.sessions import SessionManager, Snapshot
+from sessiond.manager.manager_config import ManagerConfig
+from sessiond.manager.sessions import SessionManager, WatchStart
 from sessiond.store.memory import MemoryStore
 
 
@@ -24,7 +24,7 @@ async def test_a_watcher_that_falls_behind_is_cut_with_its_resume_point(small_qu
     await m.create_session(SessionSpec(), "s1", "")
     stream = m.watch("s1", None, ticks=False)
     first = await anext(stream)
-    assert isinstance(first, Snapshot)
+    assert isinstance(first, WatchStart)
     reader = asyncio.create_task(anext(stream))
     await asyncio.sleep(0)  # the watch goes live: it now waits for the hub
     await m.update_state("s1", {"i": -1}, None)

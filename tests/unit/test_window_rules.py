@@ -244,7 +244,7 @@ async def test_history_keeps_the_last_50_turns_and_summaries_are_cut(manager: Se
 
 
 async def test_the_closer_reports_how_late_each_deadline_close_committed(store: object, clock: FakeClock) -> None:
-    from sessiond.manager.config import ManagerConfig
+    from sessiond.manager.manager_config import ManagerConfig
 
     lags: list[float] = []
     manager = SessionManager(store, ManagerConfig(), wall_clock=clock, on_close_lag=lags.append)  # type: ignore[arg-type]

@@ -15,10 +15,7 @@ Usage::
 from __future__ import annotations
 
 from sessiond_client import pb
-from sessiond_client._client import SessionClient
-from sessiond_client._convert import to_dict as struct_to_dict
-from sessiond_client._convert import to_struct as dict_to_struct
-from sessiond_client._errors import (
+from sessiond_client._call_errors import (
     Aborted,
     AlreadyExists,
     DeadlineExceeded,
@@ -32,6 +29,9 @@ from sessiond_client._errors import (
     Unauthenticated,
     Unavailable,
 )
+from sessiond_client._client import SessionClient
+from sessiond_client._convert import to_dict as struct_to_dict
+from sessiond_client._convert import to_struct as dict_to_struct
 from sessiond_client._ranges import EventRange, EventRanges
 from sessiond_client._retry import RetryPolicy
 from sessiond_client._watch import SessionWatch

@@ -13,8 +13,8 @@ import grpc
 from google.protobuf import empty_pb2, message, struct_pb2
 
 from sessiond_client import _ranges, pb
+from sessiond_client._call_errors import error_from_rpc
 from sessiond_client._convert import JsonObject, seconds_to_timedelta, to_struct
-from sessiond_client._errors import error_from_rpc
 from sessiond_client._methods import METHODS, repeat_is_safe
 from sessiond_client._proto.sessiond.v1 import player_service_pb2_grpc, session_service_pb2_grpc
 from sessiond_client._ranges import EventRanges, Since

@@ -11,7 +11,7 @@ from typing import TypeAlias
 import grpc
 
 from sessiond_client import pb
-from sessiond_client._errors import error_from_rpc
+from sessiond_client._call_errors import error_from_rpc
 from sessiond_client._retry import RetryPolicy, is_retryable
 
 StreamCall: TypeAlias = grpc.aio.UnaryStreamCall[pb.WatchSessionRequest, pb.SessionEvent]

@@ -8,7 +8,7 @@ import grpc
 import pytest
 
 import sessiond_client as sc
-from sessiond_client._errors import ERROR_OF, error_from_rpc
+from sessiond_client._call_errors import ERROR_OF, error_from_rpc
 from sessiond_client._retry import RetryPolicy, call_with_retry, is_retryable
 
 FAST = RetryPolicy(initial_backoff=0.001, max_backoff=0.004)

@@ -9,7 +9,7 @@ ordering rules.
 from __future__ import annotations
 
 from sessiond.store.neo4j._batch import apply_batch
-from sessiond.store.neo4j._errors import GraphAuthFailed, GraphUnavailable, PermanentFactError, is_permanent
+from sessiond.store.neo4j._failures import GraphAuthFailed, GraphUnavailable, PermanentFactError, is_permanent
 from sessiond.store.neo4j._migrations import MIGRATIONS, Migration, migrate
 from sessiond.store.neo4j._projection import Runner, apply
 from sessiond.store.neo4j._reads import DEFAULT_HISTORY, GraphReads

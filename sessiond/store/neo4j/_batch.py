@@ -10,7 +10,7 @@ from neo4j import AsyncDriver, AsyncManagedTransaction, AsyncSession
 from neo4j.exceptions import DriverError, Neo4jError
 
 from sessiond.core import facts
-from sessiond.store.neo4j._errors import PermanentFactError, is_permanent, unavailable
+from sessiond.store.neo4j._failures import PermanentFactError, is_permanent, unavailable
 from sessiond.store.neo4j._params import Parsed, parse
 from sessiond.store.neo4j._projection import apply_parsed
 

@@ -5,7 +5,7 @@ the service can read back; anything that does not decode, whose guard fields (id
 revisions, times) have the wrong type, or whose integers do not fit Neo4j's 64 bits, is a
 PermanentFactError before any Cypher runs. Values only ever travel as parameters.
 
-Optional fields that ``core.facts`` does not emit yet, honoured when present: a turn fact's
+Two fields are optional because facts written by older versions lack them: a turn fact's
 ``revision`` (of the session commit that wrote it) orders updates of the turn; a delete's
 ``create_time`` (of the session deleted) keeps a late delete from removing a session that
 was created again under the same id.
@@ -21,7 +21,7 @@ from typing import Any
 
 from sessiond.core import codec, facts
 from sessiond.core.models import Session, Turn
-from sessiond.store.neo4j._errors import PermanentFactError
+from sessiond.store.neo4j._failures import PermanentFactError
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
@@ -68,7 +68,7 @@ def _session(fact: Mapping[str, Any]) -> dict[str, Any]:
         "status": s.status.value,
         "owner_player_id": s.owner_player_id,
         "title": s.title,
-        "snapshot": _json(codec.session_to_dict(s)),
+        "record": _json(codec.session_to_dict(s)),
         "links": {
             "USES_CHARACTER": s.character_id,
             "IN_WORLD": s.world_id,

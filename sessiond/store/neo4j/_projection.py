@@ -57,7 +57,7 @@ SET s._lock = true REMOVE s._lock
 WITH s, s.create_time AS stored_create_time
 WHERE stored_create_time IS NULL OR stored_create_time < $create_time
    OR (stored_create_time = $create_time AND coalesce(s.revision, 0) < $revision)
-SET s.snapshot = $snapshot, s.revision = $revision, s.status = $status, s.title = $title,
+SET s.snapshot = $record, s.revision = $revision, s.status = $status, s.title = $title,
     s.create_time = $create_time, s.update_time = $update_time, s.owner_player_id = $owner_player_id
 RETURN stored_create_time
 """

@@ -2,9 +2,10 @@
 and the ids of every session (to backfill the hot store's id registry).
 
 Every query is parameterized and routed to readers. Sessions come back from their
-committed snapshot (``Session.snapshot``), so what is restored equals what was committed.
-Stub sessions (made by a turn fact that arrived before its session) have no snapshot and
-are never returned.
+committed record (the JSON the stored property ``Session.snapshot`` holds; the property
+keeps that name so existing graphs need no migration), so what is restored equals what
+was committed. Stub sessions (made by a turn fact that arrived before its session) have
+no record and are never returned.
 """
 
 from __future__ import annotations
@@ -16,11 +17,10 @@ from neo4j import AsyncDriver, Record, RoutingControl
 from neo4j.exceptions import DriverError, Neo4jError
 
 from sessiond.core import codec
-from sessiond.core.models import PlayerProfile, Session, SessionStatus, Turn
-from sessiond.store.neo4j._errors import is_permanent, unavailable
+from sessiond.core.models import PlayerProfile, Session, Turn
+from sessiond.store.neo4j._failures import is_permanent, unavailable
 
 DEFAULT_HISTORY = 50
-FINAL_STATUSES: Final = [s.value for s in SessionStatus if s.final]
 
 _TURN_FIELDS: Final = """t {
   .session_id, .turn_number, .options, .choices, .tally, .winner, .tied, .tie_break, .tie_break_seed,
@@ -30,7 +30,7 @@ _TURN_FIELDS: Final = """t {
 _LOAD_SESSION: Final = (
     """
 MATCH (s:Session {session_id: $session_id}) WHERE s.snapshot IS NOT NULL
-RETURN s.snapshot AS snapshot, COLLECT {
+RETURN s.snapshot AS record, COLLECT {
   MATCH (s)-[:HAS_TURN]->(t:Turn)
   RETURN """
     + _TURN_FIELDS
@@ -52,7 +52,7 @@ ORDER BY t.turn_number DESC LIMIT $limit
 
 _PLAYER_SESSIONS: Final = """
 MATCH (:Player {player_id: $player_id})-[:HAS_SESSION]->(s:Session) WHERE s.snapshot IS NOT NULL
-RETURN s.snapshot AS snapshot
+RETURN s.snapshot AS record
 ORDER BY s.update_time DESC, s.session_id LIMIT $limit
 """
 
@@ -81,17 +81,9 @@ RETURN p {
 } AS profile
 """
 
-_OWNER_SESSION: Final = """
-MATCH (s:Session {owner_player_id: $player_id})-[:USES_CHARACTER]->(:Character {character_id: $character_id}),
-      (s)-[:IN_WORLD]->(:World {world_id: $world_id})
-WHERE s.snapshot IS NOT NULL AND NOT s.status IN $final_statuses
-RETURN s.snapshot AS snapshot
-ORDER BY s.update_time DESC, s.session_id LIMIT 1
-"""
-
 _CHANNEL_SESSIONS: Final = """
 MATCH (s:Session)-[:IN_CHANNEL]->(:Channel {channel_id: $channel_id}) WHERE s.snapshot IS NOT NULL
-RETURN s.snapshot AS snapshot
+RETURN s.snapshot AS record
 ORDER BY s.update_time DESC, s.session_id LIMIT $limit
 """
 
@@ -125,7 +117,7 @@ class GraphReads:
         )
         if not records:
             return None
-        return _session(records[0]["snapshot"]), [_turn(t) for t in records[0]["turns"]]
+        return _session(records[0]["record"]), [_turn(t) for t in records[0]["turns"]]
 
     async def turns(self, session_id: str, limit: int, *, before: int | None = None) -> list[Turn]:
         """Up to ``limit`` resolved turns of the whole history, newest first ([] for an
@@ -140,7 +132,7 @@ class GraphReads:
         records = await self._read(
             _PLAYER_SESSIONS, f"reading sessions of player {player_id!r}", player_id=player_id, limit=limit
         )
-        return [_session(r["snapshot"]) for r in records]
+        return [_session(r["record"]) for r in records]
 
     async def session_ids(self, after: str, limit: int) -> list[str]:
         """Ids of the sessions the graph holds, in order, the first ``limit`` above ``after``."""
@@ -161,30 +153,17 @@ class GraphReads:
         records = await self._read(_PROFILE, f"reading the profile of {player_id!r}", player_id=player_id)
         return _profile(records[0]["profile"]) if records else None
 
-    async def find_owner_session(self, player_id: str, character_id: str, world_id: str) -> Session | None:
-        """The player's own (single-player) session with this character in this world that
-        has not ended or expired, most recently updated first. For SwitchCharacterWorld."""
-        records = await self._read(
-            _OWNER_SESSION,
-            f"finding the session of owner {player_id!r}",
-            player_id=player_id,
-            character_id=character_id,
-            world_id=world_id,
-            final_statuses=FINAL_STATUSES,
-        )
-        return _session(records[0]["snapshot"]) if records else None
-
     async def find_channel_sessions(self, channel_id: str, limit: int = 1000) -> list[Session]:
         """Sessions bound to the channel (its games, any status), most recently updated
         first. For LoadGame/SwapGame when the channel's sessions are not hot."""
         records = await self._read(
             _CHANNEL_SESSIONS, f"reading sessions of channel {channel_id!r}", channel_id=channel_id, limit=limit
         )
-        return [_session(r["snapshot"]) for r in records]
+        return [_session(r["record"]) for r in records]
 
 
-def _session(snapshot: str) -> Session:
-    return codec.session_from_dict(json.loads(snapshot))
+def _session(record: str) -> Session:
+    return codec.session_from_dict(json.loads(record))
 
 
 def _turn(props: dict[str, Any]) -> Turn:

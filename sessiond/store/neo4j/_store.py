@@ -10,7 +10,7 @@ import neo4j
 from neo4j.exceptions import DriverError, Neo4jError
 
 from sessiond.store.neo4j import _batch, _migrations
-from sessiond.store.neo4j._errors import unavailable
+from sessiond.store.neo4j._failures import unavailable
 from sessiond.store.neo4j._reads import GraphReads
 
 SCHEMES = ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc")

@@ -17,7 +17,7 @@ Design (the module docstrings say why of each part):
   those of sessions Redis expired. Other filters (player, game, status...) read the
   records: O(sessions) per call, fine at the default 10k sessions, and cheaper in
   memory than an index entry per player per session.
-- Values (_codec) are compact JSON deflated with a preset dictionary (~0.6 KB for a
+- Values (_packing) are compact JSON deflated with a preset dictionary (~0.6 KB for a
   4-player session with 1 KB of state).
 - Profiles (_profiles) are plain keys without TTL; ``lock`` (_locks) is a renewed lease.
 - Outbox (_outbox), with ``outbox=True`` (the ``redis+neo4j`` store): the script of each

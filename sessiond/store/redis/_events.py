@@ -21,7 +21,7 @@ from redis.asyncio import RedisCluster
 from sessiond.core.errors import EventsExpired, SessionNotFound
 from sessiond.core.models import Event
 from sessiond.store.notices import ChangeNotices
-from sessiond.store.redis import _codec as rc
+from sessiond.store.redis import _packing as rc
 from sessiond.store.redis._client import FAILURES, Client, unavailable_on_failure
 from sessiond.store.redis._keys import Keys
 from sessiond.store.redis._scripts import Scripts

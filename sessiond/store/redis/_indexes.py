@@ -30,7 +30,7 @@ from collections.abc import Sequence
 
 from sessiond.core.models import Session
 from sessiond.core.paging import SessionKey
-from sessiond.store.redis import _codec as rc
+from sessiond.store.redis import _packing as rc
 from sessiond.store.redis._client import Client
 from sessiond.store.redis._keys import IndexKeys
 from sessiond.store.redis._scripts import Scripts

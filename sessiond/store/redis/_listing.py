@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 
-from sessiond.core.models import Session, SessionStatus
+from sessiond.core.models import LINKED_IDS, Session
 from sessiond.core.paging import SessionKey, newest_first
+from sessiond.store._bookkeeping import tally
 from sessiond.store.protocols import DueWindow, SessionQuery, StoreStats
-from sessiond.store.redis import _codec as rc
+from sessiond.store.redis import _packing as rc
 from sessiond.store.redis._client import Client
 from sessiond.store.redis._indexes import BATCH, Indexes
 from sessiond.store.redis._keys import Keys
@@ -83,14 +84,7 @@ class Listing:
         return idle[: max(0, limit)]
 
     async def stats(self) -> StoreStats:
-        by_status: dict[SessionStatus, int] = {}
-        players = windows = 0
-        for _, raw in await self.fetch(await self._indexes.newest_first()):
-            s = rc.decode_session(raw)
-            by_status[s.status] = by_status.get(s.status, 0) + 1
-            players += len(s.roster)
-            windows += s.window is not None
-        return StoreStats(by_status, players, windows)
+        return tally(rc.decode_session(raw) for _, raw in await self.fetch(await self._indexes.newest_first()))
 
     async def count_alive(self) -> int:
         """Sessions whose record exists: the exact count, needed only near the limit."""
@@ -142,7 +136,7 @@ def _needles(query: SessionQuery) -> list[bytes]:
     """Byte strings every matching record contains: a cheap filter before decoding JSON."""
     needles = [
         rc.field_needle(name, value)
-        for name in ("game_id", "channel_id", "character_id", "world_id", "owner_player_id", "player_id")
+        for name in (*LINKED_IDS, "owner_player_id", "player_id")
         if (value := getattr(query, name))
     ]
     if query.status is not None:

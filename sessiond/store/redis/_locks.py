@@ -1,49 +1,17 @@
-"""Locks: per-key asyncio locks within a process, and named leases across processes."""
+"""Named leases: mutual exclusion across every process sharing the Redis."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 import uuid
 from collections.abc import AsyncIterator
 
+from sessiond.store._backoff import backoff_delay
+from sessiond.store._keyed_locks import KeyedLocks
 from sessiond.store.redis._client import Client, unavailable_on_failure
 from sessiond.store.redis._keys import Keys
 from sessiond.store.redis._scripts import Scripts
-
-
-class _Slot:
-    __slots__ = ("lock", "users")
-
-    def __init__(self) -> None:
-        self.lock = asyncio.Lock()
-        self.users = 0
-
-
-class KeyedLocks:
-    """Serialises the holders of one key within this process; other keys never wait.
-    A key's lock is made on demand and dropped when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._slots: dict[str, _Slot] = {}
-
-    def __len__(self) -> int:
-        return len(self._slots)
-
-    @contextlib.asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        slot = self._slots.get(key)
-        if slot is None:
-            slot = self._slots[key] = _Slot()
-        slot.users += 1
-        try:
-            async with slot.lock:
-                yield
-        finally:
-            slot.users -= 1
-            if slot.users == 0:
-                del self._slots[key]
 
 
 class Leases:
@@ -84,7 +52,7 @@ class Leases:
         attempt = 0
         while not await self._client.set(key, token, nx=True, px=self._lease_ms):
             # Holders keep leases briefly: poll with a short, jittered, growing pause.
-            await asyncio.sleep(random.uniform(0.5, 1.0) * min(0.05, 0.002 * 2 ** min(attempt, 5)))
+            await asyncio.sleep(backoff_delay(attempt, first=0.002, cap=0.05, jitter=0.5))
             attempt += 1
 
     async def _renew(self, key: str, token: str) -> None:

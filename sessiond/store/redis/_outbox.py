@@ -5,7 +5,7 @@ Layout (see _keys):
 - ``<prefix>:{<session_id>}:outbox``, ``<prefix>:{profile/<player_id>}:outbox``: a stream
   per owner, in its owner's slot, so the change scripts (_scripts) append the facts of a
   change atomically with it, on one node or a cluster. One entry per fact, field ``f``:
-  the fact's JSON packed like every value (_codec). No TTL: facts outlive the session's
+  the fact's JSON packed like every value (_packing). No TTL: facts outlive the session's
   TTL until projected. Read through a consumer group; an entry is deleted once acked.
 - ``<prefix>:{idx}:dirty-outboxes`` (the dirty index): sorted set of the outboxes that may hold facts,
   scored by the time of their oldest pending fact, so projectors need not scan.
@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sessiond.store.outbox import Fact, OutboxEntry, OutboxStats
-from sessiond.store.redis import _codec as rc
+from sessiond.store.redis import _packing as rc
 from sessiond.store.redis._client import Client, unavailable_on_failure
 from sessiond.store.redis._keys import Keys
 from sessiond.store.redis._scripts import Scripts

@@ -9,10 +9,10 @@ import hashlib
 import json
 
 from sessiond.core import codec, facts
-from sessiond.core.errors import ProfileNotFound
 from sessiond.core.models import PlayerProfile
+from sessiond.store._bookkeeping import stamp_profile
 from sessiond.store.protocols import ProfileChange
-from sessiond.store.redis import _codec as rc
+from sessiond.store.redis import _packing as rc
 from sessiond.store.redis._client import Client
 from sessiond.store.redis._keys import Keys
 from sessiond.store.redis._outbox import OutboxLog
@@ -37,11 +37,9 @@ class Profiles:
         self._outbox = outbox
         self._compress = compress
 
-    async def get(self, player_id: str) -> PlayerProfile:
+    async def find(self, player_id: str) -> PlayerProfile | None:
         stored = await self._client.get(self._keys.profile(player_id))
-        if stored is None:
-            raise ProfileNotFound(player_id)
-        return decode(rc.as_bytes(stored))
+        return decode(rc.as_bytes(stored)) if stored is not None else None
 
     async def try_change(self, player_id: str, change: ProfileChange, now: float) -> PlayerProfile | None:
         """One read -> change -> compare-and-set; None when another writer came first."""
@@ -50,11 +48,7 @@ class Profiles:
         stored = None if raw is None else rc.as_bytes(raw)
         before = decode(stored) if stored is not None else None
         updated = change(decode(stored) if stored is not None else None)
-        # The bookkeeping, as in the memory store.
-        updated.player_id = player_id
-        updated.create_time = before.create_time if before is not None else now
-        updated.update_time = now
-        updated.revision = (before.revision if before is not None else 0) + 1
+        stamp_profile(updated, player_id, before, now)
         digest = hashlib.sha1(stored).hexdigest() if stored is not None else ""
         value = encode(updated, self._compress)
         outbox = self._keys.profile_outbox(player_id)

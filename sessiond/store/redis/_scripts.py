@@ -18,7 +18,9 @@ append must leave nothing behind.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis, RedisCluster
 from redis.commands.core import AsyncScript
@@ -56,42 +58,81 @@ end
 return {now[1], now[2], record, turn}
 """
 
-# KEYS: session, turns, events, outbox.
-# ARGV: digest of the record read, new record, ttl ms, history, event retention, event time,
-#       n events, then n x (stream id, kind, data), then new turn (score, json) and
-#       updated turn (score, json), each '' '' when absent, then the facts (n, facts).
+COMMIT_HEAD = ("read_digest", "record", "ttl_ms", "history", "retention", "event_time", "n_events")
+"""The first ARGV of COMMIT, by name: the script declares them as locals of these names,
+and CommitArgs.argv() puts its fields in this order."""
+
+
+@dataclass(frozen=True, slots=True)
+class CommitArgs:
+    """The ARGV of COMMIT: ``COMMIT_HEAD`` in order (``n_events`` = len(events)), then
+    (stream id, kind, data) per event, then the new turn and the updated turn as (score,
+    json) each, '' '' when absent, then the facts (n, packed facts) as OutboxLog.args
+    builds them."""
+
+    read_digest: str  # SHA-1 of the record the change was computed from
+    record: bytes  # the new record
+    ttl_ms: int  # sliding TTL of every key of the session
+    history: int  # turns kept
+    retention: int  # events kept (stream MAXLEN)
+    event_time: str  # repr of the commit time, stamped on every event
+    events: Sequence[tuple[str, str, bytes]]
+    new_turn: tuple[str, bytes] | None
+    updated_turn: tuple[str, bytes] | None
+    facts: Sequence[Any]
+
+    def argv(self) -> list[Any]:
+        head = [len(self.events) if name == "n_events" else getattr(self, name) for name in COMMIT_HEAD]
+        tail: list[Any] = [value for event in self.events for value in event]
+        for turn in (self.new_turn, self.updated_turn):
+            tail += turn if turn is not None else ("", "")
+        return [*head, *tail, *self.facts]
+
+
+def _head_locals(names: Sequence[str]) -> str:
+    """``local a, b = ARGV[1], ARGV[2]`` for ``names``."""
+    slots = ", ".join(f"ARGV[{i}]" for i in range(1, len(names) + 1))
+    return f"local {', '.join(names)} = {slots}\n"
+
+
+# KEYS: session, turns, events, outbox. ARGV: see CommitArgs.
 # -> 1 committed; 2 this very record is already stored (a replay after a lost reply: its
 #    facts were appended then); 0 the record changed since it was read (retry); -1 gone.
-COMMIT = with_facts("""
+COMMIT = with_facts(
+    _head_locals(COMMIT_HEAD)
+    + f"local events_at = {len(COMMIT_HEAD) + 1}\n"
+    + """
 local current = redis.call('GET', KEYS[1])
 if not current then return -1 end
-local digest = redis.sha1hex(current)
-if digest ~= ARGV[1] then
-  if digest == redis.sha1hex(ARGV[2]) then return 2 end
+local current_digest = redis.sha1hex(current)
+if current_digest ~= read_digest then
+  if current_digest == redis.sha1hex(record) then return 2 end
   return 0
 end
-local i = 8 + 3 * tonumber(ARGV[7])  -- the turns, then the facts
-append_facts(KEYS[4], i + 4)
-local ttl = ARGV[3]
-redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl)
-i = 8
-for _ = 1, tonumber(ARGV[7]) do
-  redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[5], ARGV[i], 'k', ARGV[i + 1], 't', ARGV[6], 'd', ARGV[i + 2])
+local n = tonumber(n_events)
+local turns_at = events_at + 3 * n  -- the turns, then the facts
+append_facts(KEYS[4], turns_at + 4)
+redis.call('SET', KEYS[1], record, 'PX', ttl_ms)
+local i = events_at
+for _ = 1, n do
+  redis.call('XADD', KEYS[3], 'MAXLEN', retention, ARGV[i], 'k', ARGV[i + 1], 't', event_time, 'd', ARGV[i + 2])
   i = i + 3
 end
-if i > 8 then redis.call('PUBLISH', KEYS[3], ARGV[i - 3]) end  -- followers of the events (_events)
+if n > 0 then redis.call('PUBLISH', KEYS[3], ARGV[turns_at - 3]) end  -- followers of the events (_events)
+i = turns_at
 if ARGV[i] ~= '' then
   redis.call('ZADD', KEYS[2], ARGV[i], ARGV[i + 1])
-  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[4]) + 1))
+  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(history) + 1))
 end
 if ARGV[i + 2] ~= '' then
   redis.call('ZREMRANGEBYSCORE', KEYS[2], ARGV[i + 2], ARGV[i + 2])
   redis.call('ZADD', KEYS[2], ARGV[i + 2], ARGV[i + 3])
 end
-redis.call('PEXPIRE', KEYS[2], ttl)
-redis.call('PEXPIRE', KEYS[3], ttl)
+redis.call('PEXPIRE', KEYS[2], ttl_ms)
+redis.call('PEXPIRE', KEYS[3], ttl_ms)
 return 1
-""")
+"""
+)
 
 # KEYS: session, turns, events, outbox, taken. ARGV: record, ttl ms, registry mode, then
 # the facts (n, facts). Registry mode (see _registry): '' off, 'new' the id must not be

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import random
 import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -34,6 +33,7 @@ from redis.asyncio import RedisCluster
 
 from sessiond.core import facts
 from sessiond.core.errors import (
+    ProfileNotFound,
     SessionExists,
     SessionNotFound,
     TooManySessions,
@@ -43,21 +43,24 @@ from sessiond.core.errors import (
 from sessiond.core.guards import check_etag
 from sessiond.core.models import Event, PlayerProfile, Session, Turn
 from sessiond.core.paging import SessionKey
+from sessiond.store._backoff import backoff_delay
+from sessiond.store._bookkeeping import stamp_commit
+from sessiond.store._keyed_locks import KeyedLocks
 from sessiond.store.outbox import OutboxStats
 from sessiond.store.protocols import Change, DueWindow, ProfileChange, SessionQuery, StoreStats, T
-from sessiond.store.redis import _codec as rc
+from sessiond.store.redis import _packing as rc
 from sessiond.store.redis._client import Client, ConnectOptions, connect, unavailable_on_failure
 from sessiond.store.redis._events import EventLog, EventNotices
 from sessiond.store.redis._indexes import Indexes
 from sessiond.store.redis._keys import DEFAULT_PREFIX, Keys
 from sessiond.store.redis._listing import Listing
-from sessiond.store.redis._locks import KeyedLocks, Leases
+from sessiond.store.redis._locks import Leases
 from sessiond.store.redis._outbox import OutboxLog
 from sessiond.store.redis._profiles import Profiles
 from sessiond.store.redis._profiles import encode as encode_profile
 from sessiond.store.redis._registry import NEW, IdRegistry
 from sessiond.store.redis._requests import RequestIds
-from sessiond.store.redis._scripts import Scripts
+from sessiond.store.redis._scripts import CommitArgs, Scripts
 
 COMMITTED, REPLAYED, CONFLICT, GONE = 1, 2, 0, -1
 TOMBSTONE_TTL_MS = 60_000  # how long a deleted session's stream still tells late readers it is gone
@@ -89,7 +92,7 @@ class RedisStore:
         """Use ``client`` (redis.asyncio.Redis or RedisCluster, bytes replies) for commands
         and ``blocking_client`` (default: ``client``) for XREAD BLOCK, whose connections
         stay busy while a watcher waits; give it its own pool. ``compress`` deflates what
-        is written (see _codec); values are readable either way. ``lock`` leases end
+        is written (see _packing); values are readable either way. ``lock`` leases end
         ``lock_lease`` seconds after their holder stopped renewing them (it died).
         ``outbox`` makes every change append its durable facts to an outbox (see _outbox);
         ``id_registry`` keeps the ids of sessions Redis no longer holds taken (see _registry)."""
@@ -351,16 +354,7 @@ class RedisStore:
         mutation, result = change(session, turn, now)
         if not mutation.changed:
             return before, result
-        # The generic bookkeeping, exactly as the memory store does it.
-        session.revision += 1
-        session.update_time = now
-        if mutation.activity:
-            session.last_activity_time = now
-        events: list[Event] = []
-        for draft in mutation.events:
-            session.last_event_id += 1
-            events.append(Event(session.last_event_id, session_id, now, draft))
-
+        events = stamp_commit(session, mutation, now)
         opened, closed = _deadline_change(before, session)
         if opened is not None:
             await self._indexes.set_deadline(session_id, opened)  # intent first: never an open window unindexed
@@ -391,20 +385,23 @@ class RedisStore:
         new_turn: Turn | None,
         updated_turn: Turn | None,
     ) -> list[Any]:
-        args: list[Any] = [
-            _digest(raw),
-            rc.encode_session(session, self._compress),
-            self._ttl_ms(session),
-            self._history,
-            self._retention,
-            repr(now),
-            len(events),
-        ]
-        for event in events:
-            args += [rc.stream_id(event.event_id), event.kind, rc.encode_event_data(event.payload, self._compress)]
-        for turn in (new_turn, updated_turn):
-            args += [str(turn.turn_number), rc.encode_turn(turn, self._compress)] if turn is not None else ["", ""]
-        return args + self._outbox.args(lambda: facts.facts_of_commit(session, new_turn, updated_turn))
+        def turn_slot(turn: Turn | None) -> tuple[str, bytes] | None:
+            return (str(turn.turn_number), rc.encode_turn(turn, self._compress)) if turn is not None else None
+
+        return CommitArgs(
+            read_digest=_digest(raw),
+            record=rc.encode_session(session, self._compress),
+            ttl_ms=self._ttl_ms(session),
+            history=self._history,
+            retention=self._retention,
+            event_time=repr(now),
+            events=[
+                (rc.stream_id(e.event_id), e.kind, rc.encode_event_data(e.payload, self._compress)) for e in events
+            ],
+            new_turn=turn_slot(new_turn),
+            updated_turn=turn_slot(updated_turn),
+            facts=self._outbox.args(lambda: facts.facts_of_commit(session, new_turn, updated_turn)),
+        ).argv()
 
     def _ttl_ms(self, session: Session) -> int:
         return max(1, round((session.settings.idle_ttl_seconds + self._ttl_margin) * 1000))
@@ -452,8 +449,14 @@ class RedisStore:
     # Profiles and locks
 
     async def get_profile(self, player_id: str) -> PlayerProfile:
+        profile = await self.find_profile(player_id)
+        if profile is None:
+            raise ProfileNotFound(player_id)
+        return profile
+
+    async def find_profile(self, player_id: str) -> PlayerProfile | None:
         with unavailable_on_failure():
-            return await self._profiles.get(player_id)
+            return await self._profiles.find(player_id)
 
     async def mutate_profile(self, player_id: str, change: ProfileChange) -> PlayerProfile:
         """Atomic like ``mutate``: ``change`` may run again if another replica wrote first."""
@@ -504,4 +507,4 @@ def _digest(raw: bytes) -> str:
 
 async def _backoff(attempt: int) -> None:
     """A tiny jittered pause before retrying a compare-and-set that lost a race."""
-    await asyncio.sleep(random.uniform(0, min(0.05, 0.001 * 2 ** min(attempt, 6))))
+    await asyncio.sleep(backoff_delay(attempt, first=0.001, cap=0.05))

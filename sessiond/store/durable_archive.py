@@ -1,11 +1,11 @@
-"""The graph's history for the redis+neo4j store: turns beyond the hot ones, and the
-dashboard's relationship questions (PlayerHistory).
+"""What only the graph has, for the redis+neo4j store: turns beyond the hot ones, and
+the players' archive (PlayerArchive: their sessions and companions).
 
 Invariant: no turn falls between Redis and the graph. The older turns the graph does not
 have yet are read from the session's outbox before the graph is read: a fact leaves the
 outbox only once the graph committed it. Deep history needs the graph (GraphUnavailable,
-fast, through the gate, while it is down); the relationship questions are best effort and
-fall back to what Redis holds.
+fast, through the gate, while it is down); the archive is best effort ([] or None while
+the graph does not answer; manager.player_history then answers from what Redis holds).
 """
 
 from __future__ import annotations
@@ -13,17 +13,15 @@ from __future__ import annotations
 from sessiond.core import codec, facts
 from sessiond.core.models import Session, Turn
 from sessiond.store.durable_gate import GraphGate
-from sessiond.store.history import StoreHistory
 from sessiond.store.neo4j import GraphStore
 from sessiond.store.redis import RedisStore
 
 
-class GraphHistory:
+class GraphArchive:
     def __init__(self, hot: RedisStore, graph: GraphStore, gate: GraphGate) -> None:
         self._hot = hot
         self._graph = graph
         self._gate = gate
-        self._hot_history = StoreHistory(hot)
 
     async def older_turns(self, session_id: str, before: int, need: int) -> list[Turn]:
         """The ``need`` newest turns numbered below ``before``, newest first."""
@@ -48,20 +46,14 @@ class GraphHistory:
                 turns[fact["turn_number"]] = codec.turn_from_dict(fact["turn"])
         return turns
 
-    # PlayerHistory: the graph, merged with what is hot and not projected yet.
+    # PlayerArchive
 
-    async def player_sessions(self, player_id: str, limit: int) -> list[Session]:
-        newest: dict[str, Session] = {}
-        durable: list[Session] = await self._gate.best_effort(
+    async def archived_sessions(self, player_id: str, limit: int) -> list[Session]:
+        return await self._gate.best_effort(
             lambda: self._graph.player_sessions(player_id, limit), [], f"reading the sessions of {player_id!r}"
         )
-        for s in [*durable, *await self._hot_history.player_sessions(player_id, limit)]:
-            if s.session_id not in newest or s.revision > newest[s.session_id].revision:
-                newest[s.session_id] = s
-        return sorted(newest.values(), key=lambda s: s.update_time, reverse=True)[:limit]
 
-    async def companions(self, player_id: str, limit: int) -> list[tuple[str, str, int]]:
-        found = await self._gate.best_effort(
+    async def archived_companions(self, player_id: str, limit: int) -> list[tuple[str, str, int]] | None:
+        return await self._gate.best_effort(
             lambda: self._graph.companions(player_id, limit), None, f"reading the companions of {player_id!r}"
         )
-        return found if found is not None else await self._hot_history.companions(player_id, limit)
