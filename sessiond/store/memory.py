@@ -24,7 +24,7 @@ from sessiond.core.errors import (
     TurnNotFound,
 )
 from sessiond.core.guards import check_etag
-from sessiond.core.models import Event, PlayerProfile, Session, SessionStatus, Turn
+from sessiond.core.models import Event, Persistence, PlayerProfile, Session, SessionStatus, Turn
 from sessiond.core.paging import SessionKey, newest_first
 from sessiond.store.notices import ChangeNotices
 from sessiond.store.protocols import Change, DueWindow, ProfileChange, SessionQuery, StoreStats, T
@@ -183,12 +183,15 @@ class MemoryStore:
 
     async def stats(self) -> StoreStats:
         by_status: dict[SessionStatus, int] = {}
+        by_persistence: dict[Persistence, int] = {}
         players = windows = 0
         for e in self._entries.values():
             by_status[e.session.status] = by_status.get(e.session.status, 0) + 1
+            kind = e.session.settings.persistence
+            by_persistence[kind] = by_persistence.get(kind, 0) + 1
             players += len(e.session.roster)
             windows += e.session.window is not None
-        return StoreStats(by_status, players, windows)
+        return StoreStats(by_status, players, windows, sessions_by_persistence=by_persistence)
 
     async def get_profile(self, player_id: str) -> PlayerProfile:
         profile = self._profiles.get(player_id)
@@ -252,7 +255,7 @@ class MemoryStore:
             raise ValueError(f"unknown snapshot format {data.get('format')!r}")
         self._entries.clear()
         for item in data["sessions"]:
-            entry = self._new_entry(codec.session_from_dict(item["session"]))
+            entry = self._new_entry(codec.session_from_dict(item["session"], legacy=Persistence.EPHEMERAL))
             entry.turns.extend(codec.turn_from_dict(t) for t in item["turns"])
             entry.events.extend(codec.event_from_dict(ev) for ev in item["events"])
             self._entries[entry.session.session_id] = entry

@@ -10,13 +10,13 @@ so replicas sharing a backend share one clock.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Protocol
 
 from sessiond.core.models import Change as Change  # the rule shape; backends import it from here
-from sessiond.core.models import Event, PlayerProfile, Session, SessionStatus, Turn
+from sessiond.core.models import Event, GraphProgress, Persistence, PlayerProfile, Session, SessionStatus, Turn
 from sessiond.core.models import T as T
 from sessiond.core.paging import SessionKey
 
@@ -35,6 +35,7 @@ class SessionQuery:
     world_id: str = ""
     owner_player_id: str = ""
     status: SessionStatus | None = None
+    persistence: Persistence | None = None
     in_channel: bool = False  # only sessions bound to some channel (the game index)
 
     def matches(self, s: Session) -> bool:
@@ -45,6 +46,8 @@ class SessionQuery:
             if wanted and getattr(s, f) != wanted:
                 return False
         if self.player_id and self.player_id not in s.roster:
+            return False
+        if self.persistence is not None and s.settings.persistence is not self.persistence:
             return False
         return self.status is None or s.status is self.status
 
@@ -71,6 +74,7 @@ class StoreStats:
     outbox_lag_seconds: float = 0.0
     outbox_parked: int = 0
     graph_unreachable_seconds: float = 0.0
+    sessions_by_persistence: dict[Persistence, int] = field(default_factory=dict)
 
 
 class SessionStore(Protocol):
@@ -171,6 +175,15 @@ class SessionStore(Protocol):
         ...
 
     async def close(self) -> None:
+        ...
+
+
+class ProjectionProgress(Protocol):
+    """How far durable sessions have reached the graph (the redis+neo4j store)."""
+
+    async def graph_progress(self, sessions: Sequence[Session]) -> dict[str, GraphProgress]:
+        """The progress of each DURABLE session of ``sessions``, by id (EPHEMERAL ones
+        are left out)."""
         ...
 
 

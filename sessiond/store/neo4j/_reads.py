@@ -16,7 +16,7 @@ from neo4j import AsyncDriver, Record, RoutingControl
 from neo4j.exceptions import DriverError, Neo4jError
 
 from sessiond.core import codec
-from sessiond.core.models import PlayerProfile, Session, SessionStatus, Turn
+from sessiond.core.models import Persistence, PlayerProfile, Session, SessionStatus, Turn
 from sessiond.store.neo4j._errors import is_permanent, unavailable
 
 DEFAULT_HISTORY = 50
@@ -184,7 +184,7 @@ class GraphReads:
 
 
 def _session(snapshot: str) -> Session:
-    return codec.session_from_dict(json.loads(snapshot))
+    return codec.session_from_dict(json.loads(snapshot), legacy=Persistence.DURABLE)
 
 
 def _turn(props: dict[str, Any]) -> Turn:
