@@ -3,9 +3,9 @@ dashboard's relationship questions (PlayerHistory).
 
 Invariant: no turn falls between Redis and the graph. The older turns the graph does not
 have yet are read from the session's outbox before the graph is read: a fact leaves the
-outbox only once the graph committed it. Deep history needs the graph (GraphUnavailable,
-fast, through the gate, while it is down); the relationship questions are best effort and
-fall back to what Redis holds.
+outbox only once the graph committed it. Deep history and the relationship questions need
+the graph (GraphUnavailable, fast, through the gate, while it is down): the dashboard then
+names those parts in incomplete_parts rather than answer them from Redis alone.
 """
 
 from __future__ import annotations
@@ -48,12 +48,13 @@ class GraphHistory:
                 turns[fact["turn_number"]] = codec.turn_from_dict(fact["turn"])
         return turns
 
-    # PlayerHistory: the graph, merged with what is hot and not projected yet.
+    # PlayerHistory: the graph, merged with what is hot and not projected yet. Without the
+    # graph the answer would be partial: GraphUnavailable (the dashboard names the part).
 
     async def player_sessions(self, player_id: str, limit: int) -> list[Session]:
         newest: dict[str, Session] = {}
-        durable: list[Session] = await self._gate.best_effort(
-            lambda: self._graph.player_sessions(player_id, limit), [], f"reading the sessions of {player_id!r}"
+        durable = await self._gate.read(
+            lambda: self._graph.player_sessions(player_id, limit), f"reading the sessions of {player_id!r}"
         )
         for s in [*durable, *await self._hot_history.player_sessions(player_id, limit)]:
             if s.session_id not in newest or s.revision > newest[s.session_id].revision:
@@ -61,7 +62,6 @@ class GraphHistory:
         return sorted(newest.values(), key=lambda s: s.update_time, reverse=True)[:limit]
 
     async def companions(self, player_id: str, limit: int) -> list[tuple[str, str, int]]:
-        found = await self._gate.best_effort(
-            lambda: self._graph.companions(player_id, limit), None, f"reading the companions of {player_id!r}"
+        return await self._gate.read(
+            lambda: self._graph.companions(player_id, limit), f"reading the companions of {player_id!r}"
         )
-        return found if found is not None else await self._hot_history.companions(player_id, limit)

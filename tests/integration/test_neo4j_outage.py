@@ -7,8 +7,10 @@ Neo4j 5.26 (tests/neo4j_fixtures.py) and the real service in-process, no mocks.
    ids among it: no call ends DEADLINE_EXCEEDED, every traffic call succeeds, ids that only
    the graph holds (one registered at its create, one older than the registry and
    backfilled from the graph) are refused ALREADY_EXISTS, what needs the graph fails
-   UNAVAILABLE naming Neo4j, readiness stays SERVING while the graph's own health name
-   goes NOT_SERVING, the stats show how long the graph has been unreachable; afterwards
+   UNAVAILABLE naming Neo4j even under a 1 s deadline, the dashboard names its graph parts
+   in incomplete_parts, readiness stays SERVING while the graph's own health name
+   goes NOT_SERVING, the stats and the metrics show the pending facts and how long the graph
+   has been unreachable; afterwards
    every acknowledged fact is in the graph exactly once. The figures (calls by status per
    phase, drain time) are printed (``pytest -s``).
 """
@@ -50,6 +52,7 @@ from tests.redis_server import RedisServer
 pytestmark = [pytest.mark.redis]
 
 CALLER_DEADLINE = 5.0  # seconds: the issue's callers gave up after this
+FAST = 1.0  # seconds: the deadline within which what needs the graph must fail UNAVAILABLE
 WAIT = 60.0  # seconds a poll waits at most (a bound, not a latency figure)
 SERVING, NOT_SERVING = health_pb2.HealthCheckResponse.SERVING, health_pb2.HealthCheckResponse.NOT_SERVING
 
@@ -215,14 +218,17 @@ async def test_a_neo4j_outage_never_stalls_the_hot_path(
         await asyncio.to_thread(neo4j_server.stop)
         down_at = time.monotonic()
         try:
-            # At once, before any probe noticed: a cold read fails fast, taken ids are refused.
-            await unavailable_naming_neo4j(client.get_session("cold-new"))
+            # At once, before any probe noticed: a cold read fails fast (within a caller's 1 s
+            # deadline, as UNAVAILABLE, not DEADLINE_EXCEEDED), taken ids are refused.
+            await unavailable_naming_neo4j(client.get_session("cold-new", timeout=FAST))
             for sid in cold:
                 await refused_as_taken(client, sid)
             await until(lambda: _is(health(service, GRAPH_HEALTH_NAME), NOT_SERVING), "graph health NOT_SERVING")
             assert await health(service, SERVICE_NAME) == SERVING  # readiness follows Redis only
-            await unavailable_naming_neo4j(client.get_session("cold-old"))
-            await unavailable_naming_neo4j(client.list_turns("cold-new"))
+            await unavailable_naming_neo4j(client.get_session("cold-old", timeout=FAST))
+            await unavailable_naming_neo4j(client.list_turns("cold-new", timeout=FAST))
+            board = await client.get_player_dashboard("dash-player", timeout=FAST)
+            assert {"sessions", "companions"} <= set(board.incomplete_parts), board
             writes_at = traffic.writes
             await asyncio.sleep(max(0.0, OUTAGE - (time.monotonic() - down_at)))  # the outage itself
             assert traffic.writes > writes_at + 100
@@ -231,6 +237,10 @@ async def test_a_neo4j_outage_never_stalls_the_hot_path(
             stats = await client.get_service_stats()
             assert stats.outbox_pending > 0
             assert stats.graph_unreachable.ToTimedelta().total_seconds() > OUTAGE / 2, stats
+            service.metrics.update(await service.manager.stats())  # what the metrics refresher does
+            gauge = service.metrics.registry.get_sample_value
+            assert (gauge("sessiond_outbox_pending") or 0) > 0
+            assert (gauge("sessiond_graph_unreachable_seconds") or 0) > OUTAGE / 2
         finally:
             phases.phase = "after"
             await asyncio.to_thread(neo4j_server.start)
@@ -243,6 +253,9 @@ async def test_a_neo4j_outage_never_stalls_the_hot_path(
         await writing
         assert traffic.failures == [], traffic.failures[:5]
         assert (await client.get_service_stats()).graph_unreachable.ToTimedelta().total_seconds() == 0
+        assert list((await client.get_player_dashboard("dash-player")).incomplete_parts) == []
+        service.metrics.update(await service.manager.stats())
+        assert service.metrics.registry.get_sample_value("sessiond_graph_unreachable_seconds") == 0
 
         outage = phases.by_status("outage")
         print(f"\ncalls by status: before {phases.by_status('before')}, outage {outage}, after")
