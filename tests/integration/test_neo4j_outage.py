@@ -2,7 +2,8 @@
 Neo4j 5.26 (tests/neo4j_fixtures.py) and the real service in-process, no mocks.
 
 1. The id registry (Redis alone): an id stays taken once its session's hot keys expired or
-   were evicted (the graph still holds it), a caller's delete frees it, a restore keeps it.
+   were evicted (the graph still holds it), a caller's delete frees it, a restore keeps it;
+   an EPHEMERAL session never takes one.
 2. Neo4j stopped for 30 s under steady mixed traffic, creates with chosen and generated
    ids among it: no call ends DEADLINE_EXCEEDED, every traffic call succeeds, ids that only
    the graph holds (one registered at its create, one older than the registry and
@@ -30,6 +31,7 @@ from grpc_health.v1 import health_pb2
 from sessiond_client import AlreadyExists, RetryPolicy, SessionClient, SessiondError, pb
 
 from sessiond.core.errors import SessionExists
+from sessiond.core.models import Persistence
 from sessiond.server import GRAPH_HEALTH_NAME, SERVICE_NAME
 from sessiond.store.neo4j import GraphStore
 from sessiond.store.redis import RedisStore
@@ -83,6 +85,21 @@ async def test_an_id_stays_taken_after_expiry_or_eviction_and_a_delete_frees_it(
     assert not await store.registry.taken("deleted")
     await created(store, "deleted")
     assert await store.registry.taken("deleted")
+
+
+async def test_an_ephemeral_session_never_takes_its_id_but_finds_it_free_first(store: RedisStore) -> None:
+    """The graph never holds an EPHEMERAL session, so its id is free again once Redis lets
+    it go; and it cannot take an id a durable session only the graph holds has taken."""
+    await created(store, "lobby", persistence=Persistence.EPHEMERAL)
+    assert not await store.registry.taken("lobby")
+    with pytest.raises(SessionExists):
+        await created(store, "lobby", persistence=Persistence.EPHEMERAL)  # while Redis holds it
+    await store.evict("lobby")
+    await created(store, "lobby", persistence=Persistence.EPHEMERAL)
+    await created(store, "kept")  # DURABLE
+    await store.evict("kept")
+    with pytest.raises(SessionExists):
+        await created(store, "kept", persistence=Persistence.EPHEMERAL)
 
 
 async def test_a_restore_takes_its_own_id_and_the_backfill_skips_an_id_whose_delete_is_on_its_way(
