@@ -99,10 +99,10 @@ class Service:
         self.config = config
         self.store = store if store is not None else build_store(config)
         self.metrics = ServerMetrics()
-        self.manager = SessionManager(
-            self.store, config.manager_config(), on_close_lag=self.metrics.observe_close_lag
-        )
         durable = self.store if isinstance(self.store, DurableStore) else None
+        self.manager = SessionManager(
+            self.store, config.manager_config(), on_close_lag=self.metrics.observe_close_lag, projection=durable
+        )
         self.players = PlayerManager(self.store, config.manager_config(), archive=durable)
         self.health = health_aio.HealthServicer()
         try:
@@ -114,7 +114,7 @@ class Service:
             raise SystemExit(str(exc)) from exc
         self.health_listener = HealthListener(self.health, config.health_listen) if config.health_listen else None
         self.session_servicer = SessionServicer(self.manager, VERSION)
-        self.player_servicer = PlayerServicer(self.players)
+        self.player_servicer = PlayerServicer(self.players, self.store.name)
         self._auth = auth
         self.console_listener: ConsoleListener | None = None
         self.calls = CallInterceptor(self.metrics, auth, stream_write_timeout=config.watch_write_timeout)

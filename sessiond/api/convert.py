@@ -29,6 +29,8 @@ from sessiond.core.models import (
     CloseReason,
     ContentSettings,
     Event,
+    GraphProgress,
+    Persistence,
     PlayerEntry,
     PlayerProfile,
     Session,
@@ -51,6 +53,11 @@ TIE_BREAK_TO_PB = {
     TieBreak.NARRATOR: pb.SessionSettings.NARRATOR,
 }
 TIE_BREAK_FROM_PB = {v: k for k, v in TIE_BREAK_TO_PB.items()}
+PERSISTENCE_TO_PB = {
+    Persistence.DURABLE: pb.SessionSettings.DURABLE,
+    Persistence.EPHEMERAL: pb.SessionSettings.EPHEMERAL,
+}
+PERSISTENCE_FROM_PB = {v: k for k, v in PERSISTENCE_TO_PB.items()}
 CLOSE_REASON_TO_PB = {
     CloseReason.DEADLINE: pb.Turn.DEADLINE,
     CloseReason.ALL_CHOSEN: pb.Turn.ALL_CHOSEN,
@@ -111,6 +118,11 @@ def spec_from_pb(s: pb.Session) -> SessionSpec:
     tie_break = TIE_BREAK_FROM_PB.get(settings.tie_break) if settings.tie_break else None
     if settings.tie_break and tie_break is None:
         raise InvalidInput("session.settings.tie_break", f"unknown value {settings.tie_break}")
+    persistence = PERSISTENCE_FROM_PB.get(settings.persistence)
+    if settings.persistence and persistence is None:
+        raise InvalidInput(
+            "session.settings.persistence", f"unknown value {settings.persistence}; use DURABLE or EPHEMERAL"
+        )
     return SessionSpec(
         game_id=s.game_id,
         channel_id=s.channel_id,
@@ -128,7 +140,9 @@ def spec_from_pb(s: pb.Session) -> SessionSpec:
         idle_ttl_seconds=seconds_of("session.settings.idle_ttl", settings.idle_ttl),
         max_players=settings.max_players,
         content=content_from_pb(s.content_settings) if s.HasField("content_settings") else None,
+        persistence=persistence,
     )
+
 
 
 INTENSITY_NAMES = {v: k for k, v in pb.ContentSettings.Intensity.items()}
@@ -196,7 +210,9 @@ def game_to_pb(s: Session) -> pb.Game:
     )
 
 
-def session_to_pb(s: Session) -> pb.Session:
+def session_to_pb(s: Session, store: str, graph: GraphProgress | None = None) -> pb.Session:
+    """``store``: the name of the store holding it; ``graph``: how far a DURABLE session
+    has reached the graph, when the call reads it."""
     st = s.settings
     out = pb.Session(
         session_id=s.session_id,
@@ -219,6 +235,7 @@ def session_to_pb(s: Session) -> pb.Session:
             tie_break_seed=st.tie_break_seed,
             idle_ttl=dur(st.idle_ttl_seconds),
             max_players=st.max_players,
+            persistence=PERSISTENCE_TO_PB[st.persistence],
         ),
         player_count=len(s.roster),
         game_master_player_id=s.game_master,
@@ -230,7 +247,14 @@ def session_to_pb(s: Session) -> pb.Session:
         expire_time=ts(s.expire_time),
         etag=s.etag,
         last_event_id=s.last_event_id,
+        persistence=pb.SessionPersistence(store=store, kind=PERSISTENCE_TO_PB[st.persistence]),
     )
+    if graph is not None:
+        out.persistence.graph.CopyFrom(
+            pb.SessionPersistence.GraphProgress(
+                projected_event_id=graph.projected_event_id, pending_facts=graph.pending_facts
+            )
+        )
     if s.window is not None:
         w = s.window
         out.window.CopyFrom(
@@ -355,9 +379,9 @@ def tick_to_pb(t: Tick) -> pb.SessionEvent:
     )
 
 
-def watch_start_to_pb(start: WatchStart) -> pb.SessionEvent:
+def watch_start_to_pb(start: WatchStart, store: str) -> pb.SessionEvent:
     s = start.session
-    return pb.SessionEvent(session_id=s.session_id, event_time=ts(s.update_time), snapshot=session_to_pb(s))
+    return pb.SessionEvent(session_id=s.session_id, event_time=ts(s.update_time), snapshot=session_to_pb(s, store))
 
 
 def stats_to_pb(stats: Stats, version: str) -> spb.ServiceStats:
@@ -376,4 +400,8 @@ def stats_to_pb(stats: Stats, version: str) -> spb.ServiceStats:
         outbox_lag=dur(stats.store_stats.outbox_lag_seconds),
         outbox_parked=stats.store_stats.outbox_parked,
         graph_unreachable=dur(stats.store_stats.graph_unreachable_seconds),
+        sessions_by_persistence=[
+            spb.ServiceStats.PersistenceCount(persistence=PERSISTENCE_TO_PB[kind], count=n)
+            for kind, n in sorted(stats.store_stats.sessions_by_persistence.items())
+        ],
     )

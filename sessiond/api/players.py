@@ -13,8 +13,10 @@ from sessiond.manager.players import Dashboard, PlayerManager
 
 
 class PlayerServicer(ppb_grpc.PlayerServiceServicer):
-    def __init__(self, players: PlayerManager) -> None:
+    def __init__(self, players: PlayerManager, store: str) -> None:
+        """``store``: the store's name, which every Session answered carries."""
         self._p = players
+        self._store = store
 
     async def UpsertPlayerProfile(self, request: ppb.UpsertPlayerProfileRequest, context: Any) -> pb.PlayerProfile:
         mask = frozenset(request.update_mask.paths)
@@ -26,14 +28,14 @@ class PlayerServicer(ppb_grpc.PlayerServiceServicer):
 
     async def GetPlayerDashboard(self, request: ppb.GetPlayerDashboardRequest, context: Any) -> ppb.PlayerDashboard:
         board = await self._p.dashboard(request.player_id, request.recent_limit, context.time_remaining())
-        return dashboard_to_pb(board)
+        return dashboard_to_pb(board, self._store)
 
 
-def dashboard_to_pb(b: Dashboard) -> ppb.PlayerDashboard:
+def dashboard_to_pb(b: Dashboard, store: str) -> ppb.PlayerDashboard:
     out = ppb.PlayerDashboard(
         player_id=b.player_id,
-        active_sessions=[convert.session_to_pb(s) for s in b.active],
-        recent_sessions=[convert.session_to_pb(s) for s in b.recent],
+        active_sessions=[convert.session_to_pb(s, store) for s in b.active],
+        recent_sessions=[convert.session_to_pb(s, store) for s in b.recent],
         characters=[
             ppb.CharacterSummary(
                 character_id=c.character_id,
@@ -46,7 +48,7 @@ def dashboard_to_pb(b: Dashboard) -> ppb.PlayerDashboard:
         progress=ppb.ProgressHighlights(
             turns_played=b.turns_played, sessions_completed=b.sessions_completed
         ),
-        resume_suggestions=[convert.session_to_pb(s) for s in b.resume],
+        resume_suggestions=[convert.session_to_pb(s, store) for s in b.resume],
         companions=[
             ppb.Companion(player_id=c.player_id, display_name=c.display_name, shared_sessions=c.shared_sessions)
             for c in b.companions

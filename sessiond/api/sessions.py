@@ -17,7 +17,7 @@ from sessiond_client._proto.sessiond.v1 import session_service_pb2_grpc as spb_g
 from sessiond.api import convert
 from sessiond.api.event_ranges import reports_event_range
 from sessiond.core.lifecycle import StatusAction
-from sessiond.core.models import Event
+from sessiond.core.models import Event, GraphProgress, Session
 from sessiond.manager.placement import Swapped
 from sessiond.manager.sessions import SessionManager, Tick, WatchStart
 
@@ -34,6 +34,7 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
     def __init__(self, manager: SessionManager, version: str) -> None:
         self._m = manager
         self._version = version
+        self._store = manager.store.name
         self._serialized: OrderedDict[tuple[str, int, float], bytes] = OrderedDict()
 
     def _event_bytes(self, event: Event) -> bytes:
@@ -48,18 +49,30 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
                 self._serialized.popitem(last=False)
         return found
 
+    def _pb(self, session: Session, graph: GraphProgress | None = None) -> pb.Session:
+        return convert.session_to_pb(session, self._store, graph)
+
+    def _swapped(self, done: Swapped) -> spb.SwapGameResponse:
+        out = spb.SwapGameResponse(session=self._pb(done.session))
+        if done.saved is not None:
+            out.saved.CopyFrom(self._pb(done.saved))
+        return out
+
     @reports_event_range
     async def CreateSession(self, request: spb.CreateSessionRequest, context: Any) -> pb.Session:
         spec = convert.spec_from_pb(request.session)
-        return convert.session_to_pb(await self._m.create_session(spec, request.session_id, request.request_id))
+        return self._pb(await self._m.create_session(spec, request.session_id, request.request_id))
 
     async def GetSession(self, request: spb.GetSessionRequest, context: Any) -> pb.Session:
-        return convert.session_to_pb(await self._m.get_session(request.session_id))
+        session = await self._m.get_session(request.session_id)
+        graph = await self._m.graph_progress([session])
+        return self._pb(session, graph.get(session.session_id))
 
     async def ListSessions(self, request: spb.ListSessionsRequest, context: Any) -> spb.ListSessionsResponse:
         page = await self._m.list_sessions(request.filter, request.page_size, request.page_token)
+        graph = await self._m.graph_progress(page.items)
         return spb.ListSessionsResponse(
-            sessions=[convert.session_to_pb(s) for s in page.items],
+            sessions=[self._pb(s, graph.get(s.session_id)) for s in page.items],
             next_page_token=page.next_page_token,
             total_size=page.total,
         )
@@ -70,7 +83,7 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
 
     async def _change_status(self, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> pb.Session:
         action = STATUS_ACTIONS[type(request)]
-        return convert.session_to_pb(await self._m.change_status(request.session_id, action, request.etag))
+        return self._pb(await self._m.change_status(request.session_id, action, request.etag))
 
     PauseSession = reports_event_range(_change_status)
     ResumeSession = reports_event_range(_change_status)
@@ -80,13 +93,13 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
     async def UpdateSessionState(self, request: spb.UpdateSessionStateRequest, context: Any) -> pb.Session:
         patch = convert.dict_of("patch", request.patch)
         expected = request.expected_state_version if request.HasField("expected_state_version") else None
-        return convert.session_to_pb(await self._m.update_state(request.session_id, patch, expected))
+        return self._pb(await self._m.update_state(request.session_id, patch, expected))
 
     @reports_event_range
     async def ResetSessionState(self, request: spb.ResetSessionStateRequest, context: Any) -> pb.Session:
         state = convert.dict_of("session_state", request.session_state)
         expected = request.expected_state_version if request.HasField("expected_state_version") else None
-        return convert.session_to_pb(await self._m.reset_state(request.session_id, state, expected))
+        return self._pb(await self._m.reset_state(request.session_id, state, expected))
 
     @reports_event_range
     async def JoinSession(self, request: spb.JoinSessionRequest, context: Any) -> pb.Player:
@@ -119,7 +132,7 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
             if isinstance(item, Tick):
                 yield convert.tick_to_pb(item)
             elif isinstance(item, WatchStart):
-                yield convert.watch_start_to_pb(item)
+                yield convert.watch_start_to_pb(item, self._store)
             else:
                 yield self._event_bytes(item)
 
@@ -136,7 +149,7 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
 
     @reports_event_range
     async def SetTurnOptions(self, request: spb.SetTurnOptionsRequest, context: Any) -> pb.Session:
-        return convert.session_to_pb(await self._m.set_turn_options(request.session_id, list(request.options)))
+        return self._pb(await self._m.set_turn_options(request.session_id, list(request.options)))
 
     async def GetServiceStats(self, request: spb.GetServiceStatsRequest, context: Any) -> spb.ServiceStats:
         return convert.stats_to_pb(await self._m.stats(), self._version)
@@ -149,19 +162,19 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
         done = await self._m.switch_character_world(
             request.player_id, request.character_id, request.world_id, template
         )
-        out = spb.SwitchCharacterWorldResponse(session=convert.session_to_pb(done.session), created=done.created)
+        out = spb.SwitchCharacterWorldResponse(session=self._pb(done.session), created=done.created)
         if done.paused is not None:
-            out.paused.CopyFrom(convert.session_to_pb(done.paused))
+            out.paused.CopyFrom(self._pb(done.paused))
         return out
 
     @reports_event_range
     async def SwapGame(self, request: spb.SwapGameRequest, context: Any) -> spb.SwapGameResponse:
         spec = convert.spec_from_pb(request.session)
-        return _swapped(await self._m.swap_game(request.channel_id, spec, request.session_id))
+        return self._swapped(await self._m.swap_game(request.channel_id, spec, request.session_id))
 
     @reports_event_range
     async def LoadGame(self, request: spb.LoadGameRequest, context: Any) -> spb.SwapGameResponse:
-        return _swapped(await self._m.load_game(request.session_id))
+        return self._swapped(await self._m.load_game(request.session_id))
 
     async def ListGames(self, request: spb.ListGamesRequest, context: Any) -> spb.ListGamesResponse:
         page = await self._m.list_games(request.filter, request.page_size, request.page_token)
@@ -173,11 +186,7 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
 
     @reports_event_range
     async def SetGameMaster(self, request: spb.SetGameMasterRequest, context: Any) -> pb.Session:
-        return convert.session_to_pb(await self._m.set_game_master(request.session_id, request.player_id))
+        return self._pb(await self._m.set_game_master(request.session_id, request.player_id))
 
 
-def _swapped(done: Swapped) -> spb.SwapGameResponse:
-    out = spb.SwapGameResponse(session=convert.session_to_pb(done.session))
-    if done.saved is not None:
-        out.saved.CopyFrom(convert.session_to_pb(done.saved))
-    return out
+

@@ -26,6 +26,7 @@ from sessiond.core.models import (
     CloseReason,
     ContentSettings,
     Event,
+    Persistence,
     PlayerEntry,
     PlayerProfile,
     Session,
@@ -41,10 +42,13 @@ def session_to_dict(s: Session) -> dict[str, Any]:
     return asdict(s)
 
 
-def session_from_dict(d: dict[str, Any]) -> Session:
+def session_from_dict(d: dict[str, Any], *, legacy: Persistence) -> Session:
+    """``legacy``: the persistence of a record written before sessions had one (the
+    store's default: DURABLE where a graph keeps them, EPHEMERAL elsewhere)."""
     d = dict(d)
     settings = dict(d.pop("settings"))
     settings["tie_break"] = TieBreak(settings["tie_break"])
+    settings["persistence"] = Persistence(settings.get("persistence", legacy))
     window = d.pop("window")
     if window is not None:
         window = dict(window)

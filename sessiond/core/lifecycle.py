@@ -28,6 +28,7 @@ from sessiond.core.models import (
     CloseReason,
     ContentSettings,
     Mutation,
+    Persistence,
     PlayerEntry,
     Session,
     SessionSettings,
@@ -205,6 +206,21 @@ class SessionSpec:
     max_players: int = 0
     content: ContentSettings | None = None
     owner_player_id: str = ""  # set by SwitchCharacterWorld, never by callers directly
+    persistence: Persistence | None = None  # None: DURABLE (the manager resolves the store's default first)
+
+
+def resolve_persistence(asked: Persistence | None, store: str, *, graph: bool) -> Persistence:
+    """The persistence of a new session on ``store``: DURABLE needs a graph; unset is the
+    store's default (DURABLE with a graph, EPHEMERAL without)."""
+    if asked is None:
+        return Persistence.DURABLE if graph else Persistence.EPHEMERAL
+    if asked is Persistence.DURABLE and not graph:
+        raise InvalidInput(
+            "settings.persistence",
+            f"DURABLE needs a store with a graph (redis+neo4j); this server's store is {store}, "
+            "which keeps only EPHEMERAL sessions: ask for EPHEMERAL or leave it unset",
+        )
+    return asked
 
 
 def new_session(session_id: str, spec: SessionSpec, now: float, defaults: Defaults, limits: Limits) -> Session:
@@ -236,6 +252,7 @@ def new_session(session_id: str, spec: SessionSpec, now: float, defaults: Defaul
         tie_break_seed=zlib.crc32(session_id.encode()) if spec.tie_break_seed is None else spec.tie_break_seed,
         idle_ttl_seconds=ttl,
         max_players=max_players,
+        persistence=spec.persistence or Persistence.DURABLE,
     )
     return Session(
         session_id=session_id,

@@ -28,6 +28,14 @@ class TieBreak(StrEnum):
     NARRATOR = "NARRATOR"
 
 
+class Persistence(StrEnum):
+    """How a session is kept: DURABLE ones are projected into the graph (redis+neo4j only),
+    EPHEMERAL ones live in the hot store alone and are gone when their TTL passes."""
+
+    DURABLE = "DURABLE"
+    EPHEMERAL = "EPHEMERAL"
+
+
 class Tier(StrEnum):
     ACTIVE = "ACTIVE"
     IDLE = "IDLE"
@@ -48,6 +56,7 @@ class SessionSettings:
     tie_break_seed: int
     idle_ttl_seconds: float
     max_players: int
+    persistence: Persistence  # fixed at creation
 
 
 @dataclass(slots=True)
@@ -188,6 +197,15 @@ class Session:
                 extensions=dict(self.content.extensions),
             ),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class GraphProgress:
+    """How far a DURABLE session has reached the graph: the session as of event
+    ``projected_event_id`` is there; ``pending_facts`` of its facts wait in the outbox."""
+
+    projected_event_id: int
+    pending_facts: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,9 @@
 
 Answered from the sessions the store holds, merged with what a durable store's archive
 remembers (PlayerArchive) when there is one: of a session both know, the newer revision
-wins; companions come from the archive while it answers, else from the held sessions.
+wins; companions come from the archive when there is one, else from the held sessions.
+While the archive cannot answer, its Unavailable reaches the caller (the dashboard names
+the part incomplete).
 """
 
 from __future__ import annotations
@@ -35,9 +37,7 @@ class PlayerHistory:
         """(player_id, display_name, shared sessions) of co-players, most shared first,
         leaving out players whose profile hides them from recommendations."""
         if self._archive is not None:
-            found = await self._archive.archived_companions(player_id, limit)
-            if found is not None:
-                return found
+            return await self._archive.archived_companions(player_id, limit)
         shared: Counter[str] = Counter()
         names: dict[str, str] = {}
         for s in await self._held_sessions(player_id, SCAN_LIMIT):

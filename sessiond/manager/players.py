@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import Any
 
 from sessiond.core import profiles
+from sessiond.core.errors import Unavailable
 from sessiond.core.limits import check_id
 from sessiond.core.models import PlayerProfile, Session, SessionStatus
 from sessiond.manager.manager_config import ManagerConfig
@@ -85,17 +87,29 @@ class PlayerManager:
         else:
             profile_task.cancel()
             board.incomplete.append("profile")
-        if sessions_task not in done:
-            sessions_task.cancel()
+        sessions = _ready(sessions_task, done)
+        if sessions is None:
             board.incomplete += ["sessions", "companions"]
             return board
-        _fill_sessions(board, sessions_task.result(), limit)
+        _fill_sessions(board, sessions, limit)
         try:
             found = await asyncio.wait_for(self._history.companions(player_id, COMPANIONS), left())
             board.companions = [Companion(*c) for c in found]
-        except TimeoutError:
+        except (TimeoutError, Unavailable):
             board.incomplete.append("companions")
         return board
+
+
+def _ready(task: asyncio.Task[list[Session]], done: set[asyncio.Task[Any]]) -> list[Session] | None:
+    """A part's result; None when it is late (then cancelled) or its store is away (the
+    graph during an outage): the part is named incomplete rather than failing the call."""
+    if task not in done:
+        task.cancel()
+        return None
+    try:
+        return task.result()
+    except Unavailable:
+        return None
 
 
 def _fill_sessions(board: Dashboard, sessions: list[Session], limit: int) -> None:

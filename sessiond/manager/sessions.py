@@ -18,7 +18,7 @@ from sessiond.core import lifecycle
 from sessiond.core.errors import InvalidInput, SessionNotFound, Unavailable
 from sessiond.core.events import StatusChanged, TurnResolved, UnknownEvent, WindowOpened
 from sessiond.core.limits import check_id, check_options, check_text
-from sessiond.core.models import Event, PlayerEntry, Session, SessionStatus, Tier, Turn
+from sessiond.core.models import Event, GraphProgress, PlayerEntry, Session, SessionStatus, Tier, Turn
 from sessiond.core.paging import (
     PlayerKey,
     decode_player_key,
@@ -39,7 +39,7 @@ from sessiond.manager.placement import Placement, Swapped, Switched
 from sessiond.manager.queries import GAME_FILTER_FIELDS, SESSION_FILTER_FIELDS, session_query
 from sessiond.manager.watch import WatchEnd, WatchHub
 from sessiond.manager.windows import WindowCloser
-from sessiond.store.protocols import SessionQuery, SessionStore, StoreStats
+from sessiond.store.protocols import ProjectionProgress, SessionQuery, SessionStore, StoreStats
 
 log = structlog.get_logger(__name__)
 
@@ -100,8 +100,11 @@ class SessionManager:
         *,
         wall_clock: Callable[[], float] = time.time,
         on_close_lag: Callable[[float], None] | None = None,
+        projection: ProjectionProgress | None = None,
     ) -> None:
+        """``projection``: the store's graph, when it has one (then sessions may be DURABLE)."""
         self.store = store
+        self._projection = projection
         self.config = config
         self._wall = wall_clock
         self.windows = WindowCloser(store, config.sweep_interval, on_close_lag)
@@ -129,7 +132,7 @@ class SessionManager:
         generated = uuid.uuid5(REQUEST_ID_NAMESPACE, request_id).hex if request_id else uuid.uuid4().hex
         session = lifecycle.new_session(
             session_id or generated,
-            replace(spec, owner_player_id=""),
+            replace(self._with_persistence(spec), owner_player_id=""),
             await self.store.now(),
             self.config.defaults,
             self.config.limits,
@@ -139,6 +142,18 @@ class SessionManager:
                 await self.placement.require_no_rival(session)  # ignores the session's own id
             created, _ = await self.store.create(session, request_id, self.config.max_sessions)
         return commits.created(created)
+
+    def _with_persistence(self, spec: lifecycle.SessionSpec) -> lifecycle.SessionSpec:
+        """``spec`` with its persistence checked against the store and defaulted from it."""
+        kind = lifecycle.resolve_persistence(spec.persistence, self.store.name, graph=self._projection is not None)
+        return replace(spec, persistence=kind)
+
+    async def graph_progress(self, sessions: list[Session]) -> dict[str, GraphProgress]:
+        """How far each DURABLE session of ``sessions`` has reached the graph (none
+        without one). Read from the outboxes: never waits on the graph."""
+        if self._projection is None or not sessions:
+            return {}
+        return await self._projection.graph_progress(sessions)
 
     async def get_session(self, session_id: str) -> Session:
         return await self.store.get(check_id("session_id", session_id))
@@ -182,10 +197,10 @@ class SessionManager:
     async def switch_character_world(
         self, player_id: str, character_id: str, world_id: str, template: lifecycle.SessionSpec
     ) -> Switched:
-        return await self.placement.switch(player_id, character_id, world_id, template)
+        return await self.placement.switch(player_id, character_id, world_id, self._with_persistence(template))
 
     async def swap_game(self, channel_id: str, spec: lifecycle.SessionSpec, session_id: str) -> Swapped:
-        return await self.placement.swap_game(channel_id, spec, session_id)
+        return await self.placement.swap_game(channel_id, self._with_persistence(spec), session_id)
 
     async def load_game(self, session_id: str) -> Swapped:
         return await self.placement.load_game(session_id)

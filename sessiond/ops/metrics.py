@@ -8,8 +8,10 @@ process can run several servers, as the tests do) holding:
 - ``sessiond_sessions{state}``, ``sessiond_open_windows`` and ``sessiond_watchers``, read at
   scrape time from the figures of the manager's stats that `ServerMetrics.follow` refreshes;
 - ``sessiond_window_close_lag_seconds`` (`ServerMetrics.observe_close_lag`, for the window
-  closer) and ``sessiond_outbox_lag_seconds`` (`ServerMetrics.set_outbox_lag`, for the
-  Neo4j projector);
+  closer);
+- the Neo4j projection (redis+neo4j; 0 on the other stores), from the same stats:
+  ``sessiond_outbox_lag_seconds``, ``sessiond_outbox_pending`` and
+  ``sessiond_graph_unreachable_seconds``;
 - the standard ``process_*`` and ``python_*`` metrics.
 """
 
@@ -114,6 +116,8 @@ class ServerMetrics:
         duration: ``sessiond_rpc_duration_seconds{method}`` (unary calls).
         close_lag: ``sessiond_window_close_lag_seconds``.
         outbox_lag: ``sessiond_outbox_lag_seconds``.
+        outbox_pending: ``sessiond_outbox_pending``.
+        graph_unreachable: ``sessiond_graph_unreachable_seconds``.
     """
 
     def __init__(self) -> None:
@@ -140,6 +144,17 @@ class ServerMetrics:
         self.outbox_lag = Gauge(
             "sessiond_outbox_lag_seconds",
             "Age of the oldest durable fact not yet projected into Neo4j (0 when caught up).",
+            registry=self.registry,
+        )
+        self.outbox_pending = Gauge(
+            "sessiond_outbox_pending",
+            "Durable facts waiting in the outbox to be projected into Neo4j (0 when caught up).",
+            registry=self.registry,
+        )
+        self.graph_unreachable = Gauge(
+            "sessiond_graph_unreachable_seconds",
+            "How long this server has found Neo4j unreachable (0 while it answers). The hot path "
+            "keeps serving meanwhile; what needs the graph fails UNAVAILABLE.",
             registry=self.registry,
         )
         self._figures: GaugeFigures | None = None
@@ -181,9 +196,11 @@ class ServerMetrics:
 
     def update(self, stats: Stats) -> None:
         """Replace the figures the session, window and watcher gauges show, and the
-        projection lag (0 unless the store projects into a graph)."""
+        projection's figures (0 unless the store projects into a graph)."""
         self._figures = GaugeFigures.of(stats)
         self.set_outbox_lag(stats.store_stats.outbox_lag_seconds)
+        self.outbox_pending.set(stats.store_stats.outbox_pending)
+        self.graph_unreachable.set(stats.store_stats.graph_unreachable_seconds)
 
     async def follow(self, stats: StatsSource, interval: float = STATS_INTERVAL) -> None:
         """Refresh the figures from ``stats`` now and every ``interval`` seconds, until cancelled.

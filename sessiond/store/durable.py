@@ -14,11 +14,12 @@ Nothing the hot path needs waits on Neo4j. Which ids are taken is known in Redis
 registry, redis/_registry): a create is refused or made there, and an id not taken is
 not found without asking the graph. Only what the graph alone has needs it: a cold
 restore, turns beyond the hot ones (durable_archive); those go through the gate
-(durable_gate), which fails them fast with UNAVAILABLE while Neo4j is away, and the
-best-effort parts (cold sessions of an owner or channel, profiles Redis lost, the
-dashboard's relationships) are skipped. Until the registry is backfilled from the graph
-(at start, and again after Redis lost its data) a create still asks the graph for a cold
-session of the same id, and while the graph is down it does not (see docs/architecture.md).
+(durable_gate), which fails them fast with UNAVAILABLE while Neo4j is away (the
+dashboard's archive parts are then named incomplete), and the best-effort parts (cold
+sessions of an owner or channel, profiles Redis lost) are skipped. Until the registry is
+backfilled from the graph (at start, and again after Redis lost its data) a create still
+asks the graph for a cold session of the same id, and while the graph is down it does not
+(see docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ from typing import Any, TypeVar
 
 import structlog
 
+from sessiond.core import facts
 from sessiond.core.errors import ProfileNotFound, SessionNotFound, SessionUnreadable, Unavailable
-from sessiond.core.models import Event, PlayerProfile, Session, SessionStatus, Turn
+from sessiond.core.models import Event, GraphProgress, PlayerProfile, Session, SessionStatus, Turn
 from sessiond.core.paging import SessionKey
 from sessiond.store.durable_archive import GraphArchive
 from sessiond.store.durable_gate import GraphGate
@@ -265,6 +267,15 @@ class DurableStore:
             graph_unreachable_seconds=self.gate.unreachable_seconds(),
         )
 
+    async def graph_progress(self, sessions: Sequence[Session]) -> dict[str, GraphProgress]:
+        """From the outboxes alone (Redis): never waits on the graph."""
+        durable = [s for s in sessions if facts.durable(s)]
+        backlog = await self.hot.outbox_backlog([s.session_id for s in durable])
+        return {
+            s.session_id: GraphProgress(facts.projected_event_id(s, pending, oldest), pending)
+            for s, (pending, oldest) in zip(durable, backlog, strict=True)
+        }
+
     # Profiles: Redis keeps them without TTL; the graph has them if Redis lost its data.
 
     async def get_profile(self, player_id: str) -> PlayerProfile:
@@ -303,5 +314,5 @@ class DurableStore:
     async def archived_sessions(self, player_id: str, limit: int) -> list[Session]:
         return await self.archive.archived_sessions(player_id, limit)
 
-    async def archived_companions(self, player_id: str, limit: int) -> list[tuple[str, str, int]] | None:
+    async def archived_companions(self, player_id: str, limit: int) -> list[tuple[str, str, int]]:
         return await self.archive.archived_companions(player_id, limit)

@@ -3,9 +3,9 @@ the players' archive (PlayerArchive: their sessions and companions).
 
 Invariant: no turn falls between Redis and the graph. The older turns the graph does not
 have yet are read from the session's outbox before the graph is read: a fact leaves the
-outbox only once the graph committed it. Deep history needs the graph (GraphUnavailable,
-fast, through the gate, while it is down); the archive is best effort ([] or None while
-the graph does not answer; manager.player_history then answers from what Redis holds).
+outbox only once the graph committed it. Deep history and the archive's answers need the
+graph (GraphUnavailable, fast, through the gate, while it is down): the dashboard then
+names those parts in incomplete_parts rather than answer them from Redis alone.
 """
 
 from __future__ import annotations
@@ -46,14 +46,15 @@ class GraphArchive:
                 turns[fact["turn_number"]] = codec.turn_from_dict(fact["turn"])
         return turns
 
-    # PlayerArchive
+    # PlayerArchive: without the graph its answer would be partial, so GraphUnavailable
+    # (the dashboard names the part incomplete).
 
     async def archived_sessions(self, player_id: str, limit: int) -> list[Session]:
-        return await self._gate.best_effort(
-            lambda: self._graph.player_sessions(player_id, limit), [], f"reading the sessions of {player_id!r}"
+        return await self._gate.read(
+            lambda: self._graph.player_sessions(player_id, limit), f"reading the sessions of {player_id!r}"
         )
 
-    async def archived_companions(self, player_id: str, limit: int) -> list[tuple[str, str, int]] | None:
-        return await self._gate.best_effort(
-            lambda: self._graph.companions(player_id, limit), None, f"reading the companions of {player_id!r}"
+    async def archived_companions(self, player_id: str, limit: int) -> list[tuple[str, str, int]]:
+        return await self._gate.read(
+            lambda: self._graph.companions(player_id, limit), f"reading the companions of {player_id!r}"
         )

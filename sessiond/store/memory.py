@@ -24,7 +24,7 @@ from sessiond.core.errors import (
     TurnNotFound,
 )
 from sessiond.core.guards import check_etag
-from sessiond.core.models import Event, PlayerProfile, Session, Turn
+from sessiond.core.models import Event, Persistence, PlayerProfile, Session, Turn
 from sessiond.core.paging import SessionKey, newest_first
 from sessiond.store._bookkeeping import stamp_commit, stamp_profile, tally
 from sessiond.store._keyed_locks import KeyedLocks
@@ -232,7 +232,7 @@ class MemoryStore:
             raise ValueError(f"unknown snapshot format {data.get('format')!r}")
         self._entries.clear()
         for item in data["sessions"]:
-            entry = self._new_entry(codec.session_from_dict(item["session"]))
+            entry = self._new_entry(codec.session_from_dict(item["session"], legacy=Persistence.EPHEMERAL))
             entry.turns.extend(codec.turn_from_dict(t) for t in item["turns"])
             entry.events.extend(codec.event_from_dict(ev) for ev in item["events"])
             self._entries[entry.session.session_id] = entry

@@ -10,12 +10,21 @@ so replicas sharing a backend share one clock.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Protocol
 
-from sessiond.core.models import LINKED_IDS, Event, PlayerProfile, Session, SessionStatus, Turn
+from sessiond.core.models import (
+    LINKED_IDS,
+    Event,
+    GraphProgress,
+    Persistence,
+    PlayerProfile,
+    Session,
+    SessionStatus,
+    Turn,
+)
 from sessiond.core.models import Change as Change  # the rule shape; backends import it from here
 from sessiond.core.models import T as T
 from sessiond.core.paging import SessionKey
@@ -38,6 +47,7 @@ class SessionQuery:
     world_id: str = ""
     owner_player_id: str = ""
     status: SessionStatus | None = None
+    persistence: Persistence | None = None
     in_channel: bool = False  # only sessions bound to some channel (the game index)
 
     def matches(self, s: Session) -> bool:
@@ -48,6 +58,8 @@ class SessionQuery:
             if wanted and getattr(s, f) != wanted:
                 return False
         if self.player_id and self.player_id not in s.roster:
+            return False
+        if self.persistence is not None and s.settings.persistence is not self.persistence:
             return False
         return self.status is None or s.status is self.status
 
@@ -74,6 +86,7 @@ class StoreStats:
     outbox_lag_seconds: float = 0.0
     outbox_parked: int = 0
     graph_unreachable_seconds: float = 0.0
+    sessions_by_persistence: dict[Persistence, int] = field(default_factory=dict)
 
 
 class SessionStore(Protocol):
@@ -181,17 +194,26 @@ class SessionStore(Protocol):
         ...
 
 
+class ProjectionProgress(Protocol):
+    """How far durable sessions have reached the graph (the redis+neo4j store)."""
+
+    async def graph_progress(self, sessions: Sequence[Session]) -> dict[str, GraphProgress]:
+        """The progress of each DURABLE session of ``sessions``, by id (EPHEMERAL ones
+        are left out)."""
+        ...
+
+
 class PlayerArchive(Protocol):
     """What a durable store remembers of a player beyond the sessions it holds hot, for
-    the dashboard (manager.player_history merges it with the held sessions). Best effort:
-    [] or None while the archive cannot answer."""
+    the dashboard (manager.player_history merges it with the held sessions). Raises
+    Unavailable while the archive cannot answer: the dashboard then names the part
+    incomplete rather than answer from the held sessions alone."""
 
     async def archived_sessions(self, player_id: str, limit: int) -> list[Session]:
         """Up to ``limit`` sessions the player is or was on, most recently changed first."""
         ...
 
-    async def archived_companions(self, player_id: str, limit: int) -> list[tuple[str, str, int]] | None:
+    async def archived_companions(self, player_id: str, limit: int) -> list[tuple[str, str, int]]:
         """(player_id, display_name, shared sessions) of co-players, most shared first,
-        leaving out players whose profile hides them from recommendations; None when the
-        archive cannot answer."""
+        leaving out players whose profile hides them from recommendations."""
         ...

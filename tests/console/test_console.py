@@ -25,7 +25,7 @@ from selenium.webdriver.chrome.service import Service as DriverService
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select, WebDriverWait
-from sessiond_client import FailedPrecondition, RetryPolicy, SessionClient
+from sessiond_client import FailedPrecondition, RetryPolicy, SessionClient, pb
 
 from sessiond.server import Service
 from tests.e2e.conftest import StartServer
@@ -152,12 +152,17 @@ async def test_a_vote_happens_live_on_the_page(console: Service, browser: WebDri
         seconds.send_keys("6")
         form.find_element(By.NAME, "early_close").click()  # off: the window runs to its deadline
         Select(form.find_element(By.NAME, "tie_break")).select_by_visible_text("FIRST_CHOSEN")
+        Select(form.find_element(By.NAME, "persistence")).select_by_visible_text("EPHEMERAL")
         browser.save_screenshot(str(shots / "create.png"))
         browser.find_element(By.ID, "create-submit").click()
         wait(browser, lambda d: text_of(d, "s-title") == "The Cave")
-        return text_of(browser, "s-status")
+        # A marker that only survives while the page is never reloaded: checked after each live change.
+        browser.execute_script("window.sameDocument = 'vote-1'")
+        icon = browser.find_element(By.CSS_SELECTOR, "#s-persistence .persist").get_attribute("data-persistence")
+        return text_of(browser, "s-status"), icon, text_of(browser, "s-persistence")
 
-    assert await in_browser(create) == "ACTIVE"
+    status, icon, persistence = await in_browser(create)
+    assert status == "ACTIVE" and icon == "EPHEMERAL" and "ephemeral (memory)" in persistence
 
     async with SessionClient(f"127.0.0.1:{console.port}", token=WRITER, retry=RetryPolicy(max_attempts=1)) as c:
         for player in ("ann", "bob", "cid"):
@@ -195,6 +200,7 @@ async def test_a_vote_happens_live_on_the_page(console: Service, browser: WebDri
         winner, tally = await in_browser(resolved)
         assert winner == "left"
         assert tally == {"left": "2", "right": "1"}
+        assert await in_browser(lambda: browser.execute_script("return window.sameDocument")) == "vote-1"
 
         def pause() -> str:
             browser.find_element(By.ID, "act-pause").click()
@@ -221,6 +227,107 @@ async def test_a_vote_happens_live_on_the_page(console: Service, browser: WebDri
             return text_of(browser, "s-state")
 
         assert json.loads(await in_browser(reset_state)) == {}
+
+        def resume() -> str:
+            browser.find_element(By.ID, "act-resume").click()
+            wait(browser, lambda d: text_of(d, "s-status") == "ACTIVE")
+            return text_of(browser, "notice")
+
+        assert await in_browser(resume) == "ResumeSession: done"
+        assert (await c.submit_choice("vote-1", "ann", "up")).choice_count == 1  # the API sees it resumed
+
+        def end() -> str:
+            browser.find_element(By.ID, "act-end").click()
+            wait(browser, lambda d: _alert(d)).accept()
+            wait(browser, lambda d: text_of(d, "s-status") == "ENDED")
+            return text_of(browser, "notice")
+
+        assert await in_browser(end) == "EndSession: done"
+        assert (await c.get_session("vote-1")).state == pb.Session.ENDED
+        assert await in_browser(lambda: browser.execute_script("return window.sameDocument")) == "vote-1"
+
+
+async def test_the_create_form_shows_a_refused_persistence_with_its_message(
+    console: Service, browser: WebDriver
+) -> None:
+    def create_durable() -> str:
+        browser.get(url(console, "/#/create"))
+        browser.execute_script("sessionStorage.clear()")
+        browser.refresh()
+        sign_in(browser, WRITER)
+        wait(browser, lambda d: d.find_elements(By.ID, "create-form"))
+        form = browser.find_element(By.ID, "create-form")
+        form.find_element(By.NAME, "session_id").send_keys("durable-1")
+        form.find_element(By.NAME, "title").send_keys("Kept forever")
+        Select(form.find_element(By.NAME, "persistence")).select_by_visible_text("DURABLE")
+        browser.find_element(By.ID, "create-submit").click()
+        wait(browser, lambda d: d.find_element(By.ID, "notice").is_displayed())
+        return text_of(browser, "notice")
+
+    message = await in_browser(create_durable)
+    assert message.startswith("INVALID_ARGUMENT: settings.persistence: DURABLE needs a store with a graph")
+    assert "this server's store is memory" in message
+    async with SessionClient(f"127.0.0.1:{console.port}", token=WRITER) as c:
+        assert (await c.list_sessions()).total_size == 0  # nothing was created
+
+
+async def test_the_sessions_page_filters_and_pages(console: Service, browser: WebDriver, shots: Path) -> None:
+    async with SessionClient(f"127.0.0.1:{console.port}", token=WRITER) as c:
+        for i in range(27):
+            await c.create_session(session_id=f"list-{i:02}", title=f"Table {i}", game_id=f"game-{i % 3}")
+        for i in (1, 4):
+            await c.pause_session(f"list-{i:02}")
+
+    def rows() -> list[str]:
+        found = browser.find_elements(By.CSS_SELECTOR, "#sessions-table tbody tr")
+        return [r.get_attribute("data-session-id") for r in found]
+
+    def filtered(**terms: str) -> tuple[list[str], str]:
+        form = browser.find_element(By.ID, "filters")
+        for name in ("channel_id", "game_id", "player_id"):
+            form.find_element(By.NAME, name).clear()
+        for name, value in terms.items():
+            field = form.find_element(By.NAME, name)
+            if field.tag_name == "select":
+                Select(field).select_by_visible_text(value)
+            else:
+                field.send_keys(value)
+        for name in ("state", "persistence"):
+            if name not in terms:
+                Select(form.find_element(By.NAME, name)).select_by_value("")
+        before = text_of(browser, "sessions-total")
+        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait(browser, lambda d: text_of(d, "sessions-total") not in ("", before))
+        return rows(), text_of(browser, "sessions-total")
+
+    def browse() -> dict[str, Any]:
+        browser.get(url(console, "/#/sessions"))
+        browser.execute_script("sessionStorage.clear()")
+        browser.refresh()
+        sign_in(browser, READER)
+        wait(browser, lambda d: len(rows()) == 25)
+        icons = browser.find_elements(By.CSS_SELECTOR, "#sessions-table .persist")
+        seen: dict[str, Any] = {"first": rows(), "icons": {e.get_attribute("data-persistence") for e in icons}}
+        browser.save_screenshot(str(shots / "sessions.png"))
+        browser.find_element(By.ID, "sessions-more").click()
+        wait(browser, lambda d: len(rows()) == 27)
+        seen["all"] = rows()
+        seen["more_hidden"] = not browser.find_element(By.ID, "sessions-more").is_displayed()
+        seen["paused"] = filtered(state="PAUSED")
+        seen["game"] = filtered(game_id="game-1", state="ACTIVE")
+        seen["ephemeral"] = filtered(persistence="EPHEMERAL")
+        seen["durable"] = filtered(persistence="DURABLE")
+        seen["notice"] = browser.find_element(By.ID, "notice").is_displayed()
+        return seen
+
+    seen = await in_browser(browse)
+    assert seen["first"] == [f"list-{i:02}" for i in range(26, 1, -1)]  # newest first, 25 a page
+    assert seen["icons"] == {"EPHEMERAL"}  # a memory store keeps only ephemeral sessions
+    assert seen["all"] == [f"list-{i:02}" for i in range(26, -1, -1)] and seen["more_hidden"]
+    assert seen["paused"] == (["list-04", "list-01"], "2 session(s)")
+    assert seen["game"] == ([f"list-{i:02}" for i in (25, 22, 19, 16, 13, 10, 7)], "7 session(s)")  # 4 is paused
+    assert seen["ephemeral"][1] == "27 session(s)" and seen["durable"] == ([], "0 session(s)")
+    assert not seen["notice"]  # no filter was refused
 
 
 async def test_a_read_token_views_but_cannot_act(console: Service, browser: WebDriver) -> None:
@@ -257,11 +364,18 @@ async def test_the_service_page_shows_the_counts(console: Service, browser: WebD
         sign_in(browser, READER)
         wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#svc-states tr[data-state='PAUSED']"))
         browser.save_screenshot(str(shots / "service.png"))
-        rows = browser.find_elements(By.CSS_SELECTOR, "#svc-states tr[data-state]")
-        return {r.get_attribute("data-state"): r.find_elements(By.TAG_NAME, "td")[1].text for r in rows}
+        found: dict[str, str] = {}
+        for selector, key in (("#svc-states tr", "data-state"), ("#svc-persistence tr", "data-persistence")):
+            for r in browser.find_elements(By.CSS_SELECTOR, selector):
+                found[r.get_attribute(key)] = r.find_elements(By.TAG_NAME, "td")[1].text
+        for r in browser.find_elements(By.CSS_SELECTOR, "#svc-figures tr"):
+            found[r.get_attribute("data-figure")] = r.find_elements(By.TAG_NAME, "td")[1].text
+        return found
 
     counts = await in_browser(figures)
     assert counts["ACTIVE"] == "2" and counts["PAUSED"] == "1"
+    assert counts["EPHEMERAL"] == "3" and "DURABLE" not in counts
+    assert counts["store"] == "memory" and counts["graph unreachable"] == "0s"
 
 
 def _alert(driver: WebDriver) -> Any:

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 import pytest
 
 from sessiond.store.durable import DurableStore
+from sessiond.store.durable_gate import GraphGate
 from sessiond.store.memory import MemoryStore
 from sessiond.store.protocols import SessionStore
 from sessiond.store.redis import RedisStore
@@ -49,6 +50,9 @@ async def redis_cluster_store(request: pytest.FixtureRequest) -> SessionStore:
     return RedisStore.from_url(cluster.url, cluster=True, history=HISTORY, event_retention=EVENT_RETENTION)
 
 
+PATIENT_GRAPH_CALL = 10.0  # seconds
+
+
 async def durable_store(request: pytest.FixtureRequest) -> SessionStore:
     server: RedisServer = request.getfixturevalue("redis_server")
     neo4j: Neo4jServer = request.getfixturevalue("neo4j_server")
@@ -57,8 +61,11 @@ async def durable_store(request: pytest.FixtureRequest) -> SessionStore:
     graph = connect(neo4j)
     await wipe(graph)
     hot = RedisStore.from_url(server.url, history=HISTORY, event_retention=EVENT_RETENTION, outbox=True)
-    # A projector that polls often, so the graph catches up within the tests' calls.
-    store = DurableStore(hot, graph, history=HISTORY, projector_options=PROJECTOR)
+    # A projector that polls often, so the graph catches up within the tests' calls; a
+    # patient gate, since the contract is what the store answers, not how fast Neo4j does
+    # on a loaded machine (the fail-fast bound is tests/integration/test_neo4j_outage.py's).
+    gate = GraphGate(graph.ping, call_timeout=PATIENT_GRAPH_CALL)
+    store = DurableStore(hot, graph, history=HISTORY, projector_options=PROJECTOR, gate=gate)
     await store.start()
     return store
 

@@ -13,7 +13,10 @@
    is in the graph exactly once.
 5. ``sessiond migrate`` twice: the second run applies and changes nothing; ``sessiond serve``
    with a wrong Neo4j password stops with a clear message.
-6. A replica started while Neo4j is down serves, and its projection catches up once Neo4j
+6. Persistence per session: an EPHEMERAL session leaves nothing in the graph and is gone
+   after FLUSHALL, while a DURABLE one (the default) comes back; GetSession tells how far
+   the graph has a durable session.
+7. A replica started while Neo4j is down serves, and its projection catches up once Neo4j
    is up (within the outage test of 4, which already pays for stopping Neo4j).
 
 The services run in-process (``sessiond.server.Service``), the CLI as ``python -m sessiond``.
@@ -148,11 +151,12 @@ async def play(
 
 def settled(session: pb.Session) -> pb.Session:
     """The session without what a restore, a resume (or time) changes: lifecycle state,
-    etag, times and the id of the newest event."""
+    etag, times, the id of the newest event and how far the graph has it."""
     copy = pb.Session()
     copy.CopyFrom(session)
     for name in ("state", "etag", "update_time", "last_activity_time", "expire_time", "last_event_id"):
         copy.ClearField(name)
+    copy.persistence.ClearField("graph")
     return copy
 
 
@@ -247,6 +251,58 @@ async def test_after_redis_lost_everything_each_way_back_restores_the_session_fr
         durable_profile = await clean.profile("solo")
         assert durable_profile is not None and durable_profile.revision == revision(changed.etag)
         assert durable_profile.display_name == "Solo Three"
+
+
+async def test_an_ephemeral_session_never_reaches_the_graph_and_a_durable_one_comes_back_after_flushall(
+    clean: GraphStore, start_service: StartService, redis_server: RedisServer
+) -> None:
+    service = await start_service()
+    async with client_of(service) as client:
+        kept = await client.create_session(session_id="kept", options=["x", "y"])
+        assert kept.settings.persistence == pb.SessionSettings.DURABLE  # the default with a graph
+        assert kept.persistence.store == "redis+neo4j" and kept.persistence.kind == pb.SessionSettings.DURABLE
+        lobby = await client.create_session(session_id="lobby", options=["x", "y"], persistence="EPHEMERAL")
+        assert lobby.persistence.kind == pb.SessionSettings.EPHEMERAL
+        await play(client, "kept", ["ann"], 2, {"hp": 3})
+        await play(client, "lobby", ["lobbyist"], 2, {"hp": 4})
+        await client.update_session_state("lobby", {"gone": "soon"})
+
+        stats = await caught_up(client)
+        by_kind = {c.persistence: c.count for c in stats.sessions_by_persistence}
+        assert by_kind == {pb.SessionSettings.DURABLE: 1, pb.SessionSettings.EPHEMERAL: 1}
+        listed = await client.list_sessions(filter="persistence=EPHEMERAL")
+        assert [s.session_id for s in listed.sessions] == ["lobby"]
+        hot = await client.get_session("kept")
+        assert hot.persistence.graph.pending_facts == 0
+        assert hot.persistence.graph.projected_event_id == hot.last_event_id > 0
+        assert not (await client.get_session("lobby")).persistence.HasField("graph")
+
+        # Nothing of the ephemeral session (nor of its only player) is in the graph; the durable one is.
+        mentions = """MATCH (n) WHERE any(k IN keys(n) WHERE n[k] IS :: STRING AND
+                      (n[k] STARTS WITH $sid OR n[k] = $player)) RETURN count(n) AS n"""
+        assert await query(clean, mentions, sid="lobby", player="lobbyist") == [{"n": 0}]
+        assert await query(clean, mentions, sid="kept", player="ann") != [{"n": 0}]
+        turns = "MATCH (:Session {session_id: $sid})-[:HAS_TURN]->(t:Turn) RETURN count(t) AS n"
+        assert await query(clean, turns, sid="kept") == [{"n": 2}]
+
+        with redis_server.client() as admin:
+            admin.flushall()
+        back = await client.get_session("kept")
+        assert back.state == pb.Session.PAUSED and settled(back) == settled(hot)
+        assert back.persistence.kind == pb.SessionSettings.DURABLE
+        with pytest.raises(NotFound):
+            await client.get_session("lobby")
+        again = await client.create_session(session_id="lobby", persistence="EPHEMERAL")  # its id is free again
+        assert again.turn_number == 1
+
+        # A change not projected yet shows: the graph has the session as of the event before it.
+        await caught_up(client)
+        before = (await client.get_session("kept")).last_event_id
+        durable(service).projector.stop()
+        await client.update_session_state("kept", {"hp": 2})
+        behind = await client.get_session("kept")
+        assert behind.last_event_id == before + 1
+        assert behind.persistence.graph.pending_facts >= 1 and behind.persistence.graph.projected_event_id == before
 
 
 async def test_a_deleted_session_is_not_restored_while_its_delete_is_on_the_way_to_the_graph(

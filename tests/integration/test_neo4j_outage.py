@@ -2,13 +2,16 @@
 Neo4j 5.26 (tests/neo4j_fixtures.py) and the real service in-process, no mocks.
 
 1. The id registry (Redis alone): an id stays taken once its session's hot keys expired or
-   were evicted (the graph still holds it), a caller's delete frees it, a restore keeps it.
+   were evicted (the graph still holds it), a caller's delete frees it, a restore keeps it;
+   an EPHEMERAL session never takes one.
 2. Neo4j stopped for 30 s under steady mixed traffic, creates with chosen and generated
    ids among it: no call ends DEADLINE_EXCEEDED, every traffic call succeeds, ids that only
    the graph holds (one registered at its create, one older than the registry and
    backfilled from the graph) are refused ALREADY_EXISTS, what needs the graph fails
-   UNAVAILABLE naming Neo4j, readiness stays SERVING while the graph's own health name
-   goes NOT_SERVING, the stats show how long the graph has been unreachable; afterwards
+   UNAVAILABLE naming Neo4j even under a 1 s deadline, the dashboard names its graph parts
+   in incomplete_parts, readiness stays SERVING while the graph's own health name
+   goes NOT_SERVING, the stats and the metrics show the pending facts and how long the graph
+   has been unreachable; afterwards
    every acknowledged fact is in the graph exactly once. The figures (calls by status per
    phase, drain time) are printed (``pytest -s``).
 """
@@ -28,6 +31,7 @@ from grpc_health.v1 import health_pb2
 from sessiond_client import AlreadyExists, RetryPolicy, SessionClient, SessiondError, pb
 
 from sessiond.core.errors import SessionExists
+from sessiond.core.models import Persistence
 from sessiond.server import GRAPH_HEALTH_NAME, SERVICE_NAME
 from sessiond.store.neo4j import GraphStore
 from sessiond.store.redis import RedisStore
@@ -50,6 +54,7 @@ from tests.redis_server import RedisServer
 pytestmark = [pytest.mark.redis]
 
 CALLER_DEADLINE = 5.0  # seconds: the issue's callers gave up after this
+FAST = 1.0  # seconds: the deadline within which what needs the graph must fail UNAVAILABLE
 WAIT = 60.0  # seconds a poll waits at most (a bound, not a latency figure)
 SERVING, NOT_SERVING = health_pb2.HealthCheckResponse.SERVING, health_pb2.HealthCheckResponse.NOT_SERVING
 
@@ -80,6 +85,21 @@ async def test_an_id_stays_taken_after_expiry_or_eviction_and_a_delete_frees_it(
     assert not await store.registry.taken("deleted")
     await created(store, "deleted")
     assert await store.registry.taken("deleted")
+
+
+async def test_an_ephemeral_session_never_takes_its_id_but_finds_it_free_first(store: RedisStore) -> None:
+    """The graph never holds an EPHEMERAL session, so its id is free again once Redis lets
+    it go; and it cannot take an id a durable session only the graph holds has taken."""
+    await created(store, "lobby", persistence=Persistence.EPHEMERAL)
+    assert not await store.registry.taken("lobby")
+    with pytest.raises(SessionExists):
+        await created(store, "lobby", persistence=Persistence.EPHEMERAL)  # while Redis holds it
+    await store.evict("lobby")
+    await created(store, "lobby", persistence=Persistence.EPHEMERAL)
+    await created(store, "kept")  # DURABLE
+    await store.evict("kept")
+    with pytest.raises(SessionExists):
+        await created(store, "kept", persistence=Persistence.EPHEMERAL)
 
 
 async def test_a_restore_takes_its_own_id_and_the_backfill_skips_an_id_whose_delete_is_on_its_way(
@@ -215,14 +235,17 @@ async def test_a_neo4j_outage_never_stalls_the_hot_path(
         await asyncio.to_thread(neo4j_server.stop)
         down_at = time.monotonic()
         try:
-            # At once, before any probe noticed: a cold read fails fast, taken ids are refused.
-            await unavailable_naming_neo4j(client.get_session("cold-new"))
+            # At once, before any probe noticed: a cold read fails fast (within a caller's 1 s
+            # deadline, as UNAVAILABLE, not DEADLINE_EXCEEDED), taken ids are refused.
+            await unavailable_naming_neo4j(client.get_session("cold-new", timeout=FAST))
             for sid in cold:
                 await refused_as_taken(client, sid)
             await until(lambda: _is(health(service, GRAPH_HEALTH_NAME), NOT_SERVING), "graph health NOT_SERVING")
             assert await health(service, SERVICE_NAME) == SERVING  # readiness follows Redis only
-            await unavailable_naming_neo4j(client.get_session("cold-old"))
-            await unavailable_naming_neo4j(client.list_turns("cold-new"))
+            await unavailable_naming_neo4j(client.get_session("cold-old", timeout=FAST))
+            await unavailable_naming_neo4j(client.list_turns("cold-new", timeout=FAST))
+            board = await client.get_player_dashboard("dash-player", timeout=FAST)
+            assert {"sessions", "companions"} <= set(board.incomplete_parts), board
             writes_at = traffic.writes
             await asyncio.sleep(max(0.0, OUTAGE - (time.monotonic() - down_at)))  # the outage itself
             assert traffic.writes > writes_at + 100
@@ -231,6 +254,10 @@ async def test_a_neo4j_outage_never_stalls_the_hot_path(
             stats = await client.get_service_stats()
             assert stats.outbox_pending > 0
             assert stats.graph_unreachable.ToTimedelta().total_seconds() > OUTAGE / 2, stats
+            service.metrics.update(await service.manager.stats())  # what the metrics refresher does
+            gauge = service.metrics.registry.get_sample_value
+            assert (gauge("sessiond_outbox_pending") or 0) > 0
+            assert (gauge("sessiond_graph_unreachable_seconds") or 0) > OUTAGE / 2
         finally:
             phases.phase = "after"
             await asyncio.to_thread(neo4j_server.start)
@@ -243,6 +270,9 @@ async def test_a_neo4j_outage_never_stalls_the_hot_path(
         await writing
         assert traffic.failures == [], traffic.failures[:5]
         assert (await client.get_service_stats()).graph_unreachable.ToTimedelta().total_seconds() == 0
+        await until(lambda: _complete_dashboard(client, "dash-player"), "a complete dashboard once Neo4j is back")
+        service.metrics.update(await service.manager.stats())
+        assert service.metrics.registry.get_sample_value("sessiond_graph_unreachable_seconds") == 0
 
         outage = phases.by_status("outage")
         print(f"\ncalls by status: before {phases.by_status('before')}, outage {outage}, after")
@@ -261,6 +291,10 @@ async def test_a_neo4j_outage_never_stalls_the_hot_path(
         traffic.stop()
         await asyncio.gather(writing, return_exceptions=True)
         await client.close()
+
+
+async def _complete_dashboard(client: SessionClient, player_id: str) -> bool:
+    return not (await client.get_player_dashboard(player_id)).incomplete_parts
 
 
 async def _is(status: Awaitable[int], expected: int) -> bool:

@@ -185,9 +185,9 @@ async def test_every_kind_of_change_appends_its_facts(store: RedisStore, admin: 
     await store.delete("s1")
     assert await outbox_facts(admin, outbox) == [
         facts.session_fact(made),
-        facts.session_fact(bumped),
-        *facts.facts_of_commit(resolved, turn, None),
-        *facts.facts_of_commit(summarised, None, summary_turn),
+        facts.session_fact(bumped, after_event_id=made.last_event_id),
+        *facts.facts_of_commit(resolved, turn, None, after_event_id=bumped.last_event_id),
+        *facts.facts_of_commit(summarised, None, summary_turn, after_event_id=resolved.last_event_id),
         facts.deleted_fact("s1", made.create_time),
     ]
 
@@ -272,7 +272,8 @@ async def test_racing_replicas_append_exactly_one_session_fact_per_revision(
     await asyncio.gather(*(store.mutate("s1", bump()) for store in (a, b) * 25))
     found = await outbox_facts(admin, a.keys.session("s1").outbox)
     assert revisions(found, "s1") == list(range(1, 52))
-    assert found[-1] == facts.session_fact(await b.get("s1"))
+    final = await b.get("s1")
+    assert found[-1] == facts.session_fact(final, after_event_id=final.last_event_id - 1)  # a bump appends one event
 
 
 async def test_on_a_cluster_changes_append_their_facts_and_are_projected(redis_cluster: RedisClusterServers) -> None:

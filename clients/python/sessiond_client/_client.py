@@ -167,6 +167,7 @@ class SessionClient:
         tie_break_seed: int | None = None,
         idle_ttl_seconds: float | None = None,
         max_players: int | None = None,
+        persistence: pb.SessionSettings.Persistence | str | None = None,
         request_id: str | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -191,6 +192,8 @@ class SessionClient:
             tie_break_seed: Seed of SEEDED_RANDOM draws.
             idle_ttl_seconds: Idle time after which the session expires.
             max_players: Roster limit.
+            persistence: ``pb.SessionSettings.DURABLE`` (projected into the
+                graph; redis+neo4j only) or ``EPHEMERAL``, or its name.
             request_id: Makes the call safe to repeat: a retry with the same
                 id returns the session the first call created. One is
                 generated when None, so the client's own retries are safe.
@@ -212,6 +215,7 @@ class SessionClient:
             tie_break_seed=tie_break_seed,
             idle_ttl=seconds_to_timedelta(idle_ttl_seconds),
             max_players=max_players,
+            persistence=persistence,
         )
         session = pb.Session(
             game_id=game_id,

@@ -43,6 +43,7 @@ from sessiond_client._proto.sessiond.v1.resources_pb2 import (
     PrivacySettings,
     Session,
     SessionEvent,
+    SessionPersistence,
     SessionSettings,
     StateChanged,
     StatusChanged,
@@ -95,6 +96,7 @@ __all__ = [
     "OptionTally",
     "Player",
     "Session",
+    "SessionPersistence",
     "SessionSettings",
     "Turn",
     # Values of ActivityTier (top-level in the proto, so module-level here too)

@@ -43,12 +43,8 @@ function text(el, value) { el.textContent = value === undefined || value === nul
 function cell(row, value) { text(row.insertCell(), value); }
 function when(stamp) { return stamp ? new Date(stamp).toLocaleTimeString() : ""; }
 function secondsOf(duration) { return duration ? parseFloat(duration) : 0; }
-function persistenceOf(session) {
-  const kind = session.persistence && session.persistence.kind
-    ? session.persistence.kind
-    : (whoami && whoami.store.includes("neo4j") ? "DURABLE" : "EPHEMERAL");
-  return kind.replace("PERSISTENCE_", "");
-}
+// As the session says (Session.persistence.kind): DURABLE or EPHEMERAL.
+function persistenceOf(session) { return (session.persistence && session.persistence.kind) || ""; }
 function persistenceIcon(kind) {
   const span = document.createElement("span");
   span.className = "persist";
@@ -56,6 +52,17 @@ function persistenceIcon(kind) {
   span.textContent = kind === "DURABLE" ? "\u{1F5C4}" : "\u26A1";
   span.dataset.persistence = kind;
   return span;
+}
+// "durable (redis+neo4j), in the graph up to event #12, 2 facts pending"
+function persistenceText(session) {
+  const p = session.persistence || {};
+  const parts = [`${persistenceOf(session).toLowerCase()} (${p.store || "?"})`];
+  if (p.graph) {
+    const pending = Number(p.graph.pending_facts);
+    parts.push(`in the graph up to event #${p.graph.projected_event_id}`);
+    parts.push(pending ? `${pending} fact(s) pending` : "caught up");
+  }
+  return parts.join(", ");
 }
 
 // --- live events (server-sent events over fetch, so the token goes in a header) ---------
@@ -176,7 +183,7 @@ async function sessionPage(sessionId) {
     text($("s-id"), session.session_id);
     text($("s-status"), session.state);
     text($("s-turn"), session.turn_number);
-    $("s-persistence").replaceChildren(persistenceIcon(persistenceOf(session)), " " + persistenceOf(session).toLowerCase());
+    $("s-persistence").replaceChildren(persistenceIcon(persistenceOf(session)), " " + persistenceText(session));
     text($("s-version"), session.state_version);
     text($("s-state"), JSON.stringify(session.session_state, null, 2));
     const open = session.window && session.window.deadline;
@@ -323,10 +330,12 @@ async function servicePage() {
         cell(tr, row.state);
         cell(tr, row.count);
       }
-      for (const row of s.sessions_by_persistence || []) {
-        const tr = states.insertRow();
+      const kinds = document.querySelector("#svc-persistence tbody");
+      kinds.replaceChildren();
+      for (const row of s.sessions_by_persistence) {
+        const tr = kinds.insertRow();
         tr.dataset.persistence = row.persistence;
-        cell(tr, row.persistence);
+        tr.insertCell().append(persistenceIcon(row.persistence), " " + row.persistence);
         cell(tr, row.count);
       }
       const figures = document.querySelector("#svc-figures tbody");
@@ -335,6 +344,7 @@ async function servicePage() {
         ["players", s.player_count], ["open windows", s.open_windows], ["watchers", s.watchers],
         ["store", s.store], ["version", s.version], ["outbox pending", s.outbox_pending],
         ["outbox lag", s.outbox_lag || "0s"], ["outbox parked", s.outbox_parked],
+        ["graph unreachable", s.graph_unreachable || "0s"],
       ];
       for (const [name, value] of lines) {
         const tr = figures.insertRow();

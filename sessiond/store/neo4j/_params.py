@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sessiond.core import codec, facts
-from sessiond.core.models import Session, Turn
+from sessiond.core.models import Persistence, Session, Turn
 from sessiond.store.neo4j._failures import PermanentFactError
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -55,7 +55,7 @@ def turn_key(session_id: str, turn_number: int) -> str:
 
 
 def _session(fact: Mapping[str, Any]) -> dict[str, Any]:
-    s = codec.session_from_dict(fact["session"])
+    s = codec.session_from_dict(fact["session"], legacy=Persistence.DURABLE)
     _require_id("session_id", fact["session_id"], s.session_id)
     _require_int("revision", fact["revision"], s.revision)
     for name in ("create_time", "update_time"):

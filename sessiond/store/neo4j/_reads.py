@@ -17,7 +17,7 @@ from neo4j import AsyncDriver, Record, RoutingControl
 from neo4j.exceptions import DriverError, Neo4jError
 
 from sessiond.core import codec
-from sessiond.core.models import PlayerProfile, Session, Turn
+from sessiond.core.models import Persistence, PlayerProfile, Session, Turn
 from sessiond.store.neo4j._failures import is_permanent, unavailable
 
 DEFAULT_HISTORY = 50
@@ -163,7 +163,7 @@ class GraphReads:
 
 
 def _session(record: str) -> Session:
-    return codec.session_from_dict(json.loads(record))
+    return codec.session_from_dict(json.loads(record), legacy=Persistence.DURABLE)
 
 
 def _turn(props: dict[str, Any]) -> Turn:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 
-from sessiond.core.models import LINKED_IDS, Session
+from sessiond.core.models import LINKED_IDS, Persistence, Session
 from sessiond.core.paging import SessionKey, newest_first
 from sessiond.store._bookkeeping import tally
 from sessiond.store.protocols import DueWindow, SessionQuery, StoreStats
@@ -19,8 +19,17 @@ from sessiond.store.redis._keys import Keys
 
 
 class Listing:
-    def __init__(self, client: Client, keys: Keys, indexes: Indexes, clock: Callable[[], Awaitable[float]]) -> None:
+    def __init__(
+        self,
+        client: Client,
+        keys: Keys,
+        indexes: Indexes,
+        clock: Callable[[], Awaitable[float]],
+        legacy: Persistence,
+    ) -> None:
+        """``legacy``: the persistence of records older than the field (see codec)."""
         self._client = client
+        self._legacy = legacy
         self._keys = keys
         self._indexes = indexes
         self._clock = clock
@@ -35,12 +44,12 @@ class Listing:
             live = [k for k, ok in zip(keys, alive, strict=True) if ok]
             page = [k.session_id for k in live if after is None or k < after][: max(0, limit)]
             records = await self.get_many(page)
-            return [rc.decode_session(r) for r in records if r is not None], len(live)
+            return [rc.decode_session(r, self._legacy) for r in records if r is not None], len(live)
         needles = _needles(query)
         found: list[Session] = []
         for _, raw in await self.fetch(await self._candidates(query)):
             plain = rc.unpack(raw)
-            if all(n in plain for n in needles) and query.matches(s := rc.decode_session(plain)):
+            if all(n in plain for n in needles) and query.matches(s := rc.decode_session(plain, self._legacy)):
                 found.append(s)
         return newest_first(found, after, limit), len(found)
 
@@ -58,7 +67,7 @@ class Listing:
         due: list[DueWindow] = []
         for sid, raw in await self.fetch(list(scores), now):
             score = scores[sid]
-            window = rc.decode_session(raw).window
+            window = rc.decode_session(raw, self._legacy).window
             if window is None:
                 if score <= now:  # a future score may be the intent of a window opening right now
                     await self._indexes.drop_deadline(sid, score)
@@ -74,7 +83,7 @@ class Listing:
         ids = await self._indexes.expiring_until(until)
         for start in range(0, len(ids), BATCH):
             for sid, raw in await self.fetch(ids[start : start + BATCH]):
-                expire_time = rc.decode_session(raw).expire_time
+                expire_time = rc.decode_session(raw, self._legacy).expire_time
                 if expire_time <= until:
                     idle.append(sid)
                 else:  # the score was a stale lower bound: raise it
@@ -84,7 +93,8 @@ class Listing:
         return idle[: max(0, limit)]
 
     async def stats(self) -> StoreStats:
-        return tally(rc.decode_session(raw) for _, raw in await self.fetch(await self._indexes.newest_first()))
+        records = await self.fetch(await self._indexes.newest_first())
+        return tally(rc.decode_session(raw, self._legacy) for _, raw in records)
 
     async def count_alive(self) -> int:
         """Sessions whose record exists: the exact count, needed only near the limit."""

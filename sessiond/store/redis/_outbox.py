@@ -66,9 +66,10 @@ class OutboxLog:
         packed = [rc.pack(rc.dumps(fact), self._compress) for fact in facts()]
         return [len(packed), *packed]
 
-    async def mark(self, outbox: str) -> None:
-        """Index ``outbox`` as dirty (a writer calls it before and after its commit)."""
-        if self.enabled:
+    async def mark(self, outbox: str, *, durable: bool = True) -> None:
+        """Index ``outbox`` as dirty (a writer calls it before and after its commit);
+        not for a change with no facts (an EPHEMERAL session's)."""
+        if self.enabled and durable:
             await self._index(outbox)
 
     # The projector's OutboxSource
@@ -136,6 +137,22 @@ class OutboxLog:
             entries = await self._client.xrange(outbox) or []
         decoded = (_entry(entry_id, fields) for entry_id, fields in entries)
         return [e.fact for e in decoded if e.fact is not None]
+
+    async def backlog(self, outboxes: Sequence[str]) -> list[tuple[int, Fact | None]]:
+        """For each of ``outboxes``: how many facts wait in it, and the oldest of them
+        (None when none does, or it does not decode)."""
+        if not outboxes:
+            return []
+        with unavailable_on_failure():
+            pipe = self._client.pipeline(transaction=False)
+            for key in outboxes:
+                pipe.xlen(key)
+                pipe.xrange(key, count=1)
+            replies = await pipe.execute()
+        return [
+            (int(length), _entry(*first[0]).fact if first else None)
+            for length, first in zip(replies[::2], replies[1::2], strict=True)
+        ]
 
     async def stats(self) -> OutboxStats:
         """Pending facts (summed over at most STATS_SAMPLE outboxes, extrapolated beyond),

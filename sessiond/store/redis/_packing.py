@@ -23,7 +23,7 @@ from typing import Any
 
 from sessiond.core import codec
 from sessiond.core.events import EventPayload
-from sessiond.core.models import Event, Session, Turn
+from sessiond.core.models import Event, Persistence, Session, Turn
 
 # Field names of one stream entry (short: they are stored in every stream node).
 KIND = b"k"
@@ -86,8 +86,9 @@ def encode_session(session: Session, compress: bool = True) -> bytes:
     return pack(dumps(codec.session_to_dict(session)), compress)
 
 
-def decode_session(stored: bytes) -> Session:
-    return codec.session_from_dict(json.loads(unpack(stored)))
+def decode_session(stored: bytes, legacy: Persistence) -> Session:
+    """``legacy``: the persistence of a record older than the field (see codec)."""
+    return codec.session_from_dict(json.loads(unpack(stored)), legacy=legacy)
 
 
 def encode_turn(turn: Turn, compress: bool = True) -> bytes:

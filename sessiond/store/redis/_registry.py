@@ -4,7 +4,8 @@ Invariant: while ``complete`` holds, an id is taken exactly when its ``taken`` k
 (``<prefix>:{<session_id>}:taken``, no TTL, in the session's slot). CREATE refuses a taken
 id and takes it in the same script that writes the record; a caller's delete frees it in
 the DELETE script; a restore takes it; expiry and the janitor's eviction leave it, since
-the graph still holds the session. So a create with a caller-chosen id is refused
+the graph still holds the session. An EPHEMERAL session never takes its id (it is checked
+free, nothing more): the graph never holds it. So a create with a caller-chosen id is refused
 ALREADY_EXISTS, or succeeds, while Neo4j is down.
 
 Sessions older than the registry (or every session, after Redis lost its data) are only
@@ -22,7 +23,7 @@ from sessiond.store.redis._client import Client, unavailable_on_failure
 from sessiond.store.redis._keys import Keys
 from sessiond.store.redis._scripts import Scripts
 
-NEW, RESTORE, OFF = "new", "restore", ""  # CREATE's registry modes (see _scripts)
+NEW, CHECK, RESTORE, OFF = "new", "check", "restore", ""  # CREATE's registry modes (see _scripts)
 
 
 class IdRegistry:
@@ -34,11 +35,15 @@ class IdRegistry:
         self._keys = keys
         self.enabled = enabled
 
-    def create_mode(self, *, restoring: bool) -> str:
-        """CREATE's registry mode: a restore takes the id its own session already holds."""
+    def create_mode(self, *, restoring: bool, durable: bool = True) -> str:
+        """CREATE's registry mode: a restore takes the id its own session already holds; an
+        EPHEMERAL session must find its id free but does not take it (the graph never
+        holds it, so the id is free again once Redis lets the session go)."""
         if not self.enabled:
             return OFF
-        return RESTORE if restoring else NEW
+        if restoring:
+            return RESTORE
+        return NEW if durable else CHECK
 
     def delete_frees(self, *, durable: bool) -> str:
         """DELETE's flag: a caller's delete frees the id, an eviction keeps it."""

@@ -136,17 +136,18 @@ return 1
 
 # KEYS: session, turns, events, outbox, taken. ARGV: record, ttl ms, registry mode, then
 # the facts (n, facts). Registry mode (see _registry): '' off, 'new' the id must not be
-# taken either and becomes taken, 'restore' it becomes taken (it is this session's).
+# taken either and becomes taken, 'check' it must not be taken (and stays free), 'restore'
+# it becomes taken (it is this session's).
 # -> 1 created, 0 the id is taken. Leftovers of an earlier session with this id (a
 # tombstone) must not leak into this one; its outbox stays: its facts (the delete among
 # them) are still to be projected, before this session's.
 CREATE = with_facts("""
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-if ARGV[3] == 'new' and redis.call('EXISTS', KEYS[5]) == 1 then return 0 end
+if (ARGV[3] == 'new' or ARGV[3] == 'check') and redis.call('EXISTS', KEYS[5]) == 1 then return 0 end
 append_facts(KEYS[4], 4)
 redis.call('DEL', KEYS[2], KEYS[3])
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-if ARGV[3] ~= '' then redis.call('SET', KEYS[5], '1') end
+if ARGV[3] == 'new' or ARGV[3] == 'restore' then redis.call('SET', KEYS[5], '1') end
 return 1
 """)
 

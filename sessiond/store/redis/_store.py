@@ -41,12 +41,12 @@ from sessiond.core.errors import (
     Unavailable,
 )
 from sessiond.core.guards import check_etag
-from sessiond.core.models import Event, PlayerProfile, Session, Turn
+from sessiond.core.models import Event, Persistence, PlayerProfile, Session, Turn
 from sessiond.core.paging import SessionKey
 from sessiond.store._backoff import backoff_delay
 from sessiond.store._bookkeeping import stamp_commit
 from sessiond.store._keyed_locks import KeyedLocks
-from sessiond.store.outbox import OutboxStats
+from sessiond.store.outbox import Fact, OutboxStats
 from sessiond.store.protocols import Change, DueWindow, ProfileChange, SessionQuery, StoreStats, T
 from sessiond.store.redis import _packing as rc
 from sessiond.store.redis._client import Client, ConnectOptions, connect, unavailable_on_failure
@@ -58,7 +58,7 @@ from sessiond.store.redis._locks import Leases
 from sessiond.store.redis._outbox import OutboxLog
 from sessiond.store.redis._profiles import Profiles
 from sessiond.store.redis._profiles import encode as encode_profile
-from sessiond.store.redis._registry import NEW, IdRegistry
+from sessiond.store.redis._registry import CHECK, NEW, IdRegistry
 from sessiond.store.redis._requests import RequestIds
 from sessiond.store.redis._scripts import CommitArgs, Scripts
 
@@ -108,7 +108,9 @@ class RedisStore:
         self._keys = Keys(key_prefix)
         self._scripts = Scripts.register(client)
         self._indexes = Indexes(client, self._scripts, self._keys.index, prune_grace)
-        self._listing = Listing(client, self._keys, self._indexes, self.now)
+        # Records older than the persistence field: the redis+neo4j store projected them all.
+        self._legacy = Persistence.DURABLE if outbox else Persistence.EPHEMERAL
+        self._listing = Listing(client, self._keys, self._indexes, self.now, self._legacy)
         self._requests = RequestIds(client, self._scripts, self._keys, request_id_ttl)
         self._events = EventLog(client, self._blocking, self._scripts, self._keys, command_timeout)
         self._notices = EventNotices(self._blocking, self._keys)
@@ -173,6 +175,10 @@ class RedisStore:
         """The ids taken, for the durable store to consult and backfill (see _registry)."""
         return self._registry
 
+    async def outbox_backlog(self, session_ids: Sequence[str]) -> list[tuple[int, Fact | None]]:
+        """Per session: its facts waiting for the projector, and the oldest of them."""
+        return await self._outbox.backlog([self._keys.session(sid).outbox for sid in session_ids])
+
     async def outbox_stats(self) -> OutboxStats:
         """Facts not yet projected, the age of the oldest, and the parked ones."""
         return await self._outbox.stats()
@@ -206,8 +212,8 @@ class RedisStore:
 
     async def _create(self, session: Session, max_sessions: int, *, restoring: bool = False) -> None:
         keys = self._keys.session(session.session_id)
-        mode = self._registry.create_mode(restoring=restoring)
-        if await self._client.exists(*([keys.session, keys.taken] if mode == NEW else [keys.session])):
+        mode = self._registry.create_mode(restoring=restoring, durable=facts.durable(session))
+        if await self._client.exists(*([keys.session, keys.taken] if mode in (NEW, CHECK) else [keys.session])):
             raise SessionExists(session.session_id)
         # Counted, then created: replicas creating at the same moment may pass the limit by
         # a few sessions. The cheap count (index size) is checked exactly only near the limit.
@@ -216,9 +222,9 @@ class RedisStore:
         # Index entries first: a window must never be open without its deadline entry,
         # nor an outbox with facts unlisted.
         await self._indexes.put(session)
-        await self._outbox.mark(keys.outbox)
+        await self._outbox.mark(keys.outbox, durable=facts.durable(session))
         record = rc.encode_session(session, self._compress)
-        fact_args = self._outbox.args(lambda: [facts.session_fact(session)])
+        fact_args = self._outbox.args(lambda: facts.facts_of_create(session))
         created = await self._scripts.create(
             keys=keys.with_registry, args=[record, self._ttl_ms(session), mode, *fact_args]
         )
@@ -230,7 +236,8 @@ class RedisStore:
                 await self._indexes.drop_values(session, winner)
             raise SessionExists(session.session_id)
         await self._indexes.put(session)  # again: a reader may have pruned them before the record existed
-        await self._outbox.mark(keys.outbox)  # again: a projector may have found it empty before the commit
+        # again: a projector may have found it empty before the commit
+        await self._outbox.mark(keys.outbox, durable=facts.durable(session))
 
     async def restore(self, session: Session, turns: Sequence[Turn]) -> bool:
         """Put back a session read from the durable store (cold restore) with its newest
@@ -283,7 +290,7 @@ class RedisStore:
 
     async def _get_or_none(self, session_id: str) -> Session | None:
         raw = await self._client.get(self._keys.session(session_id).session)
-        return rc.decode_session(rc.as_bytes(raw)) if raw is not None else None
+        return rc.decode_session(rc.as_bytes(raw), self._legacy) if raw is not None else None
 
     async def evict(self, session_id: str, etag: str = "") -> None:
         """Free the session's keys without telling the durable store it is gone."""
@@ -300,18 +307,18 @@ class RedisStore:
                     if reply is None:
                         raise SessionNotFound(session_id)
                     raw = rc.as_bytes(reply)
-                    session = rc.decode_session(raw)
+                    session = rc.decode_session(raw, self._legacy)
                     check_etag(session, etag)  # then delete only if it is still the session checked
-                    await self._outbox.mark(keys.outbox)
-                    # create_time tells this incarnation from a later one under the same id.
-                    gone = facts.deleted_fact(session_id, session.create_time)
-                    fact_args = self._outbox.args(lambda: [gone] if durable else [])  # noqa: B023 - called right here
+                    await self._outbox.mark(keys.outbox, durable=facts.durable(session))
+                    # create_time in the fact tells this incarnation from a later one under the same id.
+                    gone = facts.facts_of_delete(session) if durable else []
+                    fact_args = self._outbox.args(lambda: gone)  # noqa: B023 - called right here
                     args = [_digest(raw), TOMBSTONE_TTL_MS, self._registry.delete_frees(durable=durable), *fact_args]
                     outcome = await self._scripts.delete(keys=keys.with_registry, args=args)
                     if outcome == GONE:
                         raise SessionNotFound(session_id)
                     if outcome == COMMITTED:
-                        await self._outbox.mark(keys.outbox)
+                        await self._outbox.mark(keys.outbox, durable=facts.durable(session))
                         break
                     await _backoff(attempt)
                 else:
@@ -349,7 +356,7 @@ class RedisStore:
             if reply[3] is None:
                 raise TurnNotFound(session_id, turn_number)
             turn = rc.decode_turn(rc.as_bytes(reply[3]))
-        before = rc.decode_session(raw)
+        before = rc.decode_session(raw, self._legacy)
         session = before.clone()
         mutation, result = change(session, turn, now)
         if not mutation.changed:
@@ -359,7 +366,7 @@ class RedisStore:
         if opened is not None:
             await self._indexes.set_deadline(session_id, opened)  # intent first: never an open window unindexed
         await self._indexes.add_values(before, session)
-        await self._outbox.mark(keys.outbox)
+        await self._outbox.mark(keys.outbox, durable=facts.durable(session))
         args = self._commit_args(raw, session, now, events, mutation.new_turn, mutation.updated_turn)
         outcome = await self._scripts.commit(keys=keys.with_outbox, args=args)
         if outcome == GONE:
@@ -368,7 +375,8 @@ class RedisStore:
             raise SessionNotFound(session_id)
         if outcome not in (COMMITTED, REPLAYED):
             return None
-        await self._outbox.mark(keys.outbox)  # again: a projector may have found it empty before the commit
+        # again: a projector may have found it empty before the commit
+        await self._outbox.mark(keys.outbox, durable=facts.durable(session))
         if opened is not None:
             await self._indexes.set_deadline(session_id, opened)  # again: a sweep may have dropped the intent
         elif closed is not None:
@@ -388,6 +396,7 @@ class RedisStore:
         def turn_slot(turn: Turn | None) -> tuple[str, bytes] | None:
             return (str(turn.turn_number), rc.encode_turn(turn, self._compress)) if turn is not None else None
 
+        after = session.last_event_id - len(events)  # the session's last event id before this change
         return CommitArgs(
             read_digest=_digest(raw),
             record=rc.encode_session(session, self._compress),
@@ -400,7 +409,9 @@ class RedisStore:
             ],
             new_turn=turn_slot(new_turn),
             updated_turn=turn_slot(updated_turn),
-            facts=self._outbox.args(lambda: facts.facts_of_commit(session, new_turn, updated_turn)),
+            facts=self._outbox.args(
+                lambda: facts.facts_of_commit(session, new_turn, updated_turn, after_event_id=after)
+            ),
         ).argv()
 
     def _ttl_ms(self, session: Session) -> int:

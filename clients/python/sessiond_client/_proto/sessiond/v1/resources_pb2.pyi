@@ -95,12 +95,12 @@ class Session(_message.Message):
 class SessionPersistence(_message.Message):
     __slots__ = ("store", "kind", "graph")
     class GraphProgress(_message.Message):
-        __slots__ = ("projected_event_id", "pending_changes")
+        __slots__ = ("projected_event_id", "pending_facts")
         PROJECTED_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
-        PENDING_CHANGES_FIELD_NUMBER: _ClassVar[int]
+        PENDING_FACTS_FIELD_NUMBER: _ClassVar[int]
         projected_event_id: int
-        pending_changes: int
-        def __init__(self, projected_event_id: _Optional[int] = ..., pending_changes: _Optional[int] = ...) -> None: ...
+        pending_facts: int
+        def __init__(self, projected_event_id: _Optional[int] = ..., pending_facts: _Optional[int] = ...) -> None: ...
     STORE_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     GRAPH_FIELD_NUMBER: _ClassVar[int]
