@@ -2,6 +2,7 @@
 
 Atomicity comes from asyncio itself: a change runs on a clone of the session with
 no await between reading and committing, so no other task can interleave.
+Snapshots are written by a forked child (store/snapshot.py), so they never pause serving.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
+
+import structlog
 
 from sessiond.core import codec
 from sessiond.core.errors import (
@@ -26,8 +30,12 @@ from sessiond.core.errors import (
 from sessiond.core.guards import check_etag
 from sessiond.core.models import Event, PlayerProfile, Session, SessionStatus, Turn
 from sessiond.core.paging import SessionKey, newest_first
+from sessiond.periodic import Loops, periodic
+from sessiond.store import snapshot
 from sessiond.store.notices import ChangeNotices
 from sessiond.store.protocols import Change, DueWindow, ProfileChange, SessionQuery, StoreStats, T
+
+log = structlog.get_logger("sessiond")
 
 SNAPSHOT_FORMAT = 1
 
@@ -55,7 +63,11 @@ class MemoryStore:
         history: int = 50,
         event_retention: int = 1000,
         request_id_ttl: float = 24 * 3600.0,
+        snapshot_path: Path | None = None,
+        snapshot_interval: float = 30.0,
     ) -> None:
+        """With ``snapshot_path``, ``start`` loads that file and ``close`` writes it, as do
+        periodic snapshots every ``snapshot_interval`` seconds in between."""
         self._clock = clock
         self._notices = ChangeNotices()
         self._history = history
@@ -65,6 +77,9 @@ class MemoryStore:
         self._requests: dict[str, tuple[str, float]] = {}  # request id -> (session id, expiry)
         self._profiles: dict[str, PlayerProfile] = {}
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}  # name -> (lock, holders + waiters)
+        self._snapshots = snapshot.SnapshotWriter(snapshot_path, self.dump) if snapshot_path else None
+        self._snapshot_interval = snapshot_interval
+        self._loops = Loops("memory-store")
 
     async def now(self) -> float:
         return self._clock()
@@ -224,10 +239,28 @@ class MemoryStore:
     async def ping(self) -> None:
         return None
 
-    async def close(self) -> None:
-        return None
+    async def start(self) -> None:
+        """Load the snapshot file, if any, then write one every ``snapshot_interval``."""
+        if self._snapshots is None:
+            return
+        data = snapshot.read(self._snapshots.path)
+        if data is not None:
+            count = self.load(data)
+            log.info("snapshot loaded", path=str(self._snapshots.path), sessions=count)
+        self._loops.start({"snapshots": periodic(self._snapshot_interval, self.save_snapshot, "snapshot")})
 
-    # Snapshots: the whole store as one JSON-ready dict, taken between two awaits.
+    async def close(self) -> None:
+        """Stop the periodic snapshots and write the last one."""
+        await self._loops.stop()
+        if self._snapshots is not None:
+            await self.save_snapshot()
+
+    async def save_snapshot(self) -> None:
+        if self._snapshots is not None:
+            size = await self._snapshots.save()
+            log.info("snapshot written", path=str(self._snapshots.path), bytes=size)
+
+    # Snapshots: the whole store as one JSON-ready dict (built in the snapshot writer's child).
 
     def dump(self) -> dict[str, Any]:
         now = self._clock()

@@ -2,12 +2,21 @@
 
 A snapshot holds session state and player profiles, so the file and its temporary
 file are created 0600 whatever the umask.
+
+``write_forked`` writes from a forked child: the fork is taken between two awaits, so
+the child's copy-on-write memory is a consistent picture of the store, and building
+and encoding it there costs the serving process nothing but the fork itself. At most
+one snapshot is written at a time (they share the temporary file).
 """
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import json
 import os
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -41,3 +50,48 @@ def open_private(path: Path) -> BinaryIO:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(fd, 0o600)  # a file left by an older run keeps its mode through O_CREAT
     return os.fdopen(fd, "wb")
+
+
+class SnapshotWriter:
+    """Writes ``dump()`` to ``path`` in a forked child, one snapshot at a time."""
+
+    def __init__(self, path: Path, dump: Callable[[], dict[str, Any]]) -> None:
+        self.path = path
+        self._dump = dump
+        self._lock = asyncio.Lock()
+
+    async def save(self) -> int:
+        """Take the snapshot now (after any in flight) and wait until it is on disk.
+
+        Returns its size in bytes; raises OSError if the child could not write it.
+        The child runs to the end even if the caller is cancelled, and the next save
+        waits for it.
+        """
+        async with self._lock:
+            pid = _fork_writer(self.path, self._dump)
+            waiter = asyncio.ensure_future(asyncio.to_thread(os.waitpid, pid, 0))
+            try:
+                _, status = await asyncio.shield(waiter)
+            except asyncio.CancelledError:
+                await waiter  # keep the lock until the child is gone: saves never overlap
+                raise
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0:
+            raise OSError(f"the snapshot writer failed (exit {code}); {self.path} keeps the previous snapshot")
+        return self.path.stat().st_size
+
+
+def _fork_writer(path: Path, dump: Callable[[], dict[str, Any]]) -> int:
+    pid = os.fork()
+    if pid != 0:
+        return pid
+    # The child: never return into the parent's code (its event loop, its threads).
+    code = 1
+    try:
+        gc.disable()  # every object is reachable and about to be freed by _exit
+        write(path, dump())
+        code = 0
+    except BaseException as exc:  # reported through the exit code
+        print(f"sessiond: snapshot to {path} failed: {exc!r}", file=sys.stderr, flush=True)
+    finally:
+        os._exit(code)
