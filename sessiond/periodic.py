@@ -52,6 +52,7 @@ class Loops:
     def __init__(self, owner: str) -> None:
         self._owner = owner
         self._task: asyncio.Task[None] | None = None
+        self._loops: list[Coroutine[Any, Any, None]] = []
 
     @property
     def running(self) -> bool:
@@ -60,6 +61,7 @@ class Loops:
     def start(self, loops: dict[str, Coroutine[Any, Any, None]]) -> None:
         if self._task is not None:
             raise RuntimeError(f"{self._owner}: loops already started")
+        self._loops = list(loops.values())
         self._task = asyncio.create_task(self._run(loops), name=self._owner)
 
     async def _run(self, loops: dict[str, Coroutine[Any, Any, None]]) -> None:
@@ -78,3 +80,6 @@ class Loops:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        for loop in self._loops:
+            loop.close()  # a loop stopped before it ever ran
+        self._loops = []

@@ -1,0 +1,268 @@
+"""Snapshots of the memory store under load (issue 9, item 6).
+
+    PYTHONPATH=.:clients/python python -m tests.bench.snapshot [--sessions 100000]
+
+Writes a snapshot file of ``--sessions`` sessions (1 KiB of state, four players, an open
+window), then runs ``sessiond serve --store memory`` on it twice, each time measuring
+start-up (spawn to the first answer) and GetSession latency under a closed-loop load:
+
+- quiet: periodic snapshots every hour, so none is written while measured;
+- snapshotting: ``--snapshot-interval 0.1``, so snapshots are written back to back and
+  every call of the measured run overlaps one.
+
+The second daemon then gets SIGTERM with the load still running; the time to exit
+includes the drain and the last snapshot. ``--source DIR`` runs another checkout's
+sessiond (e.g. main's, for a before/after figure) against the same file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from sessiond_client import pb
+
+from tests.bench import report
+from tests.bench.procs import ROOT, free_port, pinned
+from tests.bench.stats import Summary
+from tests.bench.workload import PLAYERS, session_state
+
+GET = "/sessiond.v1.SessionService/GetSession"
+P99_MAX_RATIO = 2.0
+STOP_MAX_SECONDS = 10.0
+QUIET_INTERVAL = "3600"
+BACK_TO_BACK_INTERVAL = "0.1"
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotSettings:
+    sessions: int = 100_000
+    duration: float = 8.0
+    concurrency: int = 8
+    source: Path = ROOT
+    server_cpus: str = ""
+    client_cpus: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    startup_seconds: float
+    latency_ms: Summary
+    errors: int
+    snapshots: int  # written while measured
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotFigures:
+    settings: SnapshotSettings
+    file_bytes: int
+    quiet: Run
+    snapshotting: Run
+    stop_seconds: float
+    exit_code: int
+
+
+def write_snapshot_file(path: Path, sessions: int) -> int:
+    """A snapshot of ``sessions`` copies of one session made by the memory store; returns its size."""
+    from sessiond.core.lifecycle import SessionSpec
+    from sessiond.manager.config import ManagerConfig
+    from sessiond.manager.sessions import SessionManager
+    from sessiond.store import snapshot
+    from sessiond.store.memory import MemoryStore
+
+    async def one_session() -> dict[str, object]:
+        store = MemoryStore()
+        manager = SessionManager(store, ManagerConfig())
+        spec = SessionSpec(game_id="bench-game", title="Benchmark", state=session_state(), window_seconds=3600)
+        created = await manager.create_session(spec, "template", "")
+        for player in PLAYERS:
+            await manager.submit_choice(created.session_id, player, "left")
+        return store.dump()
+
+    dump = asyncio.run(one_session())
+    [template] = dump["sessions"]  # type: ignore[misc]
+    blob = json.dumps(template)
+    dump["sessions"] = [json.loads(blob.replace('"template"', f'"snap-{i:06d}"')) for i in range(sessions)]
+    return snapshot.write(path, dump)
+
+
+class Daemon:
+    def __init__(self, settings: SnapshotSettings, snapshot_file: Path, interval: str, log: Path) -> None:
+        self.target = f"127.0.0.1:{free_port()}"
+        paths = [str(settings.source), str(settings.source / "clients" / "python")]
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(paths),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "SESSIOND_LISTEN": self.target,
+            "SESSIOND_STORE": "memory",
+            "SESSIOND_SNAPSHOT": str(snapshot_file),
+            "SESSIOND_SNAPSHOT_INTERVAL": interval,
+            "SESSIOND_MAX_SESSIONS": str(settings.sessions * 2),
+            "SESSIOND_METRICS_LISTEN": "",
+            "SESSIOND_CONSOLE_LISTEN": "",
+            "SESSIOND_LOG_FORMAT": "json",
+        }
+        self.log = log
+        command = pinned([sys.executable, "-m", "sessiond", "serve"], settings.server_cpus)
+        self.started = time.monotonic()
+        with open(log, "ab") as out:
+            self.proc = subprocess.Popen(command, env=env, stderr=out, cwd=settings.source)
+
+    async def wait_serving(self, channel: grpc.aio.Channel, timeout: float = 300.0) -> float:
+        """Seconds from spawn to the first GetSession answered."""
+        get = channel.unary_unary(GET, request_serializer=pb.GetSessionRequest.SerializeToString)
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"sessiond exited at start; see {self.log}")
+            try:
+                await get(pb.GetSessionRequest(session_id="snap-000000"), timeout=1.0)
+                return time.monotonic() - self.started
+            except grpc.aio.AioRpcError:
+                if time.monotonic() - self.started > timeout:
+                    raise
+                await asyncio.sleep(0.05)
+
+    def snapshots_written(self) -> int:
+        lines = self.log.read_text(errors="replace").splitlines()
+        return sum(1 for line in lines if line.startswith("{") and json.loads(line).get("event") == "snapshot written")
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+async def get_load(
+    channel: grpc.aio.Channel, settings: SnapshotSettings, stop: asyncio.Event
+) -> tuple[list[float], int]:
+    """Closed-loop GetSession of random sessions until ``stop``: latencies (ms) and errors."""
+    get = channel.unary_unary(GET, request_serializer=pb.GetSessionRequest.SerializeToString)
+    latencies: list[float] = []
+    errors = 0
+
+    async def caller() -> None:
+        nonlocal errors
+        while not stop.is_set():
+            request = pb.GetSessionRequest(session_id=f"snap-{random.randrange(settings.sessions):06d}")
+            began = time.perf_counter()
+            try:
+                await get(request, timeout=30)
+            except grpc.aio.AioRpcError:
+                errors += 1
+                continue
+            latencies.append((time.perf_counter() - began) * 1000)
+
+    await asyncio.gather(*(caller() for _ in range(settings.concurrency)))
+    return latencies, errors
+
+
+async def measure_run(daemon: Daemon, settings: SnapshotSettings, *, then_stop: bool) -> tuple[Run, float, int]:
+    """The daemon's start-up and latency; with ``then_stop`` also SIGTERM-to-exit under load."""
+    async with grpc.aio.insecure_channel(daemon.target) as channel:
+        startup = await daemon.wait_serving(channel)
+        stop = asyncio.Event()
+        load = asyncio.create_task(get_load(channel, settings, stop))
+        await asyncio.sleep(1.0)  # warm-up, not measured
+        stop.set()
+        await load
+        before = daemon.snapshots_written()
+        stop = asyncio.Event()
+        load = asyncio.create_task(get_load(channel, settings, stop))
+        await asyncio.sleep(settings.duration)
+        stop.set()
+        latencies, errors = await load
+        run = Run(startup, Summary.of(latencies), errors, daemon.snapshots_written() - before)
+        if not then_stop:
+            return run, 0.0, 0
+        stop = asyncio.Event()
+        load = asyncio.create_task(get_load(channel, settings, stop))  # SIGTERM under load
+        await asyncio.sleep(0.5)
+        signalled = time.monotonic()
+        daemon.proc.send_signal(signal.SIGTERM)
+        code = await asyncio.to_thread(daemon.proc.wait)
+        stopped = time.monotonic() - signalled
+        stop.set()
+        await load
+        return run, stopped, code
+
+
+def measure_snapshots(settings: SnapshotSettings, work: Path) -> SnapshotFigures:
+    path = work / "snapshot.json"
+    size = write_snapshot_file(path, settings.sessions)
+    runs: list[Run] = []
+    stopped, code = 0.0, 0
+    for name, interval in (("quiet", QUIET_INTERVAL), ("snapshotting", BACK_TO_BACK_INTERVAL)):
+        daemon = Daemon(settings, path, interval, work / f"sessiond-{name}.log")
+        try:
+            run, stopped, code = asyncio.run(measure_run(daemon, settings, then_stop=name == "snapshotting"))
+            runs.append(run)
+        finally:
+            daemon.kill()
+    return SnapshotFigures(settings, size, runs[0], runs[1], stopped, code)
+
+
+def rows(figures: SnapshotFigures) -> list[report.Row]:
+    quiet, busy = figures.quiet, figures.snapshotting
+    ratio = busy.latency_ms.p99 / quiet.latency_ms.p99
+    label = f"memory store, {figures.settings.sessions:,} sessions ({figures.file_bytes / 1e6:,.0f} MB snapshot)"
+
+    def latency(run: Run) -> str:
+        s = run.latency_ms
+        return f"p50 {s.p50:.1f} / p99 {s.p99:.1f} / max {s.max:,.0f} ms over {s.count:,} calls, {run.errors} errors"
+
+    return [
+        report.Row(
+            f"{label}: GetSession p99 while snapshots are written / without",
+            f"**{ratio:.2f}x** ({busy.latency_ms.p99:.1f} / {quiet.latency_ms.p99:.1f} ms)",
+            f"<= {P99_MAX_RATIO:g}x, no errors",
+            ratio <= P99_MAX_RATIO and busy.errors == 0,
+        ),
+        report.Row(f"{label}: GetSession without snapshots", latency(quiet)),
+        report.Row(
+            f"{label}: GetSession while snapshots are written",
+            f"{latency(busy)}; {busy.snapshots} snapshot(s) written in {figures.settings.duration:g} s",
+        ),
+        report.Row(
+            f"{label}: SIGTERM to exit under load (drain + last snapshot)",
+            f"**{figures.stop_seconds:.1f} s** (exit code {figures.exit_code})",
+            f"<= {STOP_MAX_SECONDS:g} s, exit 0",
+            figures.stop_seconds <= STOP_MAX_SECONDS and figures.exit_code == 0,
+        ),
+        report.Row(
+            f"{label}: start-up, spawn to first answer",
+            f"{quiet.startup_seconds:.1f} s (second start {busy.startup_seconds:.1f} s)",
+        ),
+    ]
+
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m tests.bench.snapshot", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sessions", type=int, default=100_000, help="sessions in the snapshot [100000]")
+    parser.add_argument("--duration", type=float, default=8.0, help="seconds of each measured load [8]")
+    parser.add_argument("--concurrency", type=int, default=8, help="concurrent GetSession calls [8]")
+    parser.add_argument("--source", type=Path, default=ROOT, help="checkout whose sessiond runs [this one]")
+    parser.add_argument("--work-dir", type=Path, help="snapshot and logs (default: a new temporary directory)")
+    args = parser.parse_args()
+    work = args.work_dir or Path(tempfile.mkdtemp(prefix="sessiond-snapshot-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    settings = SnapshotSettings(args.sessions, args.duration, args.concurrency, args.source.resolve())
+    figures = measure_snapshots(settings, work)
+    print(f"sessiond from {settings.source}; logs in {work}")
+    print(report.table(rows(figures)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""The memory store's snapshots: written by a forked child from the store as it was when
+the snapshot was asked for, loaded by ``start``, written last by ``close``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from sessiond.core.lifecycle import SessionSpec
+from sessiond.manager.config import ManagerConfig
+from sessiond.manager.sessions import SessionManager
+from sessiond.store import snapshot
+from sessiond.store.memory import MemoryStore
+
+
+async def test_a_snapshot_is_the_store_when_asked_for_whatever_changes_while_it_is_written(tmp_path: Path) -> None:
+    path = tmp_path / "snap.json"
+    store = MemoryStore(snapshot_path=path)
+    manager = SessionManager(store, ManagerConfig())
+    await manager.create_session(SessionSpec(state={"hp": 1}), "s1", "")
+    saving = asyncio.create_task(store.save_snapshot())
+    await asyncio.sleep(0)  # the child is forked: what follows is not in this snapshot
+    await manager.update_state("s1", {"hp": 2}, None)
+    await manager.create_session(SessionSpec(), "s2", "")
+    await saving
+    written = json.loads(path.read_text())
+    assert [item["session"]["session_id"] for item in written["sessions"]] == ["s1"]
+    assert written["sessions"][0]["session"]["state"] == {"hp": 1}
+
+
+async def test_close_writes_the_last_snapshot_and_start_loads_it(tmp_path: Path) -> None:
+    path = tmp_path / "snap.json"
+    first = MemoryStore(snapshot_path=path, snapshot_interval=3600)
+    await first.start()  # no file yet: an empty store
+    await SessionManager(first, ManagerConfig()).create_session(SessionSpec(state={"hp": 3}), "s1", "")
+    await first.close()
+    second = MemoryStore(snapshot_path=path, snapshot_interval=3600)
+    await second.start()
+    try:
+        assert (await second.get("s1")).state == {"hp": 3}
+    finally:
+        await second.close()
+
+
+async def test_a_failed_snapshot_raises_and_keeps_the_previous_file(tmp_path: Path) -> None:
+    path = tmp_path / "snap.json"
+    path.write_text('{"format": 1, "sessions": []}')
+
+    def unwritable() -> dict[str, object]:
+        return {"format": 1, "sessions": [object()]}  # not JSON: the child fails
+
+    with pytest.raises(OSError, match="keeps the previous snapshot"):
+        await snapshot.SnapshotWriter(path, unwritable).save()
+    assert json.loads(path.read_text()) == {"format": 1, "sessions": []}
+
+
+async def test_a_cancelled_snapshot_stops_its_child_and_the_next_one_is_written(tmp_path: Path) -> None:
+    path = tmp_path / "snap.json"
+
+    def endless() -> dict[str, object]:
+        time.sleep(3600)  # in the child, until it is killed
+        return {"format": 1, "sessions": []}
+
+    saving = asyncio.create_task(snapshot.SnapshotWriter(path, endless).save())
+    await asyncio.sleep(0)  # the child is forked
+    saving.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await saving  # returns once the child is gone, not in an hour
+    assert not path.exists()
+    size = await snapshot.SnapshotWriter(path, lambda: {"format": 1, "sessions": []}).save()
+    assert size == path.stat().st_size > 0
