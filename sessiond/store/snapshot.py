@@ -32,13 +32,18 @@ def write(path: Path, data: dict[str, Any]) -> int:
     without its deep copies)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    blob = json.dumps(data, separators=(",", ":"), default=_fields_of).encode()
+    blob = encode(data)
     with open_private(tmp) as f:
         f.write(blob)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
     return len(blob)
+
+
+def encode(data: dict[str, Any]) -> bytes:
+    """``data`` as compact JSON, dataclasses as objects of their fields."""
+    return json.dumps(data, separators=(",", ":"), default=_fields_of).encode()
 
 
 def _fields_of(record: Any) -> dict[str, Any]:

@@ -29,18 +29,21 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 from sessiond_client import pb
 
 from tests.bench import report
-from tests.bench.procs import ROOT, free_port, pinned
+from tests.bench.procs import ROOT, pinned
 from tests.bench.stats import Summary
 from tests.bench.workload import PLAYERS, session_state
+from tests.redis_server import free_port
 
 GET = "/sessiond.v1.SessionService/GetSession"
 P99_MAX_RATIO = 2.0
 STOP_MAX_SECONDS = 10.0
+STOP_WAIT_SECONDS = 120.0  # then SIGKILL, and the figure says how long it was given
 QUIET_INTERVAL = "3600"
 BACK_TO_BACK_INTERVAL = "0.1"
 
@@ -81,17 +84,17 @@ def write_snapshot_file(path: Path, sessions: int) -> int:
     from sessiond.store import snapshot
     from sessiond.store.memory import MemoryStore
 
-    async def one_session() -> dict[str, object]:
+    async def one_session() -> dict[str, Any]:
         store = MemoryStore()
         manager = SessionManager(store, ManagerConfig())
         spec = SessionSpec(game_id="bench-game", title="Benchmark", state=session_state(), window_seconds=3600)
         created = await manager.create_session(spec, "template", "")
         for player in PLAYERS:
             await manager.submit_choice(created.session_id, player, "left")
-        return store.dump()
+        return json.loads(snapshot.encode(store.dump()))  # type: ignore[no-any-return]
 
     dump = asyncio.run(one_session())
-    [template] = dump["sessions"]  # type: ignore[misc]
+    [template] = dump["sessions"]
     blob = json.dumps(template)
     dump["sessions"] = [json.loads(blob.replace('"template"', f'"snap-{i:06d}"')) for i in range(sessions)]
     return snapshot.write(path, dump)
@@ -122,7 +125,9 @@ class Daemon:
 
     async def wait_serving(self, channel: grpc.aio.Channel, timeout: float = 300.0) -> float:
         """Seconds from spawn to the first GetSession answered."""
-        get = channel.unary_unary(GET, request_serializer=pb.GetSessionRequest.SerializeToString)
+        get: grpc.aio.UnaryUnaryMultiCallable[pb.GetSessionRequest, bytes] = channel.unary_unary(
+            GET, request_serializer=pb.GetSessionRequest.SerializeToString
+        )
         while True:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"sessiond exited at start; see {self.log}")
@@ -148,7 +153,9 @@ async def get_load(
     channel: grpc.aio.Channel, settings: SnapshotSettings, stop: asyncio.Event
 ) -> tuple[list[float], int]:
     """Closed-loop GetSession of random sessions until ``stop``: latencies (ms) and errors."""
-    get = channel.unary_unary(GET, request_serializer=pb.GetSessionRequest.SerializeToString)
+    get: grpc.aio.UnaryUnaryMultiCallable[pb.GetSessionRequest, bytes] = channel.unary_unary(
+        GET, request_serializer=pb.GetSessionRequest.SerializeToString
+    )
     latencies: list[float] = []
     errors = 0
 
@@ -191,7 +198,11 @@ async def measure_run(daemon: Daemon, settings: SnapshotSettings, *, then_stop: 
         await asyncio.sleep(0.5)
         signalled = time.monotonic()
         daemon.proc.send_signal(signal.SIGTERM)
-        code = await asyncio.to_thread(daemon.proc.wait)
+        try:
+            code = await asyncio.to_thread(daemon.proc.wait, STOP_WAIT_SECONDS)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+            code = daemon.proc.returncode
         stopped = time.monotonic() - signalled
         stop.set()
         await load
@@ -245,7 +256,6 @@ def rows(figures: SnapshotFigures) -> list[report.Row]:
             f"{quiet.startup_seconds:.1f} s (second start {busy.startup_seconds:.1f} s)",
         ),
     ]
-
 
 
 def main() -> None:
