@@ -55,7 +55,6 @@ class SnapshotSettings:
     concurrency: int = 8
     source: Path = ROOT
     server_cpus: str = ""
-    client_cpus: str = ""
 
 
 @dataclass(frozen=True, slots=True)
