@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import structlog
 from sessiond_client._proto.sessiond.v1 import player_service_pb2 as ppb
 from sessiond_client._proto.sessiond.v1 import session_service_pb2 as spb
 
@@ -25,9 +26,11 @@ from sessiond.ops import Authorizer, MetricsListener, OpsConfigError, ServerMetr
 from sessiond.store.durable import DurableStore
 from sessiond.store.durable_gate import GraphGate
 from sessiond.store.memory import MemoryStore
-from sessiond.store.neo4j import GraphAuthFailed, GraphStore
+from sessiond.store.neo4j import GraphAuthFailed, GraphStore, GraphUnavailable
 from sessiond.store.protocols import SessionStore
 from sessiond.store.redis import RedisStore
+
+log = structlog.get_logger("sessiond")
 
 try:
     VERSION = importlib.metadata.version("sessiond")
@@ -118,6 +121,20 @@ def build_graph(config: Config) -> GraphStore:
         return GraphStore.connect(config.neo4j_uri, config.neo4j_user, config.neo4j_password, config.neo4j_database)
     except ValueError as exc:
         raise SystemExit(f"--neo4j-uri: {exc}") from exc
+
+
+async def migrate(config: Config) -> int:
+    """``sessiond migrate``: apply the Neo4j migrations not yet applied; 0 on success."""
+    graph = build_graph(config)
+    try:
+        applied = await graph.migrate()
+    except GraphUnavailable as exc:
+        log.error("migration failed", uri=config.neo4j_uri, error=exc.message)
+        return 1
+    finally:
+        await graph.close()
+    log.info("migrated", uri=config.neo4j_uri, applied=applied or "nothing: the schema is current")
+    return 0
 
 
 def _console(

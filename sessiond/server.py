@@ -25,7 +25,6 @@ from sessiond.core.errors import SessiondError
 from sessiond.ops import HealthListener, OpsConfigError, server_credentials
 from sessiond.ops.reflection import enable_reflection
 from sessiond.periodic import Loops, periodic
-from sessiond.store.neo4j import GraphUnavailable
 from sessiond.store.protocols import SessionStore
 
 log = structlog.get_logger("sessiond")
@@ -180,20 +179,6 @@ class Service:
         if ok != self._store_serving:
             self._store_serving = ok
             await self._set_health(self._status(ok), (SERVICE_NAME,))
-
-
-async def migrate(config: Config) -> int:
-    """``sessiond migrate``: apply the Neo4j migrations not yet applied; 0 on success."""
-    graph = bootstrap.build_graph(config)
-    try:
-        applied = await graph.migrate()
-    except GraphUnavailable as exc:
-        log.error("migration failed", uri=config.neo4j_uri, error=exc.message)
-        return 1
-    finally:
-        await graph.close()
-    log.info("migrated", uri=config.neo4j_uri, applied=applied or "nothing: the schema is current")
-    return 0
 
 
 async def serve(config: Config) -> None:
