@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +50,7 @@ class _Entry:
     events: deque[Event]
     # Set and replaced on every commit; waiters hold the one current when they started.
     signal: asyncio.Event = field(default_factory=asyncio.Event)
+    version: int = 0  # new on every commit: the snapshot writer copies unchanged sessions
 
     def notify(self) -> None:
         self.signal.set()
@@ -78,7 +81,8 @@ class MemoryStore:
         self._requests: dict[str, tuple[str, float]] = {}  # request id -> (session id, expiry)
         self._profiles: dict[str, PlayerProfile] = {}
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}  # name -> (lock, holders + waiters)
-        self._snapshots = snapshot.SnapshotWriter(snapshot_path, self.dump) if snapshot_path else None
+        self._versions = itertools.count(1)
+        self._snapshots = snapshot.SnapshotWriter(snapshot_path, self.snapshot_contents) if snapshot_path else None
         self._snapshot_interval = snapshot_interval
         self._loops = Loops("memory-store")
 
@@ -92,7 +96,9 @@ class MemoryStore:
         return entry
 
     def _new_entry(self, session: Session) -> _Entry:
-        return _Entry(session, deque(maxlen=self._history), deque(maxlen=self._event_retention))
+        entry = _Entry(session, deque(maxlen=self._history), deque(maxlen=self._event_retention))
+        entry.version = next(self._versions)
+        return entry
 
     async def create(self, session: Session, request_id: str, max_sessions: int) -> tuple[Session, bool]:
         now = self._clock()
@@ -152,6 +158,7 @@ class MemoryStore:
             index = entry.turns.index(_find_turn(entry, mutation.updated_turn.turn_number))
             entry.turns[index] = mutation.updated_turn
         entry.session = session
+        entry.version = next(self._versions)
         entry.notify()
         if mutation.events:
             self._notices.notify((session_id,))
@@ -247,6 +254,8 @@ class MemoryStore:
         data = snapshot.read(self._snapshots.path)
         if data is not None:
             count = self.load(data)
+            versions = {sid: e.version for sid, e in self._entries.items()}
+            self._snapshots.adopt(str(data.get("id", "")), versions)
             log.info("snapshot loaded", path=str(self._snapshots.path), sessions=count)
         self._loops.start({"snapshots": periodic(self._snapshot_interval, self.save_snapshot, "snapshot")})
 
@@ -261,22 +270,24 @@ class MemoryStore:
             size = await self._snapshots.save()
             log.info("snapshot written", path=str(self._snapshots.path), bytes=size)
 
-    # Snapshots: the whole store, built in the snapshot writer's child. Records stay
-    # dataclasses: snapshot.write encodes them field by field (asdict's deep copies
-    # would make a snapshot of 100,000 sessions take minutes).
+    # Snapshots: built in the snapshot writer's child. Records stay dataclasses:
+    # snapshot.encode writes them field by field (asdict's deep copies would make a
+    # snapshot of 100,000 sessions take minutes).
 
-    def dump(self) -> dict[str, Any]:
+    def snapshot_contents(self) -> snapshot.Contents:
         now = self._clock()
-        return {
+        header = {
             "format": SNAPSHOT_FORMAT,
             "taken_at": now,
-            "sessions": [
-                {"session": e.session, "turns": list(e.turns), "events": [_stored_event(ev) for ev in e.events]}
-                for e in self._entries.values()
-            ],
             "requests": {rid: list(v) for rid, v in self._requests.items() if v[1] > now},
             "profiles": list(self._profiles.values()),
         }
+        return snapshot.Contents(header, ((sid, e.version, partial(_record, e)) for sid, e in self._entries.items()))
+
+    def dump(self) -> dict[str, Any]:
+        """The whole store as one dict for ``snapshot.encode``."""
+        contents = self.snapshot_contents()
+        return {**contents.header, "sessions": [record() for _, _, record in contents.sessions]}
 
     def load(self, data: dict[str, Any]) -> int:
         """Replace the contents with a dump; returns the number of sessions loaded."""
@@ -292,6 +303,10 @@ class MemoryStore:
         profiles = (codec.profile_from_dict(p) for p in data.get("profiles", []))
         self._profiles = {p.player_id: p for p in profiles}
         return len(self._entries)
+
+
+def _record(e: _Entry) -> dict[str, Any]:
+    return {"session": e.session, "turns": list(e.turns), "events": [_stored_event(ev) for ev in e.events]}
 
 
 def _stored_event(ev: Event) -> dict[str, Any]:

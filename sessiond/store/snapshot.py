@@ -3,11 +3,13 @@
 A snapshot holds session state and player profiles, so the file and its temporary
 file are created 0600 whatever the umask.
 
-``write_forked`` writes from a forked child: the fork is taken between two awaits, so
-the child's copy-on-write memory is a consistent picture of the store, and building
-and encoding it there costs the serving process nothing but the fork itself. At most
-one snapshot is written at a time (they share the temporary file). The child closes the
+``SnapshotWriter`` writes from a forked child: the fork is taken between two awaits, so
+the child's copy-on-write memory is a consistent picture of the store, and building and
+encoding it there costs the serving process nothing but the fork itself. At most one
+snapshot is written at a time (they share the temporary file). The child closes the
 parent's descriptors and leaves with ``os._exit``: it never runs the parent's code again.
+A session's bytes are copied from the previous file only if that file carries the id its
+index was written for, and the session's version is unchanged.
 """
 
 from __future__ import annotations
@@ -16,10 +18,13 @@ import asyncio
 import dataclasses
 import gc
 import json
+import marshal
 import os
+import secrets
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -75,13 +80,52 @@ def open_private(path: Path) -> BinaryIO:
     return os.fdopen(fd, "wb")
 
 
-class SnapshotWriter:
-    """Writes ``dump()`` to ``path`` in a forked child, one snapshot at a time."""
+def index_path(path: Path) -> Path:
+    """Where the index of the snapshot file at ``path`` is kept."""
+    return path.with_name(path.name + ".index")
 
-    def __init__(self, path: Path, dump: Callable[[], dict[str, Any]]) -> None:
+
+Index = dict[str, tuple[int, int, int]]
+"""Where each session is in a snapshot file: session id -> (version, offset, length)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Contents:
+    """What a snapshot holds: ``header`` (everything but the sessions) and, per session,
+    (session id, version, record factory). A version changes on every commit of the
+    session, so a session whose version is the one in the last file is copied from it."""
+
+    header: dict[str, Any]
+    sessions: Iterable[tuple[str, int, Callable[[], dict[str, Any]]]]
+
+
+class SnapshotWriter:
+    """Writes ``contents()`` to ``path`` in a forked child, one snapshot at a time.
+
+    Each file comes with an index (``<path>.index``: where each session's bytes are), so
+    the next snapshot encodes only the sessions changed since and copies the others: the
+    last snapshot at shutdown costs about a file copy, not a full encoding.
+    """
+
+    def __init__(self, path: Path, contents: Callable[[], Contents]) -> None:
         self.path = path
-        self._dump = dump
+        self._contents = contents
         self._lock = asyncio.Lock()
+        self._index_path = index_path(path)
+        self._index: Index = {}
+        self._index_id = ""  # the id of the file at ``path`` that ``_index`` describes
+
+    def adopt(self, snapshot_id: str, versions: Mapping[str, int]) -> None:
+        """After loading the file with ``snapshot_id``: its sessions now have ``versions``.
+        Without its matching index the next snapshot encodes every session."""
+        try:
+            with open(self._index_path, "rb") as f:
+                written_id, index = marshal.load(f)
+        except (OSError, EOFError, ValueError, TypeError):
+            return
+        if written_id == snapshot_id:
+            self._index = {sid: (versions[sid], off, size) for sid, (_, off, size) in index.items() if sid in versions}
+            self._index_id = snapshot_id
 
     async def save(self) -> int:
         """Take the snapshot now (after any in flight) and wait until it is on disk.
@@ -91,7 +135,9 @@ class SnapshotWriter:
         does not wait for a periodic snapshot before taking its own.
         """
         async with self._lock:
-            pid = _fork_writer(self.path, self._dump)
+            snapshot_id = secrets.token_hex(8)
+            previous = Previous(self._index_id, self._index)
+            pid = _fork_writer(self.path, self._index_path, snapshot_id, self._contents, previous)
             waiter = asyncio.ensure_future(asyncio.to_thread(os.waitpid, pid, 0))
             try:
                 _, status = await asyncio.shield(waiter)
@@ -99,13 +145,87 @@ class SnapshotWriter:
                 os.kill(pid, signal.SIGKILL)
                 await waiter  # reaped before the lock is released: writers never overlap
                 raise
-        code = os.waitstatus_to_exitcode(status)
-        if code != 0:
-            raise OSError(f"the snapshot writer failed (exit {code}); {self.path} keeps the previous snapshot")
+            code = os.waitstatus_to_exitcode(status)
+            if code != 0:
+                raise OSError(f"the snapshot writer failed (exit {code}); {self.path} keeps the previous snapshot")
+            self._index_id, self._index = await asyncio.to_thread(_read_index, self._index_path)
         return self.path.stat().st_size
 
 
-def _fork_writer(path: Path, dump: Callable[[], dict[str, Any]]) -> int:
+def _read_index(path: Path) -> tuple[str, Index]:
+    with open(path, "rb") as f:
+        written_id, index = marshal.load(f)
+    return written_id, index
+
+
+@dataclass(frozen=True, slots=True)
+class Previous:
+    """The index of the snapshot file with id ``snapshot_id``."""
+
+    snapshot_id: str
+    index: Index
+
+
+def write_incremental(path: Path, snapshot_id: str, contents: Contents, previous: Previous) -> Index:
+    """Write ``contents`` to ``path`` atomically (as ``write``), copying from the file now at
+    ``path`` each session whose version is the one ``previous`` gives, if that file is the
+    one ``previous`` describes (its id comes first in it). Returns the new index."""
+    tmp = path.with_name(path.name + ".tmp")
+    index: Index = {}
+    known_sessions: Index = {}
+    try:
+        old: int | None = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        old = None
+    try:
+        if old is not None and previous.snapshot_id and _id_of(old) == previous.snapshot_id:
+            known_sessions = previous.index
+        with open_private(tmp) as f:
+            head = encode({"id": snapshot_id, **contents.header})[:-1] + b',"sessions":['
+            f.write(head)
+            position = len(head)
+            for count, (session_id, version, record) in enumerate(contents.sessions):
+                known = known_sessions.get(session_id)
+                if old is not None and known is not None and known[0] == version:
+                    blob = os.pread(old, known[2], known[1])
+                else:
+                    blob = encode(record())
+                if count:
+                    f.write(b",")
+                    position += 1
+                f.write(blob)
+                index[session_id] = (version, position, len(blob))
+                position += len(blob)
+            f.write(b"]}")
+            f.flush()
+            os.fsync(f.fileno())
+    finally:
+        if old is not None:
+            os.close(old)
+    os.replace(tmp, path)
+    return index
+
+
+def write_indexed(path: Path, index_path: Path, snapshot_id: str, contents: Contents, previous: Previous) -> None:
+    """``write_incremental``, then the new file's index at ``index_path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    index = write_incremental(path, snapshot_id, contents, previous)
+    tmp = index_path.with_name(index_path.name + ".tmp")
+    with open_private(tmp) as f:
+        marshal.dump((snapshot_id, index), f)
+    os.replace(tmp, index_path)
+
+
+def _id_of(fd: int) -> str:
+    """The id at the start of a snapshot file (``{"id":"<16 hex digits>",...``); "" if none."""
+    head = os.pread(fd, 32, 0)
+    prefix = b'{"id":"'
+    return head[len(prefix) : len(prefix) + 16].decode("ascii", "replace") if head.startswith(prefix) else ""
+
+
+def _fork_writer(
+    path: Path, index_path: Path, snapshot_id: str, contents: Callable[[], Contents], previous: Previous
+) -> int:
     pid = os.fork()
     if pid != 0:
         return pid
@@ -115,7 +235,7 @@ def _fork_writer(path: Path, dump: Callable[[], dict[str, Any]]) -> int:
         # Not the parent's sockets: a child outliving a killed parent must not hold its port.
         os.closerange(3, os.sysconf("SC_OPEN_MAX"))
         gc.disable()  # every object is reachable and about to be freed by _exit
-        write(path, dump())
+        write_indexed(path, index_path, snapshot_id, contents(), previous)
         code = 0
     except BaseException as exc:  # reported through the exit code
         print(f"sessiond: snapshot to {path} failed: {exc!r}", file=sys.stderr, flush=True)
