@@ -75,9 +75,7 @@ def read(path: Path) -> dict[str, Any] | None:
 
 def open_private(path: Path) -> BinaryIO:
     """``path`` created or truncated for writing, readable and writable by its owner only."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)  # a file left by an older run keeps its mode through O_CREAT
-    return os.fdopen(fd, "wb")
+    return os.fdopen(_create_private(path), "wb")
 
 
 def index_path(path: Path) -> Path:
@@ -137,14 +135,20 @@ class SnapshotWriter:
         async with self._lock:
             snapshot_id = secrets.token_hex(8)
             previous = Previous(self._index_id, self._index)
-            pid = _fork_writer(self.path, self._index_path, snapshot_id, self._contents, previous)
-            waiter = asyncio.ensure_future(asyncio.to_thread(os.waitpid, pid, 0))
+            # While the child runs, the collector leaves the objects it shares alone: a full
+            # collection writes to every object's header, copying every page of the store.
+            gc.freeze()
             try:
-                _, status = await asyncio.shield(waiter)
-            except asyncio.CancelledError:
-                os.kill(pid, signal.SIGKILL)
-                await waiter  # reaped before the lock is released: writers never overlap
-                raise
+                pid = _fork_writer(self.path, self._index_path, snapshot_id, self._contents, previous)
+                waiter = asyncio.ensure_future(asyncio.to_thread(os.waitpid, pid, 0))
+                try:
+                    _, status = await asyncio.shield(waiter)
+                except asyncio.CancelledError:
+                    os.kill(pid, signal.SIGKILL)
+                    await waiter  # reaped before the lock is released: writers never overlap
+                    raise
+            finally:
+                gc.unfreeze()
             code = os.waitstatus_to_exitcode(status)
             if code != 0:
                 raise OSError(f"the snapshot writer failed (exit {code}); {self.path} keeps the previous snapshot")
@@ -177,33 +181,73 @@ def write_incremental(path: Path, snapshot_id: str, contents: Contents, previous
         old: int | None = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
         old = None
+    out = _create_private(tmp)
     try:
         if old is not None and previous.snapshot_id and _id_of(old) == previous.snapshot_id:
             known_sessions = previous.index
-        with open_private(tmp) as f:
-            head = encode({"id": snapshot_id, **contents.header})[:-1] + b',"sessions":['
-            f.write(head)
-            position = len(head)
-            for count, (session_id, version, record) in enumerate(contents.sessions):
-                known = known_sessions.get(session_id)
-                if old is not None and known is not None and known[0] == version:
-                    blob = os.pread(old, known[2], known[1])
-                else:
-                    blob = encode(record())
-                if count:
-                    f.write(b",")
+        head = encode({"id": snapshot_id, **contents.header})[:-1] + b',"sessions":['
+        _write(out, head)
+        position = len(head)
+        run: list[int] = []  # [start, end) of old bytes still to copy: unchanged neighbours go in one copy
+        for count, (session_id, version, record) in enumerate(contents.sessions):
+            known = known_sessions.get(session_id)
+            if old is not None and known is not None and known[0] == version:
+                _, offset, size = known
+                if run and count and offset == run[1] + 1:  # next in the old file too: the comma comes along
+                    run[1] = offset + size
                     position += 1
-                f.write(blob)
+                else:
+                    _copy(old, out, run)
+                    position += _write(out, b"," if count else b"")
+                    run[:] = [offset, offset + size]
+                index[session_id] = (version, position, size)
+                position += size
+            else:
+                if old is not None:
+                    _copy(old, out, run)
+                position += _write(out, b"," if count else b"")
+                blob = encode(record())
                 index[session_id] = (version, position, len(blob))
-                position += len(blob)
-            f.write(b"]}")
-            f.flush()
-            os.fsync(f.fileno())
+                position += _write(out, blob)
+        if old is not None:
+            _copy(old, out, run)
+        _write(out, b"]}")
+        os.fsync(out)
     finally:
+        os.close(out)
         if old is not None:
             os.close(old)
     os.replace(tmp, path)
     return index
+
+
+def _create_private(path: Path) -> int:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a file left by an older run keeps its mode through O_CREAT
+    return fd
+
+
+def _write(fd: int, data: bytes) -> int:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+    return len(data)
+
+
+def _copy(source: int, target: int, run: list[int]) -> None:
+    """Append bytes [start, end) of ``source`` to ``target`` (in the kernel where it can), and empty ``run``."""
+    if not run:
+        return
+    start, end = run
+    run.clear()
+    while start < end:
+        try:
+            copied = os.copy_file_range(source, target, end - start, start)
+        except OSError:  # e.g. across file systems on older kernels
+            copied = _write(target, os.pread(source, min(end - start, 1 << 20), start))
+        if copied == 0:
+            raise OSError("the previous snapshot is shorter than its index says")
+        start += copied
 
 
 def write_indexed(path: Path, index_path: Path, snapshot_id: str, contents: Contents, previous: Previous) -> None:
