@@ -129,7 +129,7 @@ class Daemon:
         self.log = log
         command = pinned([sys.executable, "-m", "sessiond", "serve"], settings.server_cpus)
         self.started = time.monotonic()
-        with open(log, "ab") as out:
+        with open(log, "wb") as out:
             self.proc = subprocess.Popen(command, env=env, stderr=out, cwd=settings.source)
 
     async def wait_serving(self, timeout: float = 900.0) -> float:
