@@ -147,13 +147,35 @@ class SnapshotWriter:
                     os.kill(pid, signal.SIGKILL)
                     await waiter  # reaped before the lock is released: writers never overlap
                     raise
+                finally:
+                    # Whatever became of the child, learn which file is on disk now.
+                    await asyncio.to_thread(self._reconcile)
             finally:
                 gc.unfreeze()
             code = os.waitstatus_to_exitcode(status)
             if code != 0:
                 raise OSError(f"the snapshot writer failed (exit {code}); {self.path} keeps the previous snapshot")
-            self._index_id, self._index = await asyncio.to_thread(_read_index, self._index_path)
         return self.path.stat().st_size
+
+    def _reconcile(self) -> None:
+        """Keep the index of the file now at ``path``: ours if it is unchanged, the index
+        file's if that names it, none (encode everything next time) otherwise."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            self._index_id, self._index = "", {}
+            return
+        try:
+            on_disk = _id_of(fd)
+        finally:
+            os.close(fd)
+        if on_disk == self._index_id:
+            return
+        try:
+            written_id, index = _read_index(self._index_path)
+        except (OSError, EOFError, ValueError, TypeError):
+            written_id, index = "", {}
+        self._index_id, self._index = (written_id, index) if written_id == on_disk else ("", {})
 
 
 def _read_index(path: Path) -> tuple[str, Index]:
@@ -170,11 +192,10 @@ class Previous:
     index: Index
 
 
-def write_incremental(path: Path, snapshot_id: str, contents: Contents, previous: Previous) -> Index:
-    """Write ``contents`` to ``path`` atomically (as ``write``), copying from the file now at
-    ``path`` each session whose version is the one ``previous`` gives, if that file is the
-    one ``previous`` describes (its id comes first in it). Returns the new index."""
-    tmp = path.with_name(path.name + ".tmp")
+def _write_sessions(path: Path, tmp: Path, snapshot_id: str, contents: Contents, previous: Previous) -> Index:
+    """Write ``contents`` to ``tmp``, copying from the file at ``path`` each session whose
+    version is the one ``previous`` gives, if that file is the one ``previous`` describes
+    (its id comes first in it). Returns the new file's index."""
     index: Index = {}
     known_sessions: Index = {}
     try:
@@ -217,7 +238,6 @@ def write_incremental(path: Path, snapshot_id: str, contents: Contents, previous
         os.close(out)
         if old is not None:
             os.close(old)
-    os.replace(tmp, path)
     return index
 
 
@@ -251,13 +271,16 @@ def _copy(source: int, target: int, run: list[int]) -> None:
 
 
 def write_indexed(path: Path, index_path: Path, snapshot_id: str, contents: Contents, previous: Previous) -> None:
-    """``write_incremental``, then the new file's index at ``index_path``."""
+    """Write ``contents`` and its index atomically: both to temporary files, then the index
+    renamed, then the snapshot (a crash in between leaves an index that names another id)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    index = write_incremental(path, snapshot_id, contents, previous)
-    tmp = index_path.with_name(index_path.name + ".tmp")
-    with open_private(tmp) as f:
+    tmp = path.with_name(path.name + ".tmp")
+    index = _write_sessions(path, tmp, snapshot_id, contents, previous)
+    index_tmp = index_path.with_name(index_path.name + ".tmp")
+    with open_private(index_tmp) as f:
         marshal.dump((snapshot_id, index), f)
-    os.replace(tmp, index_path)
+    os.replace(index_tmp, index_path)
+    os.replace(tmp, path)
 
 
 def _id_of(fd: int) -> str:
