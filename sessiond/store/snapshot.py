@@ -15,6 +15,7 @@ index was written for, and the session's version is unchanged.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import gc
 import json
@@ -140,22 +141,29 @@ class SnapshotWriter:
             gc.freeze()
             try:
                 pid = _fork_writer(self.path, self._index_path, snapshot_id, self._contents, previous)
-                waiter = asyncio.ensure_future(asyncio.to_thread(os.waitpid, pid, 0))
+                child = os.pidfd_open(pid)  # signals the child, never a process that reused its pid
+                done = asyncio.ensure_future(asyncio.to_thread(self._wait, pid))
                 try:
-                    _, status = await asyncio.shield(waiter)
+                    status = await asyncio.shield(done)
                 except asyncio.CancelledError:
-                    os.kill(pid, signal.SIGKILL)
-                    await waiter  # reaped before the lock is released: writers never overlap
+                    with contextlib.suppress(ProcessLookupError):
+                        signal.pidfd_send_signal(child, signal.SIGKILL)
+                    await done  # reaped and reconciled before the lock is released: writers never overlap
                     raise
                 finally:
-                    # Whatever became of the child, learn which file is on disk now.
-                    await asyncio.to_thread(self._reconcile)
+                    os.close(child)
             finally:
                 gc.unfreeze()
             code = os.waitstatus_to_exitcode(status)
             if code != 0:
                 raise OSError(f"the snapshot writer failed (exit {code}); {self.path} keeps the previous snapshot")
         return self.path.stat().st_size
+
+    def _wait(self, pid: int) -> int:
+        """In a thread: the child's exit status once it has ended, and the index of the file it left."""
+        _, status = os.waitpid(pid, 0)
+        self._reconcile()
+        return status
 
     def _reconcile(self) -> None:
         """Keep the index of the file now at ``path``: ours if it is unchanged, the index
