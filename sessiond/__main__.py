@@ -28,8 +28,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     logs.configure(config.log_format, config.log_level)
+    # The memory store forks its snapshot writer; the child never calls grpc, so grpc's
+    # fork handlers (which log on every fork while its threads are busy) are not wanted.
+    os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
     # grpc and the stores load only now, not for --help or a bad flag.
-    from sessiond.server import migrate, serve
+    from sessiond.bootstrap import migrate
+    from sessiond.server import serve
 
     return _run(serve(config) if args.command == "serve" else migrate(config))
 

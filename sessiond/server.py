@@ -1,13 +1,14 @@
-"""The one place that wires the store, the manager, the servicers, health,
-reflection, snapshots, metrics, TLS, authentication and graceful shutdown together."""
+"""The running service: the gRPC server, its health (and the plaintext health listener),
+and the graceful drain. Everything it serves is built by sessiond.bootstrap."""
 
 from __future__ import annotations
 
 import asyncio
-import importlib.metadata
+import logging
+import os
 import signal
-import time
-from collections.abc import Callable
+import sys
+from collections.abc import Coroutine
 from typing import Any
 
 import grpc
@@ -19,30 +20,15 @@ from sessiond_client._proto.sessiond.v1 import player_service_pb2_grpc as ppb_gr
 from sessiond_client._proto.sessiond.v1 import session_service_pb2 as spb
 from sessiond_client._proto.sessiond.v1 import session_service_pb2_grpc as spb_grpc
 
+from sessiond import bootstrap
 from sessiond.api.interceptor import CallInterceptor
-from sessiond.api.players import PlayerServicer
-from sessiond.api.sessions import SessionServicer
+from sessiond.bootstrap import VERSION
 from sessiond.config import Config
-from sessiond.console import Bridge, Console, ConsoleListener
 from sessiond.core.errors import SessiondError
-from sessiond.manager.players import PlayerManager
-from sessiond.manager.sessions import SessionManager
-from sessiond.ops import (
-    HealthListener,
-    MetricsListener,
-    OpsConfigError,
-    ServerMetrics,
-    load_auth,
-    server_credentials,
-    server_ssl_context,
-)
+from sessiond.ops import HealthListener, OpsConfigError, server_credentials
 from sessiond.ops.reflection import enable_reflection
-from sessiond.store import snapshot
-from sessiond.store.durable import DurableStore
-from sessiond.store.memory import MemoryStore
-from sessiond.store.neo4j import GraphAuthFailed, GraphStore, GraphUnavailable
+from sessiond.periodic import Loops, periodic
 from sessiond.store.protocols import SessionStore
-from sessiond.store.redis import RedisStore
 
 log = structlog.get_logger("sessiond")
 
@@ -59,68 +45,26 @@ SERVER_OPTIONS = (
     ("grpc.server.max_pending_requests_hard_limit", 50_000),
 )
 
-try:
-    VERSION = importlib.metadata.version("sessiond")
-except importlib.metadata.PackageNotFoundError:
-    VERSION = "0.0.0+source"
-
-
-def build_store(config: Config, clock: Callable[[], float] = time.time) -> SessionStore:
-    if config.store == "memory":
-        return MemoryStore(clock=clock, history=config.history_turns, event_retention=config.event_retention)
-    hot = RedisStore.from_url(
-        config.redis_url,
-        cluster=config.redis_cluster,
-        key_prefix=config.redis_key_prefix,
-        history=config.history_turns,
-        event_retention=config.event_retention,
-        # Redis frees a session's keys by itself this long after the janitor could have.
-        ttl_margin=config.expired_retention + config.janitor_interval,
-        outbox=config.store == "redis+neo4j",
-        id_registry=config.store == "redis+neo4j",
-    )
-    if config.store == "redis":
-        return hot
-    return DurableStore(hot, build_graph(config), history=config.history_turns)
-
-
-def build_graph(config: Config) -> GraphStore:
-    """The graph of ``config`` (no I/O yet); a malformed URI stops the process with the reason."""
-    try:
-        return GraphStore.connect(config.neo4j_uri, config.neo4j_user, config.neo4j_password, config.neo4j_database)
-    except ValueError as exc:
-        raise SystemExit(f"--neo4j-uri: {exc}") from exc
-
 
 class Service:
     """A running sessiond: ``await start()``, then ``await stop()`` (or run ``serve``)."""
 
     def __init__(self, config: Config, store: SessionStore | None = None) -> None:
         self.config = config
-        self.store = store if store is not None else build_store(config)
-        self.metrics = ServerMetrics()
-        durable = self.store if isinstance(self.store, DurableStore) else None
-        self.manager = SessionManager(
-            self.store, config.manager_config(), on_close_lag=self.metrics.observe_close_lag, projection=durable
-        )
-        self.players = PlayerManager(self.store, config.manager_config(), archive=durable)
+        self.parts = bootstrap.build(config, store)
+        self.store = self.parts.store
+        self.manager = self.parts.manager
+        self.players = self.parts.players
+        self.metrics = self.parts.metrics
+        self.metrics_listener = self.parts.metrics_listener
+        self.console_listener = self.parts.console_listener
         self.health = health_aio.HealthServicer()
-        try:
-            auth = load_auth(config.auth_tokens_file)
-            self.metrics_listener = (
-                MetricsListener(self.metrics.registry, config.metrics_listen) if config.metrics_listen else None
-            )
-        except OpsConfigError as exc:
-            raise SystemExit(str(exc)) from exc
         self.health_listener = HealthListener(self.health, config.health_listen) if config.health_listen else None
-        self.session_servicer = SessionServicer(self.manager, VERSION)
-        self.player_servicer = PlayerServicer(self.players, self.store.name)
-        self._auth = auth
-        self.console_listener: ConsoleListener | None = None
-        self.calls = CallInterceptor(self.metrics, auth, stream_write_timeout=config.watch_write_timeout)
+        self.calls = CallInterceptor(self.metrics, self.parts.auth, stream_write_timeout=config.watch_write_timeout)
         self.server = grpc.aio.server(interceptors=[self.calls], options=SERVER_OPTIONS)
         self.port = 0
-        self._tasks: list[asyncio.Task[None]] = []
+        self._loops = Loops("service")
+        self._store_serving = False
         self._stopped = asyncio.Event()
 
     async def start(self) -> None:
@@ -133,15 +77,10 @@ class Service:
                 self.metrics_listener.start()
         except OpsConfigError as exc:
             raise SystemExit(str(exc)) from exc
-        self._load_snapshot()
-        if isinstance(self.store, DurableStore):
-            try:
-                await self.store.start()
-            except GraphAuthFailed as exc:
-                raise SystemExit(f"neo4j refused the credentials: {exc.message}") from exc
+        await self.parts.start_store()  # e.g. the memory store's snapshot, before any window is scheduled
         await self.manager.start()
-        spb_grpc.add_SessionServiceServicer_to_server(self.session_servicer, self.server)
-        ppb_grpc.add_PlayerServiceServicer_to_server(self.player_servicer, self.server)
+        spb_grpc.add_SessionServiceServicer_to_server(self.parts.session_servicer, self.server)
+        ppb_grpc.add_PlayerServiceServicer_to_server(self.parts.player_servicer, self.server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         enable_reflection(
             (SERVICE_NAME, PLAYER_SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name),
@@ -155,21 +94,18 @@ class Service:
         except RuntimeError as exc:
             raise SystemExit(f"cannot listen on {self.config.listen}: {exc}") from exc
         # Readiness tells the truth from the first Check: NOT_SERVING while the store is down.
-        serving = await self._store_reachable()
+        self._store_serving = await self._store_reachable()
         await self._set_health(health_pb2.HealthCheckResponse.SERVING, ("",))  # the process is alive
-        await self._set_health(self._status(serving), (SERVICE_NAME,))
+        await self._set_health(self._status(self._store_serving), (SERVICE_NAME,))
         await self.server.start()
         if self.health_listener is not None:
             await self.health_listener.start()
-        await self._start_console()
-        self._tasks.append(asyncio.create_task(self._probe_store(serving), name="store-probe"))
-        if self.metrics_listener is not None:
-            self._tasks.append(asyncio.create_task(self.metrics.follow(self.manager.stats), name="metrics-stats"))
-        if isinstance(self.store, DurableStore):
-            graph_health = self.store.gate.follow(lambda up: self._set_health(self._status(up), (GRAPH_HEALTH_NAME,)))
-            self._tasks.append(asyncio.create_task(graph_health, name="graph-health"))
-        if isinstance(self.store, MemoryStore) and self.config.snapshot_path:
-            self._tasks.append(asyncio.create_task(self._snapshot_forever(), name="snapshots"))
+        if self.console_listener is not None:
+            try:
+                await self.console_listener.start()
+            except OpsConfigError as exc:
+                raise SystemExit(str(exc)) from exc
+        self._loops.start(self._background())
         log.info(
             "serving",
             port=self.port,
@@ -181,9 +117,19 @@ class Service:
             version=VERSION,
         )
 
+    def _background(self) -> dict[str, Coroutine[Any, Any, None]]:
+        loops = {"store-probe": periodic(HEALTH_PROBE_INTERVAL, self._probe_store, "store-probe")}
+        if self.metrics_listener is not None:
+            loops["metrics-stats"] = self.metrics.follow(self.manager.stats)
+        gate = self.parts.graph_gate
+        if gate is not None:
+            loops["graph-health"] = gate.follow(lambda up: self._set_health(self._status(up), (GRAPH_HEALTH_NAME,)))
+        return loops
+
     async def stop(self, grace: float | None = None) -> None:
         """Drain: NOT_SERVING, end watch streams (UNAVAILABLE), refuse new calls, let
-        unary calls in flight finish within ``grace`` seconds, then save and close."""
+        unary calls in flight finish within ``grace`` seconds, then close the store
+        (the memory store writes its snapshot)."""
         if self._stopped.is_set():
             return
         grace = self.config.shutdown_grace if grace is None else grace
@@ -191,8 +137,7 @@ class Service:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace
         await self.health.enter_graceful_shutdown()
-        for task in self._tasks:
-            task.cancel()
+        await self._loops.stop()
         await self.manager.hub.close()
         # Calls that arrive from now on are answered UNAVAILABLE (retry elsewhere), not cancelled.
         await self.calls.drain(grace)
@@ -205,27 +150,9 @@ class Service:
         if self.console_listener is not None:
             await self.console_listener.stop()
         await self.manager.stop()
-        await self.save_snapshot()
         await self.store.close()
         self._stopped.set()
         log.info("stopped")
-
-    async def _start_console(self) -> None:
-        if not self.config.console_listen:
-            return
-        bridge = Bridge(
-            {
-                spb.DESCRIPTOR.services_by_name["SessionService"]: self.session_servicer,
-                ppb.DESCRIPTOR.services_by_name["PlayerService"]: self.player_servicer,
-            }
-        )
-        tls = server_ssl_context(self.config.tls_cert, self.config.tls_key, self.config.tls_client_ca)
-        listener = ConsoleListener(Console(bridge, self._auth, self.store.name), self.config.console_listen, tls)
-        try:
-            await listener.start()
-        except OpsConfigError as exc:
-            raise SystemExit(str(exc)) from exc
-        self.console_listener = listener
 
     async def wait_stopped(self) -> None:
         await self._stopped.wait()
@@ -246,58 +173,19 @@ class Service:
             log.warning("store unreachable", error=exc.message)
             return False
 
-    async def _probe_store(self, serving: bool) -> None:
+    async def _probe_store(self) -> None:
         """Serve SessionService's health from the store's reachability, so a replica
         without its backend is taken out of rotation (readiness) and put back when it
         recovers. The overall "" status stays SERVING while the process is alive, so a
         liveness probe does not restart every pod when the backend is down."""
-        while True:
-            await asyncio.sleep(HEALTH_PROBE_INTERVAL)
-            ok = await self._store_reachable()
-            if ok != serving:
-                serving = ok
-                await self._set_health(self._status(ok), (SERVICE_NAME,))
-
-    def _load_snapshot(self) -> None:
-        path = self.config.snapshot_path
-        if not (isinstance(self.store, MemoryStore) and path):
-            return
-        data = snapshot.read(path)
-        if data is not None:
-            count = self.store.load(data)
-            log.info("snapshot loaded", path=str(path), sessions=count)
-
-    async def save_snapshot(self) -> None:
-        path = self.config.snapshot_path
-        if isinstance(self.store, MemoryStore) and path:
-            size = await asyncio.to_thread(snapshot.write, path, self.store.dump())
-            log.info("snapshot written", path=str(path), bytes=size)
-
-    async def _snapshot_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.snapshot_interval)
-            try:
-                await self.save_snapshot()
-            except OSError as exc:
-                log.error("snapshot failed", error=str(exc))
-
-
-async def migrate(config: Config) -> int:
-    """``sessiond migrate``: apply the Neo4j migrations not yet applied; 0 on success."""
-    graph = build_graph(config)
-    try:
-        applied = await graph.migrate()
-    except GraphUnavailable as exc:
-        log.error("migration failed", uri=config.neo4j_uri, error=exc.message)
-        return 1
-    finally:
-        await graph.close()
-    log.info("migrated", uri=config.neo4j_uri, applied=applied or "nothing: the schema is current")
-    return 0
+        ok = await self._store_reachable()
+        if ok != self._store_serving:
+            self._store_serving = ok
+            await self._set_health(self._status(ok), (SERVICE_NAME,))
 
 
 async def serve(config: Config) -> None:
-    """Run until SIGTERM or SIGINT, then drain gracefully."""
+    """Run until SIGTERM or SIGINT, drain gracefully, then end the process (exit 0)."""
     service = Service(config)
     await service.start()
     loop = asyncio.get_running_loop()
@@ -306,3 +194,9 @@ async def serve(config: Config) -> None:
         loop.add_signal_handler(sig, stop_requested.set)
     await stop_requested.wait()
     await service.stop()
+    # Everything is written and closed: freeing a large memory store object by object
+    # would take longer than the drain (seconds per 100,000 sessions), for nothing.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

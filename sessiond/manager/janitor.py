@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-
 import structlog
 
 from sessiond.core.errors import SessiondError, SessionNotFound
 from sessiond.core.lifecycle import expire
+from sessiond.periodic import Loops, periodic
 from sessiond.store.protocols import SessionStore
 
 log = structlog.get_logger(__name__)
@@ -21,17 +19,13 @@ class Janitor:
         self._store = store
         self._interval = interval
         self._retention = retention
-        self._task: asyncio.Task[None] | None = None
+        self._loops = Loops("janitor")
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run_forever(), name="janitor")
+        self._loops.start({"janitor": periodic(self._interval, self.run_once, "janitor pass")})
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loops.stop()
 
     async def run_once(self) -> tuple[int, int]:
         """One pass: returns (sessions expired, sessions freed)."""
@@ -53,11 +47,3 @@ class Janitor:
         if expired or freed:
             log.info("janitor pass", expired=expired, freed=freed)
         return expired, freed
-
-    async def _run_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                await self.run_once()
-            except SessiondError as exc:
-                log.warning("janitor pass failed", error=exc.message)

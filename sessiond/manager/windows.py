@@ -14,6 +14,7 @@ import structlog
 from sessiond.core.errors import SessiondError, SessionNotFound
 from sessiond.core.models import Mutation, Session, Turn
 from sessiond.core.window import close_if_due
+from sessiond.periodic import Loops, periodic
 from sessiond.store.protocols import SessionStore
 
 log = structlog.get_logger(__name__)
@@ -35,15 +36,15 @@ class WindowCloser:
         self._sweep_interval = sweep_interval
         self._on_close_lag = on_close_lag
         self._timers: dict[tuple[str, int], asyncio.Task[None]] = {}
-        self._sweeper: asyncio.Task[None] | None = None
+        self._sweeper = Loops("window-closer")
 
     @property
     def running(self) -> bool:
-        return self._sweeper is not None
+        return self._sweeper.running
 
     async def start(self) -> None:
         """Schedule every window the store has open (closing overdue ones now), then sweep."""
-        self._sweeper = asyncio.create_task(self._sweep_forever(), name="window-sweep")
+        self._sweeper.start({"window-sweep": periodic(self._sweep_interval, self.sweep, "window sweep")})
         try:
             now = await self._store.now()
             due_windows = await self._store.windows_due(float("inf"))
@@ -54,14 +55,14 @@ class WindowCloser:
             self.schedule(due.session_id, due.turn_number, max(0.0, due.deadline - now))
 
     async def stop(self) -> None:
-        tasks = [*self._timers.values(), *([self._sweeper] if self._sweeper else [])]
+        await self._sweeper.stop()
+        tasks = list(self._timers.values())
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._timers.clear()
-        self._sweeper = None
 
     def schedule(self, session_id: str, turn_number: int, delay: float) -> None:
         """Close the window of ``turn_number`` after ``delay`` seconds (once per window)."""
@@ -115,11 +116,3 @@ class WindowCloser:
         for due in overdue:
             await self.close(due.session_id, due.turn_number)
         return len(overdue)
-
-    async def _sweep_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self._sweep_interval)
-            try:
-                await self.sweep()
-            except SessiondError as exc:
-                log.warning("window sweep failed", error=exc.message)

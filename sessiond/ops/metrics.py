@@ -17,7 +17,6 @@ process can run several servers, as the tests do) holding:
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypeAlias
@@ -38,6 +37,7 @@ from prometheus_client.registry import Collector
 
 from sessiond.core.models import SessionStatus
 from sessiond.manager.sessions import Stats
+from sessiond.periodic import periodic
 
 log = structlog.get_logger("sessiond.metrics")
 
@@ -211,11 +211,8 @@ class ServerMetrics:
             stats: The manager's ``stats`` method.
             interval: Seconds between refreshes.
         """
-        while True:
-            try:
-                self.update(await stats())
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("metrics refresh failed", error=str(exc))
-            await asyncio.sleep(interval)
+
+        async def refresh() -> None:
+            self.update(await stats())
+
+        await periodic(interval, refresh, "metrics refresh", first=True)

@@ -37,6 +37,7 @@ from sessiond.core import facts
 from sessiond.core.errors import ProfileNotFound, SessionNotFound, SessionUnreadable, Unavailable
 from sessiond.core.models import Event, GraphProgress, PlayerProfile, Session, SessionStatus, Turn
 from sessiond.core.paging import SessionKey
+from sessiond.periodic import Loops, periodic
 from sessiond.store.durable_archive import GraphArchive
 from sessiond.store.durable_gate import GraphGate
 from sessiond.store.neo4j import GraphAuthFailed, GraphStore, GraphUnavailable, PermanentFactError
@@ -73,7 +74,7 @@ class DurableStore:
         self.archive = GraphArchive(hot, graph, self.gate)
         self._history = history
         self.projector = Projector(hot.outbox_log, self._project_batch, PermanentFactError, **(projector_options or {}))
-        self._tasks: list[asyncio.Task[None]] = []
+        self._loops = Loops("durable-store")
 
     # Lifecycle: schema, then the projector.
 
@@ -92,9 +93,11 @@ class DurableStore:
         except GraphUnavailable as exc:
             log.warning("neo4j unavailable at start; serving from redis, projecting later", error=exc.message)
             await self.gate.mark_down(exc.message)
-        self._tasks.append(asyncio.create_task(self._project(migrated), name="projector"))
+        loops = {"projector": self._project(migrated)}
         if self.hot.registry.enabled:
-            self._tasks.append(asyncio.create_task(self._keep_registry_complete(), name="id-registry"))
+            registry = periodic(self._registry_pause, self._keep_registry_complete, "id registry", first=True)
+            loops["id-registry"] = registry
+        self._loops.start(loops)
 
     async def _project(self, migrated: bool) -> None:
         while not migrated:
@@ -116,15 +119,16 @@ class DurableStore:
             raise
 
     async def _keep_registry_complete(self) -> None:
-        """Backfill the id registry from the graph whenever it is not complete (never
-        filled yet, or Redis lost its data); retried while the graph or Redis is down."""
-        while True:
-            try:
-                if self.gate.up and not await self.hot.registry.complete():
-                    await self._backfill_registry()
-            except (GraphUnavailable, Unavailable) as exc:
-                log.warning("id registry not backfilled yet", error=exc.message)
-            await asyncio.sleep(REGISTRY_CHECK if self.gate.up else MIGRATE_RETRY)
+        """Backfill the id registry from the graph if it is not complete (never filled
+        yet, or Redis lost its data); run periodically, retried while the graph or Redis is down."""
+        try:
+            if self.gate.up and not await self.hot.registry.complete():
+                await self._backfill_registry()
+        except (GraphUnavailable, Unavailable) as exc:
+            log.warning("id registry not backfilled yet", error=exc.message)
+
+    def _registry_pause(self) -> float:
+        return REGISTRY_CHECK if self.gate.up else MIGRATE_RETRY
 
     async def _backfill_registry(self) -> None:
         after, registered = "", 0
@@ -136,10 +140,7 @@ class DurableStore:
 
     async def close(self) -> None:
         self.projector.stop()
-        for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._loops.stop()
         await self.gate.close()
         await self.hot.close()
         await self.graph.close()

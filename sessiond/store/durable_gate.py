@@ -11,13 +11,13 @@ are current even when no call needs the graph. ``follow`` reports each change (h
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import structlog
 
+from sessiond.periodic import Loops, periodic
 from sessiond.store.neo4j import GraphUnavailable
 
 log = structlog.get_logger(__name__)
@@ -45,7 +45,7 @@ class GraphGate:
         self._clock = clock
         self._down_since: float | None = None
         self._changed = asyncio.Condition()
-        self._probing: asyncio.Task[None] | None = None
+        self._probing = Loops("graph-gate")
 
     @property
     def up(self) -> bool:
@@ -58,15 +58,11 @@ class GraphGate:
 
     def start(self) -> None:
         """Begin probing the graph in the background (``close`` ends it)."""
-        if self._probing is None:
-            self._probing = asyncio.create_task(self._probe_forever(), name="graph-probe")
+        if not self._probing.running:
+            self._probing.start({"graph-probe": periodic(self._probe_pause, self._probe, "graph probe")})
 
     async def close(self) -> None:
-        if self._probing is not None:
-            self._probing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._probing
-            self._probing = None
+        await self._probing.stop()
 
     async def read(self, call: Callable[[], Awaitable[R]], doing: str) -> R:
         """A graph call the answer depends on. Raises GraphUnavailable at once while the graph
@@ -117,15 +113,16 @@ class GraphGate:
         async with self._changed:
             self._changed.notify_all()
 
-    async def _probe_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self._watch_interval if self.up else self._probe_interval)
-            try:
-                await asyncio.wait_for(self._ping(), self._call_timeout + self._probe_interval)
-            except (GraphUnavailable, TimeoutError) as exc:
-                await self.mark_down(exc.message if isinstance(exc, GraphUnavailable) else "ping timed out")
-                continue
-            if self._down_since is not None:
-                log.info("neo4j reachable again", unreachable_seconds=round(self.unreachable_seconds(), 1))
-                self._down_since = None
-                await self._announce()
+    def _probe_pause(self) -> float:
+        return self._watch_interval if self.up else self._probe_interval
+
+    async def _probe(self) -> None:
+        try:
+            await asyncio.wait_for(self._ping(), self._call_timeout + self._probe_interval)
+        except (GraphUnavailable, TimeoutError) as exc:
+            await self.mark_down(exc.message if isinstance(exc, GraphUnavailable) else "ping timed out")
+            return
+        if self._down_since is not None:
+            log.info("neo4j reachable again", unreachable_seconds=round(self.unreachable_seconds(), 1))
+            self._down_since = None
+            await self._announce()

@@ -2,17 +2,23 @@
 
 Atomicity comes from asyncio itself: a change runs on a clone of the session with
 no await between reading and committing, so no other task can interleave.
+Snapshots are written by a forked child (store/snapshot.py), so they never pause serving.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
+from functools import partial
+from pathlib import Path
 from typing import Any
+
+import structlog
 
 from sessiond.core import codec
 from sessiond.core.errors import (
@@ -23,13 +29,18 @@ from sessiond.core.errors import (
     TooManySessions,
     TurnNotFound,
 )
+from sessiond.core.events import UnknownEvent
 from sessiond.core.guards import check_etag
 from sessiond.core.models import Event, Persistence, PlayerProfile, Session, Turn
 from sessiond.core.paging import SessionKey, newest_first
+from sessiond.periodic import Loops, periodic
+from sessiond.store import snapshot
 from sessiond.store._bookkeeping import stamp_commit, stamp_profile, tally
 from sessiond.store._keyed_locks import KeyedLocks
 from sessiond.store.notices import ChangeNotices
 from sessiond.store.protocols import Change, DueWindow, ProfileChange, SessionQuery, StoreStats, T
+
+log = structlog.get_logger("sessiond")
 
 SNAPSHOT_FORMAT = 1
 
@@ -41,6 +52,7 @@ class _Entry:
     events: deque[Event]
     # Set and replaced on every commit; waiters hold the one current when they started.
     signal: asyncio.Event = field(default_factory=asyncio.Event)
+    version: int = 0  # new on every commit: the snapshot writer copies unchanged sessions
 
     def notify(self) -> None:
         self.signal.set()
@@ -57,7 +69,11 @@ class MemoryStore:
         history: int = 50,
         event_retention: int = 1000,
         request_id_ttl: float = 24 * 3600.0,
+        snapshot_path: Path | None = None,
+        snapshot_interval: float = 30.0,
     ) -> None:
+        """With ``snapshot_path``, ``start`` loads that file and ``close`` writes it, as do
+        periodic snapshots every ``snapshot_interval`` seconds in between."""
         self._clock = clock
         self._notices = ChangeNotices()
         self._history = history
@@ -67,6 +83,10 @@ class MemoryStore:
         self._requests: dict[str, tuple[str, float]] = {}  # request id -> (session id, expiry)
         self._profiles: dict[str, PlayerProfile] = {}
         self._locks = KeyedLocks()
+        self._versions = itertools.count(1)
+        self._snapshots = snapshot.SnapshotWriter(snapshot_path, self.snapshot_contents) if snapshot_path else None
+        self._snapshot_interval = snapshot_interval
+        self._loops = Loops("memory-store")
 
     async def now(self) -> float:
         return self._clock()
@@ -78,7 +98,9 @@ class MemoryStore:
         return entry
 
     def _new_entry(self, session: Session) -> _Entry:
-        return _Entry(session, deque(maxlen=self._history), deque(maxlen=self._event_retention))
+        entry = _Entry(session, deque(maxlen=self._history), deque(maxlen=self._event_retention))
+        entry.version = next(self._versions)
+        return entry
 
     async def create(self, session: Session, request_id: str, max_sessions: int) -> tuple[Session, bool]:
         now = self._clock()
@@ -132,6 +154,7 @@ class MemoryStore:
             index = entry.turns.index(_find_turn(entry, mutation.updated_turn.turn_number))
             entry.turns[index] = mutation.updated_turn
         entry.session = session
+        entry.version = next(self._versions)
         entry.notify()
         if mutation.events:
             self._notices.notify((session_id,))
@@ -204,27 +227,47 @@ class MemoryStore:
     async def ping(self) -> None:
         return None
 
+    async def start(self) -> None:
+        """Load the snapshot file, if any, then write one every ``snapshot_interval``."""
+        if self._snapshots is None:
+            return
+        data = snapshot.read(self._snapshots.path)
+        if data is not None:
+            count = self.load(data)
+            versions = {sid: e.version for sid, e in self._entries.items()}
+            self._snapshots.adopt(str(data.get("id", "")), versions)
+            log.info("snapshot loaded", path=str(self._snapshots.path), sessions=count)
+        self._loops.start({"snapshots": periodic(self._snapshot_interval, self.save_snapshot, "snapshot")})
+
     async def close(self) -> None:
-        return None
+        """Stop the periodic snapshots and write the last one."""
+        await self._loops.stop()
+        if self._snapshots is not None:
+            await self.save_snapshot()
 
-    # Snapshots: the whole store as one JSON-ready dict, taken between two awaits.
+    async def save_snapshot(self) -> None:
+        if self._snapshots is not None:
+            size = await self._snapshots.save()
+            log.info("snapshot written", path=str(self._snapshots.path), bytes=size)
 
-    def dump(self) -> dict[str, Any]:
+    # Snapshots: built in the snapshot writer's child. Records stay dataclasses:
+    # snapshot.encode writes them field by field (asdict's deep copies would make a
+    # snapshot of 100,000 sessions take minutes).
+
+    def snapshot_contents(self) -> snapshot.Contents:
         now = self._clock()
-        return {
+        header = {
             "format": SNAPSHOT_FORMAT,
             "taken_at": now,
-            "sessions": [
-                {
-                    "session": codec.session_to_dict(e.session),
-                    "turns": [codec.turn_to_dict(t) for t in e.turns],
-                    "events": [codec.event_to_dict(ev) for ev in e.events],
-                }
-                for e in self._entries.values()
-            ],
             "requests": {rid: list(v) for rid, v in self._requests.items() if v[1] > now},
-            "profiles": [codec.profile_to_dict(p) for p in self._profiles.values()],
+            "profiles": list(self._profiles.values()),
         }
+        return snapshot.Contents(header, ((sid, e.version, partial(_record, e)) for sid, e in self._entries.items()))
+
+    def dump(self) -> dict[str, Any]:
+        """The whole store as one dict for ``snapshot.encode``."""
+        contents = self.snapshot_contents()
+        return {**contents.header, "sessions": [record() for _, _, record in contents.sessions]}
 
     def load(self, data: dict[str, Any]) -> int:
         """Replace the contents with a dump; returns the number of sessions loaded."""
@@ -240,6 +283,17 @@ class MemoryStore:
         profiles = (codec.profile_from_dict(p) for p in data.get("profiles", []))
         self._profiles = {p.player_id: p for p in profiles}
         return len(self._entries)
+
+
+def _record(e: _Entry) -> dict[str, Any]:
+    return {"session": e.session, "turns": list(e.turns), "events": [_stored_event(ev) for ev in e.events]}
+
+
+def _stored_event(ev: Event) -> dict[str, Any]:
+    """``codec.event_to_dict(ev)`` for snapshot.write: a known kind's fields are its stored data."""
+    payload = ev.payload
+    data = payload.data if isinstance(payload, UnknownEvent) else payload
+    return {"event_id": ev.event_id, "session_id": ev.session_id, "time": ev.time, "kind": ev.kind, "data": data}
 
 
 def _copy_profile(p: PlayerProfile) -> PlayerProfile:

@@ -38,6 +38,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from sessiond.periodic import Loops, periodic
 from sessiond.store._backoff import backoff_delay
 
 log = structlog.get_logger(__name__)
@@ -278,22 +279,20 @@ class Projector:
     async def _holding(self, claims: list[_Claim]) -> AsyncIterator[None]:
         """Renew the claims while the batch is applied, so that a slow graph is not taken for
         a dead projector (another one would project the same facts meanwhile)."""
-        renewal = asyncio.create_task(self._renew(claims), name=f"outbox-claims:{self.consumer}")
+        renewal = Loops(f"outbox-claims:{self.consumer}")
+        renew = periodic(self._claim_idle / 3, lambda: self._renew(claims), "outbox claim renewal")
+        renewal.start({"claim-renewal": renew})
         try:
             yield
         finally:
-            renewal.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewal
+            await renewal.stop()
 
     async def _renew(self, claims: list[_Claim]) -> None:
-        while True:
-            await asyncio.sleep(self._claim_idle / 3)
-            for claim in claims:
-                try:
-                    await self._source.touch(claim.outbox, self.group, self.consumer, claim.ids)
-                except Exception as exc:  # the next renewal may work; the claim outlasts two misses
-                    self._log.warning("outbox_claim_renewal_failed", outbox=claim.outbox, error=str(exc))
+        for claim in claims:
+            try:
+                await self._source.touch(claim.outbox, self.group, self.consumer, claim.ids)
+            except Exception as exc:  # the next renewal may work; the claim outlasts two misses
+                self._log.warning("outbox_claim_renewal_failed", outbox=claim.outbox, error=str(exc))
 
     async def _pause(self, seconds: float) -> None:
         """Sleep, but wake up at once on ``stop``."""

@@ -190,7 +190,15 @@ class SessionStore(Protocol):
         """Raises Unavailable when the backend cannot serve."""
         ...
 
+    async def start(self) -> None:
+        """Get ready to serve: load what the backend keeps (the memory store's snapshot),
+        start its background work. Called once, before the first call; raises to stop the
+        service when its configuration is wrong (a backend that is only down starts)."""
+        ...
+
     async def close(self) -> None:
+        """Stop the background work and write or release what the backend holds (the
+        memory store's last snapshot); called once, after the last call."""
         ...
 
 

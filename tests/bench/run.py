@@ -12,7 +12,9 @@ watcher clients, this process) to the others. Then measures:
    rounds alternating the order), and each throughput as a ratio to the baseline's;
 2. close lag: watchers' receive time - deadline of turn_resolved, with many windows
    closing at once (close_lag), with and without countdown ticks;
-3. Redis memory per idle session with the default config and stream-node-max-bytes 512.
+3. Redis memory per idle session with the default config and stream-node-max-bytes 512;
+4. the memory store's snapshots (tests/bench/snapshot.py): GetSession p99 while snapshots
+   are written / without, SIGTERM to exit and start-up, with 100,000 sessions.
 
 Everything listens on loopback; every load is bounded in count and in time.
 """
@@ -41,6 +43,8 @@ from tests.bench.fleet import create_sessions
 from tests.bench.ghz import LoadSettings, ensure_ghz, ghz_version
 from tests.bench.memory import DEFAULT, TUNED, measure_memory
 from tests.bench.procs import ROOT, GrpcServer, Machine, PinnedRedis, pin_self
+from tests.bench.snapshot import SnapshotSettings, measure_snapshots
+from tests.bench.snapshot import rows as snapshot_rows
 from tests.bench.throughput import Target, measure_rpc
 from tests.bench.workload import RPCS, WINDOW_SECONDS, session_ids
 from tests.redis_server import free_port
@@ -58,6 +62,7 @@ class Plan:
     sessions: int
     lag: list[LagSettings]
     memory_sessions: int
+    snapshot: SnapshotSettings
 
 
 def parse_args() -> argparse.Namespace:
@@ -85,7 +90,9 @@ def parse_args() -> argparse.Namespace:
         "--stream-levels", help="streams held at once, per ramp level [1000,5000,10000,20000; quick 1000,5000]"
     )
     parser.add_argument("--storm-levels", help="streams opened at once, per storm [1000,2000,5000; quick 1000,2000]")
-    parts = "rpc, lag, peer, streams, storm, memory"
+    snapshot_help = "sessions of the memory store's snapshot benchmark [100000; quick 20000]"
+    parser.add_argument("--snapshot-sessions", type=int, help=snapshot_help)
+    parts = "rpc, lag, peer, streams, storm, memory, snapshot"
     parser.add_argument("--skip", default="", help=f"comma-separated parts to skip: {parts}")
     parser.add_argument("--work-dir", type=Path, help="logs and ghz reports (default: a new temporary directory)")
     return parser.parse_args()
@@ -134,6 +141,11 @@ def plan_of(args: argparse.Namespace) -> Plan:
         sessions=pick(args.sessions, 1000, 300),
         lag=lag,
         memory_sessions=args.memory_sessions,
+        snapshot=SnapshotSettings(
+            sessions=pick(args.snapshot_sessions, 100_000, 20_000),
+            duration=load.duration,
+            server_cpus=args.server_cpus,
+        ),
     )
 
 
@@ -308,6 +320,9 @@ def main() -> None:
         rows += measure_storm_rows(plan, levels(args.storm_levels, "1000,2000,5000", "1000,2000", args), work)
     if "memory" not in skip:
         rows += measure_memory_rows(plan, work)
+    if "snapshot" not in skip:
+        progress(f"measuring memory store snapshots ({plan.snapshot.sessions:,} sessions)")
+        rows += snapshot_rows(measure_snapshots(plan.snapshot, work))
     progress("done")
     load_after = os.getloadavg()
     print()

@@ -237,14 +237,22 @@ def tls_client(port: int, pki: Pki, identity: certs.KeyPair | None = None) -> Se
     return client(port, credentials=credentials)
 
 
-async def health_status(port: int, service: str = "", credentials: grpc.ChannelCredentials | None = None) -> int:
+async def health_status(
+    port: int, service: str = "", credentials: grpc.ChannelCredentials | None = None, *, watch: bool = False
+) -> int:
+    """The status by Check, or with ``watch`` the first one a Watch streams."""
     target = f"127.0.0.1:{port}"
     channel = grpc.aio.secure_channel(target, credentials) if credentials else grpc.aio.insecure_channel(target)
     async with channel:
-        response = await health_pb2_grpc.HealthStub(channel).Check(
-            health_pb2.HealthCheckRequest(service=service), timeout=5
-        )
-        return int(response.status)
+        stub = health_pb2_grpc.HealthStub(channel)
+        request = health_pb2.HealthCheckRequest(service=service)
+        if not watch:
+            return int((await stub.Check(request, timeout=5)).status)
+        call = stub.Watch(request, timeout=5)
+        async for reply in call:
+            call.cancel()
+            return int(reply.status)
+    raise AssertionError("the Watch ended without a status")
 
 
 async def test_tls_serves_clients_that_trust_the_ca_and_refuses_plaintext(start_server: StartServer, pki: Pki) -> None:
@@ -295,6 +303,25 @@ async def test_the_health_listener_answers_in_plaintext_and_serves_nothing_else(
     with pytest.raises(grpc.RpcError) as reflection:
         await asyncio.to_thread(services_by_reflection, health_port)
     assert isinstance(reflection.value, grpc.Call) and reflection.value.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+@pytest.mark.parametrize("with_auth", [False, True], ids=["no-auth", "auth"])
+@pytest.mark.parametrize("mutual", [False, True], ids=["tls", "mtls"])
+async def test_health_watch_works_over_tls_and_on_the_plaintext_health_listener(
+    start_server: StartServer, pki: Pki, tokens_file: str, with_auth: bool, mutual: bool
+) -> None:
+    auth = {"auth_tokens_file": tokens_file} if with_auth else {}
+    service = await start_server(**tls_overrides(pki, mutual=mutual, health_listen="127.0.0.1:0", **auth))
+    assert service.health_listener is not None
+    identity = pki.client if mutual else None
+    tls = grpc.ssl_channel_credentials(
+        pki.ca.cert_pem, identity.key_pem if identity else None, identity.cert_pem if identity else None
+    )
+    serving = health_pb2.HealthCheckResponse.SERVING
+    for name in ("", "sessiond.v1.SessionService"):
+        # Health needs no token, on either port.
+        assert await health_status(service.port, name, tls, watch=True) == serving
+        assert await health_status(service.health_listener.port, name, watch=True) == serving
 
 
 async def test_the_health_listener_reports_the_drain(start_server: StartServer) -> None:

@@ -494,6 +494,9 @@ class RedisStore:
             else:
                 await self._client.ping()
 
+    async def start(self) -> None:
+        return None  # connections open on first use
+
     async def close(self) -> None:
         await self._notices.close()
         await self._client.aclose()
