@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from typing import Any, assert_never
 
@@ -9,6 +10,7 @@ from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
 from sessiond_client._proto.sessiond.v1 import resources_pb2 as pb
 from sessiond_client._proto.sessiond.v1 import session_service_pb2 as spb
 
+from sessiond.core import requests
 from sessiond.core.errors import InvalidInput
 from sessiond.core.events import (
     ChoiceReceived,
@@ -36,6 +38,7 @@ from sessiond.core.models import (
     TieBreak,
     Turn,
 )
+from sessiond.core.requests import RequestTag
 from sessiond.core.window import ChoiceReceipt
 from sessiond.manager.sessions import PlayerView, Snapshot, Stats, Tick
 
@@ -380,3 +383,15 @@ def stats_to_pb(stats: Stats, version: str) -> spb.ServiceStats:
         outbox_parked=stats.store_stats.outbox_parked,
         graph_unreachable=dur(stats.store_stats.graph_unreachable_seconds),
     )
+
+
+def request_tag(request: Any) -> RequestTag | None:
+    """The request id of a mutating request with a fingerprint of the rest of it (its
+    type and every other field, serialized deterministically), or None without one."""
+    if not request.request_id:
+        return None
+    rest = type(request)()
+    rest.CopyFrom(request)
+    rest.ClearField("request_id")
+    body = rest.DESCRIPTOR.full_name.encode() + b"\0" + rest.SerializeToString(deterministic=True)
+    return requests.tag(request.request_id, hashlib.sha256(body).hexdigest()[:32])

@@ -23,6 +23,7 @@ from sessiond.core.errors import (
     NotOnRoster,
     PlayerNotFound,
     ProfileNotFound,
+    RequestIdReused,
     RivalActive,
     RosterFull,
     SessiondError,
@@ -46,6 +47,7 @@ DOMAIN = "sessiond"
 # its nearest listed base class; the bases' entries serve errors raised without a subclass.
 ERRORS: dict[type[SessiondError], tuple[grpc.StatusCode, str]] = {
     InvalidInput: (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_FIELD"),
+    RequestIdReused: (grpc.StatusCode.INVALID_ARGUMENT, "REQUEST_ID_REUSED"),
     SessionNotFound: (grpc.StatusCode.NOT_FOUND, "SESSION_NOT_FOUND"),
     PlayerNotFound: (grpc.StatusCode.NOT_FOUND, "PLAYER_NOT_FOUND"),
     ProfileNotFound: (grpc.StatusCode.NOT_FOUND, "PROFILE_NOT_FOUND"),
@@ -72,7 +74,15 @@ INTERNAL = (grpc.StatusCode.INTERNAL, "INTERNAL")
 """What a SessiondError without an entry (a bug) answers."""
 
 # Attributes of an error that identify what it is about, sent as ErrorInfo metadata.
-_METADATA_ATTRIBUTES = ("session_id", "player_id", "turn_number", "current_turn", "field", "oldest_event_id")
+_METADATA_ATTRIBUTES = (
+    "session_id",
+    "player_id",
+    "turn_number",
+    "current_turn",
+    "field",
+    "oldest_event_id",
+    "request_id",
+)
 
 
 def _entry(error: SessiondError) -> tuple[grpc.StatusCode, str]:

@@ -46,8 +46,15 @@ class SessionClient:
     call method takes keyword-only ``timeout`` (seconds for the whole call,
     retries included; None uses ``default_timeout``) and ``metadata`` (extra
     ``(key, value)`` pairs sent with the call). Failed calls raise a
-    `SessiondError` subclass; calls that are safe to repeat are retried on
-    UNAVAILABLE as the `RetryPolicy` says.
+    `SessiondError` subclass; calls are retried on UNAVAILABLE as the
+    `RetryPolicy` says.
+
+    Every call that changes something takes keyword-only ``request_id``: an
+    idempotency key (AIP-155). When none is given the client generates one per
+    call and sends the same one on every retry, so a retry of an attempt that
+    committed (its reply lost) changes nothing and gets the first answer. Give
+    your own to make your own repeats of a call safe too; use a new one for a
+    new call (the same id with a different request is `InvalidArgument`).
 
     Args:
         target: The server, e.g. ``"127.0.0.1:50051"`` or ``"dns:///sessiond:50051"``.
@@ -294,13 +301,26 @@ class SessionClient:
             Aborted: A stale etag.
         """
         request = pb.DeleteSessionRequest(session_id=session_id, etag=etag)
-        # Not retried: if a lost attempt deleted it, the retry would report NOT_FOUND.
+        # Retried, though DeleteSession has no request_id (its memo would be deleted with
+        # it): NOT_FOUND after an attempt that may have run means that attempt deleted it.
         await self._call(
-            "DeleteSession", request, empty_pb2.Empty, idempotent=False, timeout=timeout, metadata=metadata
+            "DeleteSession",
+            request,
+            empty_pb2.Empty,
+            idempotent=True,
+            timeout=timeout,
+            metadata=metadata,
+            gone_is_done=True,
         )
 
     async def pause_session(
-        self, session_id: str, *, etag: str = "", timeout: float | None = None, metadata: Metadata | None = None
+        self,
+        session_id: str,
+        *,
+        etag: str = "",
+        request_id: str = "",
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
     ) -> pb.Session:
         """Move a session from ACTIVE to PAUSED; ``etag`` makes it conditional.
 
@@ -308,38 +328,48 @@ class SessionClient:
             FailedPrecondition: The session is not ACTIVE.
             Aborted: A stale etag.
         """
-        request = pb.PauseSessionRequest(session_id=session_id, etag=etag)
-        # Lifecycle moves are not retried: after a lost success the retry gets
-        # FAILED_PRECONDITION (or ABORTED with an etag) for a change that happened.
+        request = pb.PauseSessionRequest(request_id=request_id, session_id=session_id, etag=etag)
         return await self._call(
-            "PauseSession", request, pb.Session, idempotent=False, timeout=timeout, metadata=metadata
+            "PauseSession", request, pb.Session, idempotent=True, timeout=timeout, metadata=metadata
         )
 
     async def resume_session(
-        self, session_id: str, *, etag: str = "", timeout: float | None = None, metadata: Metadata | None = None
+        self,
+        session_id: str,
+        *,
+        etag: str = "",
+        request_id: str = "",
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
     ) -> pb.Session:
-        """Move a session from PAUSED to ACTIVE; ``etag`` makes it conditional. Not retried.
+        """Move a session from PAUSED to ACTIVE; ``etag`` makes it conditional.
 
         Raises:
             FailedPrecondition: The session is not PAUSED.
             Aborted: A stale etag.
         """
-        request = pb.ResumeSessionRequest(session_id=session_id, etag=etag)
+        request = pb.ResumeSessionRequest(request_id=request_id, session_id=session_id, etag=etag)
         return await self._call(
-            "ResumeSession", request, pb.Session, idempotent=False, timeout=timeout, metadata=metadata
+            "ResumeSession", request, pb.Session, idempotent=True, timeout=timeout, metadata=metadata
         )
 
     async def end_session(
-        self, session_id: str, *, etag: str = "", timeout: float | None = None, metadata: Metadata | None = None
+        self,
+        session_id: str,
+        *,
+        etag: str = "",
+        request_id: str = "",
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
     ) -> pb.Session:
-        """End a session (final); an open window resolves first. Not retried.
+        """End a session (final); an open window resolves first.
 
         Raises:
             FailedPrecondition: Already ENDED or EXPIRED.
             Aborted: A stale etag.
         """
-        request = pb.EndSessionRequest(session_id=session_id, etag=etag)
-        return await self._call("EndSession", request, pb.Session, idempotent=False, timeout=timeout, metadata=metadata)
+        request = pb.EndSessionRequest(request_id=request_id, session_id=session_id, etag=etag)
+        return await self._call("EndSession", request, pb.Session, idempotent=True, timeout=timeout, metadata=metadata)
 
     # State
 
@@ -349,6 +379,7 @@ class SessionClient:
         patch: State,
         *,
         expected_state_version: int | None = None,
+        request_id: str = "",
         timeout: float | None = None,
         metadata: Metadata | None = None,
     ) -> pb.Session:
@@ -370,13 +401,13 @@ class SessionClient:
             FailedPrecondition: The session is ENDED or EXPIRED.
         """
         request = pb.UpdateSessionStateRequest(
-            session_id=session_id, patch=to_struct(patch), expected_state_version=expected_state_version
+            request_id=request_id,
+            session_id=session_id,
+            patch=to_struct(patch),
+            expected_state_version=expected_state_version,
         )
-        # Retried only when conditional: the version check stops a lost success
-        # from applying twice (the retry then gets ABORTED: re-read the session).
-        conditional = expected_state_version is not None
         return await self._call(
-            "UpdateSessionState", request, pb.Session, idempotent=conditional, timeout=timeout, metadata=metadata
+            "UpdateSessionState", request, pb.Session, idempotent=True, timeout=timeout, metadata=metadata
         )
 
     async def reset_session_state(
@@ -385,24 +416,22 @@ class SessionClient:
         state: State | None = None,
         *,
         expected_state_version: int | None = None,
+        request_id: str = "",
         timeout: float | None = None,
         metadata: Metadata | None = None,
     ) -> pb.Session:
         """Replace the session's state (with an empty object when ``state`` is None).
 
-        Retried only when ``expected_state_version`` is given. Errors as in
-        `update_session_state`.
+        Errors as in `update_session_state`.
         """
         request = pb.ResetSessionStateRequest(
+            request_id=request_id,
             session_id=session_id,
             session_state=None if state is None else to_struct(state),
             expected_state_version=expected_state_version,
         )
-        # Same rule as UpdateSessionState: an unconditional retry could undo a
-        # write made by someone else in between.
-        conditional = expected_state_version is not None
         return await self._call(
-            "ResetSessionState", request, pb.Session, idempotent=conditional, timeout=timeout, metadata=metadata
+            "ResetSessionState", request, pb.Session, idempotent=True, timeout=timeout, metadata=metadata
         )
 
     # Players
@@ -413,6 +442,7 @@ class SessionClient:
         player_id: str,
         *,
         display_name: str = "",
+        request_id: str = "",
         timeout: float | None = None,
         metadata: Metadata | None = None,
     ) -> pb.Player:
@@ -422,21 +452,27 @@ class SessionClient:
             FailedPrecondition: The session is ENDED or EXPIRED.
             ResourceExhausted: The roster is full.
         """
-        request = pb.JoinSessionRequest(session_id=session_id, player_id=player_id, display_name=display_name)
-        # Idempotent: joining again only refreshes the player.
+        request = pb.JoinSessionRequest(
+            request_id=request_id, session_id=session_id, player_id=player_id, display_name=display_name
+        )
         return await self._call("JoinSession", request, pb.Player, idempotent=True, timeout=timeout, metadata=metadata)
 
     async def leave_session(
-        self, session_id: str, player_id: str, *, timeout: float | None = None, metadata: Metadata | None = None
+        self,
+        session_id: str,
+        player_id: str,
+        *,
+        request_id: str = "",
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
     ) -> None:
         """Remove a player from the roster, withdrawing their choice in an open window.
 
         Raises:
             NotFound: The player is not on the roster.
         """
-        request = pb.LeaveSessionRequest(session_id=session_id, player_id=player_id)
-        # Never retried: after a lost success the retry would report NOT_FOUND.
-        await self._call("LeaveSession", request, empty_pb2.Empty, idempotent=False, timeout=timeout, metadata=metadata)
+        request = pb.LeaveSessionRequest(request_id=request_id, session_id=session_id, player_id=player_id)
+        await self._call("LeaveSession", request, empty_pb2.Empty, idempotent=True, timeout=timeout, metadata=metadata)
 
     async def list_players(
         self,
@@ -483,25 +519,36 @@ class SessionClient:
         player_id: str,
         choice: str,
         *,
+        turn_number: int | None = None,
+        request_id: str = "",
         timeout: float | None = None,
         metadata: Metadata | None = None,
     ) -> pb.SubmitChoiceResponse:
         """Record a player's choice for the current turn, joining them if needed.
+
+        Args:
+            session_id: The session.
+            player_id: The player choosing.
+            choice: One of the turn's options, if it has any.
+            turn_number: The turn the choice is meant for: refused (`FailedPrecondition`,
+                reason ``WRONG_TURN``) if the session is on another, so neither a late
+                call nor a retry of one can land in the next turn.
+            request_id: See the class docstring.
+            timeout: See the class docstring.
+            metadata: See the class docstring.
 
         Returns:
             The turn it counts for, the window's deadline and count, and the
             resolved turn if this choice closed the window.
 
         Raises:
-            FailedPrecondition: The session is not ACTIVE.
+            FailedPrecondition: The session is not ACTIVE, or not on ``turn_number``.
             InvalidArgument: Not one of the turn's options, empty, or over 256 characters.
             ResourceExhausted: The roster is full.
         """
-        request = pb.SubmitChoiceRequest(session_id=session_id, player_id=player_id, choice=choice)
-        # Retried: a player's later choice in a window replaces their earlier
-        # one, so a repeat changes nothing (the response then says replaced).
-        # Caveat: if the lost attempt closed the window, the repeat counts for
-        # the next turn.
+        request = pb.SubmitChoiceRequest(
+            request_id=request_id, session_id=session_id, player_id=player_id, choice=choice, turn_number=turn_number
+        )
         return await self._call(
             "SubmitChoice", request, pb.SubmitChoiceResponse, idempotent=True, timeout=timeout, metadata=metadata
         )
@@ -546,6 +593,7 @@ class SessionClient:
         summary: str,
         *,
         winner: str = "",
+        request_id: str = "",
         timeout: float | None = None,
         metadata: Metadata | None = None,
     ) -> pb.Turn:
@@ -557,9 +605,8 @@ class SessionClient:
             FailedPrecondition: ``winner`` given but the turn was not a NARRATOR tie.
         """
         request = pb.SetTurnSummaryRequest(
-            session_id=session_id, turn_number=turn_number, summary=summary, winner=winner
+            request_id=request_id, session_id=session_id, turn_number=turn_number, summary=summary, winner=winner
         )
-        # Idempotent: it sets the same values again.
         return await self._call("SetTurnSummary", request, pb.Turn, idempotent=True, timeout=timeout, metadata=metadata)
 
     async def set_turn_options(
@@ -567,6 +614,7 @@ class SessionClient:
         session_id: str,
         options: Sequence[str],
         *,
+        request_id: str = "",
         timeout: float | None = None,
         metadata: Metadata | None = None,
     ) -> pb.Session:
@@ -575,8 +623,7 @@ class SessionClient:
         Raises:
             FailedPrecondition: The turn's window is open, or the session is ENDED or EXPIRED.
         """
-        request = pb.SetTurnOptionsRequest(session_id=session_id, options=_option_list(options))
-        # Idempotent: it sets the same options again.
+        request = pb.SetTurnOptionsRequest(request_id=request_id, session_id=session_id, options=_option_list(options))
         return await self._call(
             "SetTurnOptions", request, pb.Session, idempotent=True, timeout=timeout, metadata=metadata
         )
@@ -590,6 +637,7 @@ class SessionClient:
         world_id: str,
         *,
         template: pb.Session | None = None,
+        request_id: str = "",
         timeout: float | None = None,
         metadata: Metadata | None = None,
     ) -> pb.SwitchCharacterWorldResponse:
@@ -599,9 +647,8 @@ class SessionClient:
         from ``template`` (game, title, settings) with their profile's content settings.
         """
         request = pb.SwitchCharacterWorldRequest(
-            player_id=player_id, character_id=character_id, world_id=world_id, template=template
+            request_id=request_id, player_id=player_id, character_id=character_id, world_id=world_id, template=template
         )
-        # Idempotent: switching to the session that is already ACTIVE changes nothing.
         return await self._call(
             "SwitchCharacterWorld",
             request,
@@ -617,23 +664,24 @@ class SessionClient:
         session: pb.Session,
         *,
         session_id: str = "",
+        request_id: str = "",
         timeout: float | None = None,
         metadata: Metadata | None = None,
     ) -> pb.SwapGameResponse:
         """Boot a new game (``session``: game_id, game_name, title_screen_url, settings...)
         in a channel, saving (pausing) the one running there."""
-        request = pb.SwapGameRequest(channel_id=channel_id, session=session, session_id=session_id)
-        # Not retried: a lost success would boot a second game.
+        request = pb.SwapGameRequest(
+            request_id=request_id, channel_id=channel_id, session=session, session_id=session_id
+        )
         return await self._call(
-            "SwapGame", request, pb.SwapGameResponse, idempotent=False, timeout=timeout, metadata=metadata
+            "SwapGame", request, pb.SwapGameResponse, idempotent=True, timeout=timeout, metadata=metadata
         )
 
     async def load_game(
-        self, session_id: str, *, timeout: float | None = None, metadata: Metadata | None = None
+        self, session_id: str, *, request_id: str = "", timeout: float | None = None, metadata: Metadata | None = None
     ) -> pb.SwapGameResponse:
         """Restore a saved game into its channel, pausing whatever runs there."""
-        request = pb.LoadGameRequest(session_id=session_id)
-        # Idempotent: loading the game that already runs changes nothing.
+        request = pb.LoadGameRequest(request_id=request_id, session_id=session_id)
         return await self._call(
             "LoadGame", request, pb.SwapGameResponse, idempotent=True, timeout=timeout, metadata=metadata
         )
@@ -658,12 +706,12 @@ class SessionClient:
         session_id: str,
         player_id: str = "",
         *,
+        request_id: str = "",
         timeout: float | None = None,
         metadata: Metadata | None = None,
     ) -> pb.Session:
         """Hand the co-GM role to a rostered player; an empty ``player_id`` returns it to the narrator."""
-        request = pb.SetGameMasterRequest(session_id=session_id, player_id=player_id)
-        # Idempotent: handing the role to its holder changes nothing.
+        request = pb.SetGameMasterRequest(request_id=request_id, session_id=session_id, player_id=player_id)
         return await self._call(
             "SetGameMaster", request, pb.Session, idempotent=True, timeout=timeout, metadata=metadata
         )
@@ -676,13 +724,13 @@ class SessionClient:
         *,
         update_mask: Sequence[str] = (),
         etag: str = "",
+        request_id: str = "",
         timeout: float | None = None,
         metadata: Metadata | None = None,
     ) -> pb.PlayerProfile:
         """Create or update a profile; ``update_mask`` names the fields to change (all when empty)."""
-        request = pb.UpsertPlayerProfileRequest(profile=profile, etag=etag)
+        request = pb.UpsertPlayerProfileRequest(request_id=request_id, profile=profile, etag=etag)
         request.update_mask.paths.extend(update_mask)
-        # Idempotent: the same upsert twice stores the same profile.
         return await self._call(
             "UpsertPlayerProfile", request, pb.PlayerProfile, idempotent=True, timeout=timeout, metadata=metadata
         )
@@ -802,8 +850,18 @@ class SessionClient:
         idempotent: bool,
         timeout: float | None,
         metadata: Metadata | None,
+        gone_is_done: bool = False,
     ) -> R:
-        """Make one unary call: retries if ``idempotent``, typed errors always."""
+        """Make one unary call: retries if ``idempotent``, typed errors always.
+
+        A request with a ``request_id`` field gets one (unless the caller gave it) once,
+        before the first attempt; every retry sends the same, so the server answers a
+        repeat of an attempt that committed with its first answer and changes nothing.
+        ``gone_is_done``: NOT_FOUND on a retry ends the call as a success (a delete).
+        """
+        # getattr/setattr: request is any message; only some have the field.
+        if "request_id" in request.DESCRIPTOR.fields_by_name and not getattr(request, "request_id"):  # noqa: B009
+            setattr(request, "request_id", uuid.uuid4().hex)  # noqa: B010
         rpc = self._channel.unary_unary(
             PATHS[method],
             request_serializer=_serialize,
@@ -825,6 +883,9 @@ class SessionClient:
                 policy=self._retry,
                 idempotent=idempotent,
                 timeout=self._default_timeout if timeout is None else timeout,
+                settled=(lambda err: response_type() if err.code() is grpc.StatusCode.NOT_FOUND else None)
+                if gone_is_done
+                else None,
             )
         except grpc.aio.AioRpcError as err:
             raise error_from_rpc(err, method) from err
