@@ -394,4 +394,4 @@ def request_tag(request: Any) -> RequestTag | None:
     rest.CopyFrom(request)
     rest.ClearField("request_id")
     body = rest.DESCRIPTOR.full_name.encode() + b"\0" + rest.SerializeToString(deterministic=True)
-    return requests.tag(request.request_id, hashlib.sha256(body).hexdigest()[:32])
+    return requests.tag(request.request_id, hashlib.sha256(body).hexdigest()[:16])  # 64 bits: ample per id

@@ -18,7 +18,9 @@ PROFILE = "profile"  # a player profile as committed
 
 
 def session_fact(s: Session) -> dict[str, Any]:
-    return {"kind": SESSION, "session_id": s.session_id, "revision": s.revision, "session": codec.session_to_dict(s)}
+    # Without the memo of request ids: it matters for minutes, to retries, not to the graph.
+    record = codec.session_to_dict(s) | {"requests": {}}
+    return {"kind": SESSION, "session_id": s.session_id, "revision": s.revision, "session": record}
 
 
 def turn_fact(t: Turn, revision: int | None = None) -> dict[str, Any]:
@@ -38,7 +40,8 @@ def deleted_fact(session_id: str, create_time: float | None = None) -> dict[str,
 
 
 def profile_fact(p: PlayerProfile) -> dict[str, Any]:
-    return {"kind": PROFILE, "player_id": p.player_id, "revision": p.revision, "profile": codec.profile_to_dict(p)}
+    record = codec.profile_to_dict(p) | {"requests": {}}  # without the memo, as sessions
+    return {"kind": PROFILE, "player_id": p.player_id, "revision": p.revision, "profile": record}
 
 
 def facts_of_commit(session: Session, new_turn: Turn | None, updated_turn: Turn | None) -> list[dict[str, Any]]:

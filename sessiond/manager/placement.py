@@ -20,6 +20,7 @@ from sessiond.core.errors import (
     SessionExists,
     SessionNotFound,
     SessionUnreadable,
+    Unavailable,
     WrongStatus,
 )
 from sessiond.core.limits import check_id
@@ -126,6 +127,14 @@ class Placement:
         except SessionNotFound:
             return None
 
+    async def _made_by_request(self, session_id: str) -> Session | None:
+        """The session a first attempt made under this id, if readable. One made minutes
+        ago is hot; a durable store that cannot read its graph must not fail the call."""
+        try:
+            return await self._store.get(session_id)
+        except (SessionNotFound, Unavailable):
+            return None
+
     async def _create(self, session: Session) -> Session:
         created, _ = await self._store.create(session, "", self._config.max_sessions)
         return commits.created(created)
@@ -211,7 +220,7 @@ class Placement:
             self._config.limits,
         )
         async with self._store.lock(f"channel:{channel_id}"):
-            mine = await self._get_or_none(new.session_id) if request else None
+            mine = await self._made_by_request(new.session_id) if request else None
             earlier = await self._earlier([mine] if mine else [], request)
             if earlier is not None:
                 return await self._swapped_again(*earlier)
