@@ -192,6 +192,7 @@ class Config:
             janitor_interval=self.janitor_interval,
             expired_retention=self.expired_retention,
             watch_queue_size=self.watch_queue_size,
+            history_turns=self.history_turns,
         )
 
     def redacted(self) -> dict[str, Any]:

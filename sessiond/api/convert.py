@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from typing import Any, assert_never
 
@@ -9,6 +10,7 @@ from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
 from sessiond_client._proto.sessiond.v1 import resources_pb2 as pb
 from sessiond_client._proto.sessiond.v1 import session_service_pb2 as spb
 
+from sessiond.core import requests
 from sessiond.core.errors import InvalidInput
 from sessiond.core.events import (
     ChoiceReceived,
@@ -38,6 +40,7 @@ from sessiond.core.models import (
     TieBreak,
     Turn,
 )
+from sessiond.core.requests import RequestTag
 from sessiond.core.window import ChoiceReceipt
 from sessiond.manager.sessions import PlayerView, Stats, Tick, WatchStart
 
@@ -405,3 +408,15 @@ def stats_to_pb(stats: Stats, version: str) -> spb.ServiceStats:
             for kind, n in sorted(stats.store_stats.sessions_by_persistence.items())
         ],
     )
+
+
+def request_tag(request: Any) -> RequestTag | None:
+    """The request id of a mutating request with a fingerprint of the rest of it (its
+    type and every other field, serialized deterministically), or None without one."""
+    if not request.request_id:
+        return None
+    rest = type(request)()
+    rest.CopyFrom(request)
+    rest.ClearField("request_id")
+    body = rest.DESCRIPTOR.full_name.encode() + b"\0" + rest.SerializeToString(deterministic=True)
+    return requests.tag(request.request_id, hashlib.sha256(body).hexdigest()[:16])  # 64 bits: ample per id

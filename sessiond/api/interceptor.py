@@ -21,7 +21,7 @@ import grpc
 import structlog
 from google.protobuf import descriptor_pool
 
-from sessiond.api.status_codes import abort_with, status_of
+from sessiond.api.status_codes import abort_with, refuse, status_of
 from sessiond.core.errors import SessiondError
 
 log = structlog.get_logger("sessiond.rpc")
@@ -203,7 +203,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
     async def _admit(self, method: str, context: Context) -> str:
         """The caller's name ("" when anonymous); aborts a call refused by drain or auth."""
         if self._draining:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, DRAINING)
+            await refuse(context, "SERVER_DRAINING", DRAINING)
         if self._auth is None:
             return ""
         verdict = self._auth.authorize(method, context.invocation_metadata())
@@ -216,7 +216,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                 caller=verdict.caller or None,
                 peer=context.peer(),
             )
-            await context.abort(verdict.code, verdict.message)
+            await refuse(context, verdict.code.name, verdict.message)  # UNAUTHENTICATED or PERMISSION_DENIED
         return verdict or ""
 
     def _enter(self) -> None:
@@ -268,8 +268,9 @@ async def _parsed(method: str, parse: Callable[[bytes], Any], raw: bytes, contex
         return parse(raw)
     except Exception:
         # Corrupt bytes, invalid UTF-8 in a string field, or nesting beyond the decoder's limit.
-        await context.abort(
-            grpc.StatusCode.INVALID_ARGUMENT,
+        await refuse(
+            context,
+            "MALFORMED_REQUEST",
             f"the request is not a valid {_request_type(method)} message (corrupt bytes, invalid UTF-8 "
             "in a string, or values nested deeper than protobuf allows)",
         )
@@ -300,8 +301,9 @@ async def _write_all(items: Any, context: Context, seconds: float) -> None:
                 break
         else:
             return
-    await context.abort(
-        grpc.StatusCode.UNAVAILABLE,
+    await refuse(
+        context,
+        "WATCH_STALLED",
         f"the client took no message for {seconds:g}s; reconnect and resume after the last event id it saw",
     )
 
@@ -331,4 +333,4 @@ async def _answer(method: str, exc: BaseException, context: Context) -> None:
         await abort_with(context, exc)
     if isinstance(exc, Exception):
         log.error("unexpected error", method=method, exc_info=exc)
-        await context.abort(grpc.StatusCode.INTERNAL, f"internal error in {method}; the server log has details")
+        await refuse(context, "INTERNAL", f"internal error in {method}; the server log has details")

@@ -20,7 +20,8 @@ class PlayerServicer(ppb_grpc.PlayerServiceServicer):
 
     async def UpsertPlayerProfile(self, request: ppb.UpsertPlayerProfileRequest, context: Any) -> pb.PlayerProfile:
         mask = frozenset(request.update_mask.paths)
-        profile = await self._p.upsert_profile(convert.profile_from_pb(request.profile), mask, request.etag)
+        incoming = convert.profile_from_pb(request.profile)
+        profile = await self._p.upsert_profile(incoming, mask, request.etag, convert.request_tag(request))
         return convert.profile_to_pb(profile)
 
     async def GetPlayerProfile(self, request: ppb.GetPlayerProfileRequest, context: Any) -> pb.PlayerProfile:

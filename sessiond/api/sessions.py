@@ -83,7 +83,8 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
 
     async def _change_status(self, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> pb.Session:
         action = STATUS_ACTIONS[type(request)]
-        return self._pb(await self._m.change_status(request.session_id, action, request.etag))
+        tag = convert.request_tag(request)
+        return self._pb(await self._m.change_status(request.session_id, action, request.etag, tag))
 
     PauseSession = reports_event_range(_change_status)
     ResumeSession = reports_event_range(_change_status)
@@ -93,22 +94,25 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
     async def UpdateSessionState(self, request: spb.UpdateSessionStateRequest, context: Any) -> pb.Session:
         patch = convert.dict_of("patch", request.patch)
         expected = request.expected_state_version if request.HasField("expected_state_version") else None
-        return self._pb(await self._m.update_state(request.session_id, patch, expected))
+        tag = convert.request_tag(request)
+        return self._pb(await self._m.update_state(request.session_id, patch, expected, tag))
 
     @reports_event_range
     async def ResetSessionState(self, request: spb.ResetSessionStateRequest, context: Any) -> pb.Session:
         state = convert.dict_of("session_state", request.session_state)
         expected = request.expected_state_version if request.HasField("expected_state_version") else None
-        return self._pb(await self._m.reset_state(request.session_id, state, expected))
+        tag = convert.request_tag(request)
+        return self._pb(await self._m.reset_state(request.session_id, state, expected, tag))
 
     @reports_event_range
     async def JoinSession(self, request: spb.JoinSessionRequest, context: Any) -> pb.Player:
-        view = await self._m.join(request.session_id, request.player_id, request.display_name)
+        tag = convert.request_tag(request)
+        view = await self._m.join(request.session_id, request.player_id, request.display_name, tag)
         return convert.view_to_pb(view)
 
     @reports_event_range
     async def LeaveSession(self, request: spb.LeaveSessionRequest, context: Any) -> empty_pb2.Empty:
-        await self._m.leave(request.session_id, request.player_id)
+        await self._m.leave(request.session_id, request.player_id, convert.request_tag(request))
         return empty_pb2.Empty()
 
     async def ListPlayers(self, request: spb.ListPlayersRequest, context: Any) -> spb.ListPlayersResponse:
@@ -121,7 +125,9 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
 
     @reports_event_range
     async def SubmitChoice(self, request: spb.SubmitChoiceRequest, context: Any) -> spb.SubmitChoiceResponse:
-        receipt = await self._m.submit_choice(request.session_id, request.player_id, request.choice)
+        turn = request.turn_number if request.HasField("turn_number") else None
+        tag = convert.request_tag(request)
+        receipt = await self._m.submit_choice(request.session_id, request.player_id, request.choice, turn, tag)
         return convert.receipt_to_pb(receipt)
 
     async def WatchSession(
@@ -139,17 +145,24 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
     async def ListTurns(self, request: spb.ListTurnsRequest, context: Any) -> spb.ListTurnsResponse:
         page = await self._m.list_turns(request.session_id, request.page_size, request.page_token)
         return spb.ListTurnsResponse(
-            turns=[convert.turn_to_pb(t) for t in page.items], next_page_token=page.next_page_token
+            turns=[convert.turn_to_pb(t) for t in page.items],
+            next_page_token=page.next_page_token,
+            total_size=page.total,
+            oldest_turn_number=page.oldest,
         )
 
     @reports_event_range
     async def SetTurnSummary(self, request: spb.SetTurnSummaryRequest, context: Any) -> pb.Turn:
-        turn = await self._m.set_turn_summary(request.session_id, request.turn_number, request.summary, request.winner)
+        tag = convert.request_tag(request)
+        turn = await self._m.set_turn_summary(
+            request.session_id, request.turn_number, request.summary, request.winner, tag
+        )
         return convert.turn_to_pb(turn)
 
     @reports_event_range
     async def SetTurnOptions(self, request: spb.SetTurnOptionsRequest, context: Any) -> pb.Session:
-        return self._pb(await self._m.set_turn_options(request.session_id, list(request.options)))
+        tag = convert.request_tag(request)
+        return self._pb(await self._m.set_turn_options(request.session_id, list(request.options), tag))
 
     async def GetServiceStats(self, request: spb.GetServiceStatsRequest, context: Any) -> spb.ServiceStats:
         return convert.stats_to_pb(await self._m.stats(), self._version)
@@ -160,7 +173,7 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
     ) -> spb.SwitchCharacterWorldResponse:
         template = convert.spec_from_pb(request.template)
         done = await self._m.switch_character_world(
-            request.player_id, request.character_id, request.world_id, template
+            request.player_id, request.character_id, request.world_id, template, convert.request_tag(request)
         )
         out = spb.SwitchCharacterWorldResponse(session=self._pb(done.session), created=done.created)
         if done.paused is not None:
@@ -170,11 +183,12 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
     @reports_event_range
     async def SwapGame(self, request: spb.SwapGameRequest, context: Any) -> spb.SwapGameResponse:
         spec = convert.spec_from_pb(request.session)
-        return self._swapped(await self._m.swap_game(request.channel_id, spec, request.session_id))
+        tag = convert.request_tag(request)
+        return self._swapped(await self._m.swap_game(request.channel_id, spec, request.session_id, tag))
 
     @reports_event_range
     async def LoadGame(self, request: spb.LoadGameRequest, context: Any) -> spb.SwapGameResponse:
-        return self._swapped(await self._m.load_game(request.session_id))
+        return self._swapped(await self._m.load_game(request.session_id, convert.request_tag(request)))
 
     async def ListGames(self, request: spb.ListGamesRequest, context: Any) -> spb.ListGamesResponse:
         page = await self._m.list_games(request.filter, request.page_size, request.page_token)
@@ -186,7 +200,5 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
 
     @reports_event_range
     async def SetGameMaster(self, request: spb.SetGameMasterRequest, context: Any) -> pb.Session:
-        return self._pb(await self._m.set_game_master(request.session_id, request.player_id))
-
-
-
+        tag = convert.request_tag(request)
+        return self._pb(await self._m.set_game_master(request.session_id, request.player_id, tag))

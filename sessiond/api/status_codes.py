@@ -23,6 +23,7 @@ from sessiond.core.errors import (
     NotOnRoster,
     PlayerNotFound,
     ProfileNotFound,
+    RequestIdReused,
     RivalActive,
     RosterFull,
     SessiondError,
@@ -46,6 +47,7 @@ DOMAIN = "sessiond"
 # its nearest listed base class; the bases' entries serve errors raised without a subclass.
 ERRORS: dict[type[SessiondError], tuple[grpc.StatusCode, str]] = {
     InvalidInput: (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_FIELD"),
+    RequestIdReused: (grpc.StatusCode.INVALID_ARGUMENT, "REQUEST_ID_REUSED"),
     SessionNotFound: (grpc.StatusCode.NOT_FOUND, "SESSION_NOT_FOUND"),
     PlayerNotFound: (grpc.StatusCode.NOT_FOUND, "PLAYER_NOT_FOUND"),
     ProfileNotFound: (grpc.StatusCode.NOT_FOUND, "PROFILE_NOT_FOUND"),
@@ -71,8 +73,27 @@ ERRORS: dict[type[SessiondError], tuple[grpc.StatusCode, str]] = {
 INTERNAL = (grpc.StatusCode.INTERNAL, "INTERNAL")
 """What a SessiondError without an entry (a bug) answers."""
 
+# Refusals made by the call interceptor itself, before or around the servicer: reason ->
+# status code. Documented with ERRORS in README.md ("Errors").
+CALL_REFUSALS: dict[str, grpc.StatusCode] = {
+    "UNAUTHENTICATED": grpc.StatusCode.UNAUTHENTICATED,  # no valid bearer token
+    "PERMISSION_DENIED": grpc.StatusCode.PERMISSION_DENIED,  # the token lacks the method's scope
+    "SERVER_DRAINING": grpc.StatusCode.UNAVAILABLE,  # shutting down: the call did not run
+    "MALFORMED_REQUEST": grpc.StatusCode.INVALID_ARGUMENT,  # bytes that are not the request message
+    "WATCH_STALLED": grpc.StatusCode.UNAVAILABLE,  # the client took no streamed message in time
+    INTERNAL[1]: INTERNAL[0],  # a bug; the server log has the traceback
+}
+
 # Attributes of an error that identify what it is about, sent as ErrorInfo metadata.
-_METADATA_ATTRIBUTES = ("session_id", "player_id", "turn_number", "current_turn", "field", "oldest_event_id")
+_METADATA_ATTRIBUTES = (
+    "session_id",
+    "player_id",
+    "turn_number",
+    "current_turn",
+    "field",
+    "oldest_event_id",
+    "request_id",
+)
 
 
 def _entry(error: SessiondError) -> tuple[grpc.StatusCode, str]:
@@ -108,6 +129,12 @@ def rich_status(
 def status_for(error: SessiondError) -> grpc.Status:
     code, reason = _entry(error)
     return rich_status(code, error.message, reason, metadata_of(error))
+
+
+async def refuse(context: grpc.aio.ServicerContext[Any, Any], reason: str, message: str) -> NoReturn:
+    """End the call with one of the interceptor's own refusals (CALL_REFUSALS), with its ErrorInfo."""
+    await context.abort_with_status(rich_status(CALL_REFUSALS[reason], message, reason))
+    raise AssertionError("unreachable: abort_with_status raises")
 
 
 async def abort_with(context: grpc.aio.ServicerContext[Any, Any], error: SessiondError) -> NoReturn:

@@ -36,6 +36,7 @@ from sessiond.core.models import (
     Turn,
     Window,
 )
+from sessiond.core.requests import memos_from_dict
 
 
 def session_to_dict(s: Session) -> dict[str, Any]:
@@ -55,13 +56,14 @@ def session_from_dict(d: dict[str, Any], *, legacy: Persistence) -> Session:
         window["choices"] = {pid: ChoiceEntry(**c) for pid, c in window["choices"].items()}
         window = Window(**window)
     return Session(
-        **{k: v for k, v in d.items() if k not in ("status", "roster", "departed", "content")},
+        **{k: v for k, v in d.items() if k not in ("status", "roster", "departed", "content", "requests")},
         status=SessionStatus(d["status"]),
         settings=SessionSettings(**settings),
         window=window,
         roster={pid: PlayerEntry(**p) for pid, p in d["roster"].items()},
         departed={pid: PlayerEntry(**p) for pid, p in d.get("departed", {}).items()},
         content=ContentSettings(**d.get("content", {})),
+        requests=memos_from_dict(d.get("requests")),
     )
 
 
@@ -70,8 +72,11 @@ def profile_to_dict(p: PlayerProfile) -> dict[str, Any]:
 
 
 def profile_from_dict(d: dict[str, Any]) -> PlayerProfile:
-    d = dict(d)
-    return PlayerProfile(**{k: v for k, v in d.items() if k != "content"}, content=ContentSettings(**d["content"]))
+    return PlayerProfile(
+        **{k: v for k, v in d.items() if k not in ("content", "requests")},
+        content=ContentSettings(**d["content"]),
+        requests=memos_from_dict(d.get("requests")),
+    )
 
 
 def player_to_dict(p: PlayerEntry) -> dict[str, Any]:

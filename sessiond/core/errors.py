@@ -98,6 +98,17 @@ class NotAGame(WrongState):
     """The session is not bound to a channel, so it is not a saved game."""
 
 
+class RequestIdReused(InvalidInput):
+    """A request id came back with a different request than the one it first named."""
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__(
+            "request_id",
+            f"{request_id!r} was already used for a different request; use a new request_id for a new call",
+        )
+        self.request_id = request_id
+
+
 class NotATie(WrongState):
     """A winner was named for a turn that is not an undecided NARRATOR tie."""
 

@@ -25,13 +25,15 @@ def durable(s: Session) -> bool:
 
 def session_fact(s: Session, after_event_id: int | None = None) -> dict[str, Any]:
     """``after_event_id``: the session's last event id before this change (default: its
-    own), so the graph's progress can be told in event ids (see graph_progress)."""
+    own), so the graph's progress can be told in event ids (see graph_progress). The
+    record goes without its memo of request ids: that matters for minutes, to retries,
+    not to the graph."""
     return {
         "kind": SESSION,
         "session_id": s.session_id,
         "revision": s.revision,
         "after_event_id": s.last_event_id if after_event_id is None else after_event_id,
-        "session": codec.session_to_dict(s),
+        "session": codec.session_to_dict(s) | {"requests": {}},
     }
 
 
@@ -52,7 +54,8 @@ def deleted_fact(session_id: str, create_time: float | None = None) -> dict[str,
 
 
 def profile_fact(p: PlayerProfile) -> dict[str, Any]:
-    return {"kind": PROFILE, "player_id": p.player_id, "revision": p.revision, "profile": codec.profile_to_dict(p)}
+    record = codec.profile_to_dict(p) | {"requests": {}}  # without the memo, as sessions
+    return {"kind": PROFILE, "player_id": p.player_id, "revision": p.revision, "profile": record}
 
 
 def facts_of_create(session: Session) -> list[dict[str, Any]]:

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from sessiond.core.requests import RequestMemo
+
 if TYPE_CHECKING:
     from sessiond.core.events import EventPayload
 
@@ -92,6 +94,8 @@ class PlayerProfile:
     create_time: float = 0.0
     update_time: float = 0.0
     revision: int = 0
+    # Recent request ids and their first answers (sessiond.core.requests).
+    requests: dict[str, RequestMemo] = field(default_factory=dict)
 
     @property
     def etag(self) -> str:
@@ -168,6 +172,9 @@ class Session:
     content: ContentSettings = field(default_factory=ContentSettings)
     revision: int = 1
     last_event_id: int = 0
+    # Recent request ids and their first answers (sessiond.core.requests), committed
+    # with the changes they record.
+    requests: dict[str, RequestMemo] = field(default_factory=dict)
 
     @property
     def etag(self) -> str:
@@ -191,6 +198,7 @@ class Session:
             window=window,
             roster={k: replace(v) for k, v in self.roster.items()},
             departed={k: replace(v) for k, v in self.departed.items()},
+            requests=dict(self.requests),
             content=replace(
                 self.content,
                 topics_to_avoid=list(self.content.topics_to_avoid),

@@ -7,7 +7,7 @@ import random
 import zlib
 from dataclasses import dataclass
 
-from sessiond.core.errors import InvalidInput, NotATie
+from sessiond.core.errors import InvalidInput, NotATie, WrongTurn
 from sessiond.core.events import ChoiceReceived, EventPayload, PlayerJoined, TurnResolved, TurnUpdated, WindowOpened
 from sessiond.core.guards import add_player, require_status
 from sessiond.core.limits import Limits, check_text
@@ -38,14 +38,19 @@ class ChoiceReceipt:
     resolved_turn: Turn | None
 
 
-def submit_choice(player_id: str, choice: str, limits: Limits, tiers: TierRules) -> Change[ChoiceReceipt]:
-    """Record ``player_id``'s choice, opening the window if it is the turn's first.
+def submit_choice(
+    player_id: str, choice: str, limits: Limits, tiers: TierRules, turn_number: int | None = None
+) -> Change[ChoiceReceipt]:
+    """Record ``player_id``'s choice, opening the window if it is the turn's first;
+    with ``turn_number``, only if the session is still on that turn.
 
     Checks come first so that a refused choice changes nothing.
     """
 
     def change(s: Session, _turn: Turn | None, now: float) -> tuple[Mutation, ChoiceReceipt]:
         require_status(s, SessionStatus.ACTIVE, "submit a choice")
+        if turn_number is not None and turn_number != s.turn_number:
+            raise WrongTurn(s.session_id, turn_number, s.turn_number)
         check_text("choice", choice, limits.max_choice_chars, required=True)
         if s.options and choice not in s.options:
             raise InvalidInput("choice", f"{choice!r} is not one of the options of turn {s.turn_number}: {s.options}")

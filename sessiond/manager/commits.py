@@ -12,11 +12,13 @@ around one call and reads the ranges afterwards. Work started outside a recordin
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import Any
 
-from sessiond.core.models import Mutation, Session, Turn
+from sessiond.core.models import UNCHANGED, Mutation, Session, Turn
+from sessiond.core.requests import RequestMemo, RequestTag, recall, remember
 from sessiond.store.protocols import Change, SessionStore, T
 
 
@@ -94,6 +96,51 @@ async def mutate(
     session, result = await store.mutate(session_id, counted, turn_number=turn_number)
     _note(session_id, EventRange(session.last_event_id - appended + 1, session.last_event_id))
     return session, result
+
+
+async def mutate_once(
+    store: SessionStore,
+    session_id: str,
+    change: Change[T],
+    request: RequestTag | None,
+    *,
+    keep: Callable[[Any], dict[str, Any]] = lambda _: {},  # given the result T (mypy cannot infer T through it)
+    turn_number: int | None = None,
+) -> tuple[Session, T | RequestMemo]:
+    """``mutate`` made safe to repeat (AIP-155): with a request tag the commit also
+    records it on the session (same atomic step), with the event range and ``keep(result)``;
+    a repeat of it changes nothing, notes the first call's range and returns its memo in
+    place of the result. Without a tag, plain ``mutate``."""
+    if request is None:
+        return await mutate(store, session_id, change, turn_number=turn_number)
+    appended = 0
+    replayed: RequestMemo | None = None
+
+    def once(session: Session, turn: Turn | None, now: float) -> tuple[Mutation, T | RequestMemo]:
+        nonlocal appended, replayed
+        appended, replayed = 0, recall(session.requests, request, now)  # a store may run this again
+        if replayed is not None:
+            return UNCHANGED, replayed
+        mutation, result = change(session, turn, now)
+        if mutation.changed:
+            appended = len(mutation.events)
+            first = session.last_event_id + 1  # the ids the commit will give these events
+            memo = RequestMemo(request.fingerprint, now, first, first + appended - 1, keep(result))
+            session.requests = remember(session.requests, request, memo, now)
+        return mutation, result
+
+    session, result = await store.mutate(session_id, once, turn_number=turn_number)
+    if replayed is not None:
+        _note(session_id, EventRange(replayed.first_event_id, replayed.last_event_id))
+    else:
+        _note(session_id, EventRange(session.last_event_id - appended + 1, session.last_event_id))
+    return session, result
+
+
+def repeated(session: Session, memo: RequestMemo) -> Session:
+    """Note the range a call first got, for a repeat of it answered from ``memo``."""
+    _note(session.session_id, EventRange(memo.first_event_id, memo.last_event_id))
+    return session
 
 
 def created(session: Session) -> Session:

@@ -23,3 +23,5 @@ class ManagerConfig:
     # Events a watcher may lag behind before it is dropped (and resumes).
     watch_queue_size: int = 1000
     tick_interval: float = 1.0
+    # Resolved turns a hot store keeps per session (ListTurns says how far back it reaches).
+    history_turns: int = 50

@@ -9,6 +9,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
+from typing import Any
 
 from sessiond.core import lifecycle
 from sessiond.core.errors import (
@@ -18,13 +19,18 @@ from sessiond.core.errors import (
     SessionExists,
     SessionNotFound,
     SessionUnreadable,
+    Unavailable,
     WrongStatus,
 )
 from sessiond.core.limits import check_id
 from sessiond.core.models import Session, SessionStatus
+from sessiond.core.requests import RequestMemo, RequestTag, recall, remember
 from sessiond.manager import commits
 from sessiond.manager.manager_config import ManagerConfig
 from sessiond.store.protocols import SCAN_LIMIT, SessionQuery, SessionStore
+
+# Ids generated from a request id (CreateSession, SwapGame): a repeat finds what it made.
+REQUEST_ID_NAMESPACE = uuid.UUID("6b1f3a52-55c1-4c5e-9a43-3f3d5b0f6a10")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,23 +100,61 @@ class Placement:
         )
         return paused
 
-    async def _resume(self, s: Session) -> Session:
-        resumed, _ = await commits.mutate(
-            self._store, s.session_id, lifecycle.change_status(lifecycle.StatusAction.RESUME, "")
-        )
+    async def _resume(
+        self, s: Session, request: RequestTag | None = None, answer: dict[str, Any] | None = None
+    ) -> Session:
+        """Resume ``s``; with a request tag, ``answer`` is kept for a repeat of the call."""
+        change = lifecycle.change_status(lifecycle.StatusAction.RESUME, "")
+        resumed, _ = await commits.mutate_once(self._store, s.session_id, change, request, keep=lambda _: answer or {})
         return resumed
+
+    async def _earlier(self, sessions: list[Session], request: RequestTag | None) -> tuple[Session, RequestMemo] | None:
+        """The session (of ``sessions``) a call with this request id already changed, and its memo."""
+        if request is None:
+            return None
+        now = await self._store.now()
+        for s in sessions:
+            memo = recall(s.requests, request, now)
+            if memo is not None:
+                return commits.repeated(s, memo), memo
+        return None
+
+    async def _get_or_none(self, session_id: str) -> Session | None:
+        try:
+            return await self._store.get(session_id)
+        except SessionNotFound:
+            return None
+
+    async def _made_by_request(self, session_id: str) -> Session | None:
+        """The session a first attempt made under this id, if readable. One made minutes
+        ago is hot; a durable store that cannot read its graph must not fail the call."""
+        try:
+            return await self._store.get(session_id)
+        except (SessionNotFound, Unavailable):
+            return None
 
     async def _create(self, session: Session) -> Session:
         created, _ = await self._store.create(session, "", self._config.max_sessions)
         return commits.created(created)
 
     async def switch(
-        self, player_id: str, character_id: str, world_id: str, template: lifecycle.SessionSpec
+        self,
+        player_id: str,
+        character_id: str,
+        world_id: str,
+        template: lifecycle.SessionSpec,
+        request: RequestTag | None = None,
     ) -> Switched:
         for name, value in (("player_id", player_id), ("character_id", character_id), ("world_id", world_id)):
             check_id(name, value)
         async with self._store.lock(f"owner:{player_id}"):
             mine, _ = await self._store.find(SessionQuery(owner_player_id=player_id), None, SCAN_LIMIT)
+            earlier = await self._earlier(mine, request)
+            if earlier is not None:  # a repeat: answer as the first time, change nothing
+                session, memo = earlier
+                paused_id = memo.result.get("paused", "")
+                paused_again = await self._get_or_none(paused_id) if paused_id else None
+                return Switched(session, paused_again, memo.result["created"])
             target = next(
                 (
                     s
@@ -126,11 +170,15 @@ class Placement:
             for s in mine:
                 if s.status is SessionStatus.ACTIVE and s.session_id != target.session_id:
                     paused = await self._pause(s)
+            answer = {"paused": paused.session_id if paused else "", "created": created}
             if created:
                 session = await self._create(target)
-                session, _ = await commits.mutate(self._store, session.session_id, lifecycle.join(player_id, ""))
+                join = lifecycle.join(player_id, "")
+                session, _ = await commits.mutate_once(
+                    self._store, session.session_id, join, request, keep=lambda _: answer
+                )
             elif target.status is SessionStatus.PAUSED:
-                session = await self._resume(target)
+                session = await self._resume(target, request, answer)
             else:
                 session = target
             return Switched(session, paused, created)
@@ -151,19 +199,27 @@ class Placement:
             uuid.uuid4().hex, spec, await self._store.now(), self._config.defaults, self._config.limits
         )
 
-    async def swap_game(self, channel_id: str, spec: lifecycle.SessionSpec, session_id: str) -> Swapped:
+    async def swap_game(
+        self, channel_id: str, spec: lifecycle.SessionSpec, session_id: str, request: RequestTag | None = None
+    ) -> Swapped:
         check_id("channel_id", channel_id)
         check_id("session_id", session_id, required=False)
         if spec.channel_id and spec.channel_id != channel_id:
             raise InvalidInput("session.channel_id", f"is {spec.channel_id!r}, not the request's {channel_id!r}")
+        # A repeat of a call with a request id gets the same generated id, to find it by.
+        generated = uuid.uuid5(REQUEST_ID_NAMESPACE, request.request_id).hex if request else uuid.uuid4().hex
         new = lifecycle.new_session(
-            session_id or uuid.uuid4().hex,
+            session_id or generated,
             replace(spec, channel_id=channel_id),
             await self._store.now(),
             self._config.defaults,
             self._config.limits,
         )
         async with self._store.lock(f"channel:{channel_id}"):
+            mine = await self._made_by_request(new.session_id) if request else None
+            earlier = await self._earlier([mine] if mine else [], request)
+            if earlier is not None:
+                return await self._swapped_again(*earlier)
             # Only an id the caller chose can be taken (a durable store cannot look a
             # generated one up while its graph is down, and need not).
             if session_id:
@@ -173,6 +229,10 @@ class Placement:
                     raise SessionExists(new.session_id)
             rivals = await self.active_rivals(new)
             saved = [await self._pause(r) for r in rivals]
+            if request is not None:  # committed with the session it creates
+                answer = {"saved": saved[0].session_id if saved else ""}
+                memo = RequestMemo(request.fingerprint, new.create_time, 1, 0, answer)  # no event yet
+                new.requests = remember({}, request, memo, new.create_time)
             try:
                 session = await self._create(new)
             except Exception:
@@ -181,16 +241,23 @@ class Placement:
                 raise
             return Swapped(session, saved[0] if saved else None)
 
-    async def load_game(self, session_id: str) -> Swapped:
+    async def _swapped_again(self, session: Session, memo: RequestMemo) -> Swapped:
+        saved_id = memo.result.get("saved", "")
+        return Swapped(session, await self._get_or_none(saved_id) if saved_id else None)
+
+    async def load_game(self, session_id: str, request: RequestTag | None = None) -> Swapped:
         check_id("session_id", session_id)
         game = await self._store.get(session_id)
         if not game.channel_id:
             raise NotAGame(f"session {session_id!r} is not bound to a channel, so it is not a saved game")
         async with self._store.lock(f"channel:{game.channel_id}"):
             game = await self._store.get(session_id)
+            earlier = await self._earlier([game], request)
+            if earlier is not None:
+                return await self._swapped_again(*earlier)
             if game.status.final:
                 raise WrongStatus(f"cannot load session {session_id!r}: it is {game.status.value}")
             saved = [await self._pause(r) for r in await self.active_rivals(game)]
             if game.status is SessionStatus.PAUSED:
-                game = await self._resume(game)
+                game = await self._resume(game, request, {"saved": saved[0].session_id if saved else ""})
             return Swapped(game, saved[0] if saved else None)

@@ -10,6 +10,7 @@ from sessiond.core import profiles
 from sessiond.core.errors import Unavailable
 from sessiond.core.limits import check_id
 from sessiond.core.models import PlayerProfile, Session, SessionStatus
+from sessiond.core.requests import RequestMemo, RequestTag, recall, remember
 from sessiond.manager.manager_config import ManagerConfig
 from sessiond.manager.player_history import PlayerHistory
 from sessiond.store.protocols import SCAN_LIMIT, PlayerArchive, SessionStore
@@ -50,6 +51,14 @@ class Dashboard:
     incomplete: list[str] = field(default_factory=list)
 
 
+class _Repeat(Exception):
+    """A profile upsert repeated with its request id: nothing to write."""
+
+    def __init__(self, profile: PlayerProfile) -> None:
+        super().__init__(profile.player_id)
+        self.profile = profile
+
+
 class PlayerManager:
     def __init__(self, store: SessionStore, config: ManagerConfig, archive: PlayerArchive | None = None) -> None:
         """``archive``: what a durable store remembers beyond the sessions ``store`` holds."""
@@ -57,12 +66,27 @@ class PlayerManager:
         self._config = config
         self._history = PlayerHistory(store, archive)
 
-    async def upsert_profile(self, incoming: PlayerProfile, mask: frozenset[str], etag: str) -> PlayerProfile:
+    async def upsert_profile(
+        self, incoming: PlayerProfile, mask: frozenset[str], etag: str, request: RequestTag | None = None
+    ) -> PlayerProfile:
+        """With a request tag, the upsert records it on the profile it writes; a repeat
+        writes nothing and returns the profile as stored (see sessiond.core.requests)."""
         check_id("profile.player_id", incoming.player_id)
         profiles.check_profile(incoming, self._config.limits)
-        return await self._store.mutate_profile(
-            incoming.player_id, lambda stored: profiles.upsert(stored, incoming, mask, etag)
-        )
+        now = await self._store.now()
+
+        def change(stored: PlayerProfile | None) -> PlayerProfile:
+            if request is not None and stored is not None and recall(stored.requests, request, now):
+                raise _Repeat(stored)  # raising writes nothing
+            updated = profiles.upsert(stored, incoming, mask, etag)
+            if request is not None:
+                updated.requests = remember(updated.requests, request, RequestMemo(request.fingerprint, now), now)
+            return updated
+
+        try:
+            return await self._store.mutate_profile(incoming.player_id, change)
+        except _Repeat as repeat:
+            return repeat.profile
 
     async def get_profile(self, player_id: str) -> PlayerProfile:
         return await self._store.get_profile(check_id("player_id", player_id))

@@ -15,7 +15,13 @@ from typing import Any, Generic, TypeVar, assert_never
 import structlog
 
 from sessiond.core import lifecycle
-from sessiond.core.errors import InvalidInput, SessionNotFound, Unavailable
+from sessiond.core.errors import (
+    InvalidInput,
+    PlayerNotFound,
+    SessionNotFound,
+    TurnNotFound,
+    Unavailable,
+)
 from sessiond.core.events import StatusChanged, TurnResolved, UnknownEvent, WindowOpened
 from sessiond.core.limits import check_id, check_options, check_text
 from sessiond.core.models import Event, GraphProgress, PlayerEntry, Session, SessionStatus, Tier, Turn
@@ -30,12 +36,13 @@ from sessiond.core.paging import (
     page_size,
     session_key,
 )
+from sessiond.core.requests import RequestMemo, RequestTag
 from sessiond.core.tiers import tier_of
 from sessiond.core.window import ChoiceReceipt, set_turn_summary, submit_choice
 from sessiond.manager import commits
 from sessiond.manager.janitor import Janitor
 from sessiond.manager.manager_config import ManagerConfig
-from sessiond.manager.placement import Placement, Swapped, Switched
+from sessiond.manager.placement import REQUEST_ID_NAMESPACE, Placement, Swapped, Switched
 from sessiond.manager.queries import GAME_FILTER_FIELDS, SESSION_FILTER_FIELDS, session_query
 from sessiond.manager.watch import WatchEnd, WatchHub
 from sessiond.manager.windows import WindowCloser
@@ -45,15 +52,19 @@ log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
 
-REQUEST_ID_NAMESPACE = uuid.UUID("6b1f3a52-55c1-4c5e-9a43-3f3d5b0f6a10")
-
-
-
 @dataclass(frozen=True, slots=True)
 class Page(Generic[T]):
     items: list[T]
     next_page_token: str
     total: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TurnPage(Page[Turn]):
+    """``oldest``: the oldest turn the store still keeps (0 if none); ``total``: the
+    turns from it to the newest, which the pages list."""
+
+    oldest: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +185,9 @@ class SessionManager:
     async def delete_session(self, session_id: str, etag: str) -> None:
         await self.store.delete(check_id("session_id", session_id), etag)
 
-    async def change_status(self, session_id: str, action: lifecycle.StatusAction, etag: str) -> Session:
+    async def change_status(
+        self, session_id: str, action: lifecycle.StatusAction, etag: str, request: RequestTag | None = None
+    ) -> Session:
         """``action`` is pause, resume or end. Resuming a channel's or a player's session
         is refused while another one of theirs is ACTIVE."""
         check_id("session_id", session_id)
@@ -183,27 +196,37 @@ class SessionManager:
         async with self.placement.exclusive(current) if resuming else contextlib.nullcontext():
             if resuming and current.status in (SessionStatus.PAUSED, SessionStatus.EXPIRED):
                 await self.placement.require_no_rival(current)
-            session, _ = await commits.mutate(self.store, session_id, lifecycle.change_status(action, etag))
+            change = lifecycle.change_status(action, etag)
+            session, _ = await commits.mutate_once(self.store, session_id, change, request)
         return session
 
-    async def set_game_master(self, session_id: str, player_id: str) -> Session:
+    async def set_game_master(self, session_id: str, player_id: str, request: RequestTag | None = None) -> Session:
         check_id("session_id", session_id)
         check_id("player_id", player_id, required=False)
-        session, _ = await commits.mutate(self.store, session_id, lifecycle.set_game_master(player_id))
+        session, _ = await commits.mutate_once(self.store, session_id, lifecycle.set_game_master(player_id), request)
         return session
 
     # Placement: channels, games and single-player switching
 
     async def switch_character_world(
-        self, player_id: str, character_id: str, world_id: str, template: lifecycle.SessionSpec
+        self,
+        player_id: str,
+        character_id: str,
+        world_id: str,
+        template: lifecycle.SessionSpec,
+        request: RequestTag | None = None,
     ) -> Switched:
-        return await self.placement.switch(player_id, character_id, world_id, self._with_persistence(template))
+        return await self.placement.switch(
+            player_id, character_id, world_id, self._with_persistence(template), request
+        )
 
-    async def swap_game(self, channel_id: str, spec: lifecycle.SessionSpec, session_id: str) -> Swapped:
-        return await self.placement.swap_game(channel_id, self._with_persistence(spec), session_id)
+    async def swap_game(
+        self, channel_id: str, spec: lifecycle.SessionSpec, session_id: str, request: RequestTag | None = None
+    ) -> Swapped:
+        return await self.placement.swap_game(channel_id, self._with_persistence(spec), session_id, request)
 
-    async def load_game(self, session_id: str) -> Swapped:
-        return await self.placement.load_game(session_id)
+    async def load_game(self, session_id: str, request: RequestTag | None = None) -> Swapped:
+        return await self.placement.load_game(session_id, request)
 
     async def list_games(self, filter_text: str, size: int, token: str) -> Page[Session]:
         query = session_query(filter_text, GAME_FILTER_FIELDS, in_channel=True)
@@ -211,33 +234,47 @@ class SessionManager:
 
     # State
 
-    async def update_state(self, session_id: str, patch: dict[str, Any], expected_version: int | None) -> Session:
+    async def update_state(
+        self,
+        session_id: str,
+        patch: dict[str, Any],
+        expected_version: int | None,
+        request: RequestTag | None = None,
+    ) -> Session:
         check_id("session_id", session_id)
-        session, _ = await commits.mutate(
-            self.store, session_id, lifecycle.patch_state(patch, expected_version, self.config.limits)
-        )
+        change = lifecycle.patch_state(patch, expected_version, self.config.limits)
+        session, _ = await commits.mutate_once(self.store, session_id, change, request)
         return session
 
-    async def reset_state(self, session_id: str, state: dict[str, Any], expected_version: int | None) -> Session:
+    async def reset_state(
+        self,
+        session_id: str,
+        state: dict[str, Any],
+        expected_version: int | None,
+        request: RequestTag | None = None,
+    ) -> Session:
         check_id("session_id", session_id)
-        session, _ = await commits.mutate(
-            self.store, session_id, lifecycle.reset_state(state, expected_version, self.config.limits)
-        )
+        change = lifecycle.reset_state(state, expected_version, self.config.limits)
+        session, _ = await commits.mutate_once(self.store, session_id, change, request)
         return session
 
     # Roster
 
-    async def join(self, session_id: str, player_id: str, display_name: str) -> PlayerView:
+    async def join(
+        self, session_id: str, player_id: str, display_name: str, request: RequestTag | None = None
+    ) -> PlayerView:
         check_id("session_id", session_id)
         check_id("player_id", player_id)
         check_text("display_name", display_name, self.config.limits.max_display_name_chars)
-        session, player = await commits.mutate(self.store, session_id, lifecycle.join(player_id, display_name))
+        change = lifecycle.join(player_id, display_name)
+        session, joined = await commits.mutate_once(self.store, session_id, change, request)
+        player = _player_now(session, player_id) if isinstance(joined, RequestMemo) else joined
         return PlayerView(player, tier_of(player, session.turn_number, await self.store.now(), self.config.tiers))
 
-    async def leave(self, session_id: str, player_id: str) -> None:
+    async def leave(self, session_id: str, player_id: str, request: RequestTag | None = None) -> None:
         check_id("session_id", session_id)
         check_id("player_id", player_id)
-        await commits.mutate(self.store, session_id, lifecycle.leave(player_id))
+        await commits.mutate_once(self.store, session_id, lifecycle.leave(player_id), request)
 
     async def list_players(
         self, session_id: str, size: int, token: str, include_departed: bool = False
@@ -268,40 +305,89 @@ class SessionManager:
 
     # Choices and turns
 
-    async def submit_choice(self, session_id: str, player_id: str, choice: str) -> ChoiceReceipt:
+    async def submit_choice(
+        self,
+        session_id: str,
+        player_id: str,
+        choice: str,
+        turn_number: int | None = None,
+        request: RequestTag | None = None,
+    ) -> ChoiceReceipt:
+        """With ``turn_number``, refused (WrongTurn) unless the session is on that turn."""
         check_id("session_id", session_id)
         check_id("player_id", player_id)
         limits, tiers = self.config.limits, self.config.tiers
-        _, receipt = await commits.mutate(self.store, session_id, submit_choice(player_id, choice, limits, tiers))
+        change = submit_choice(player_id, choice, limits, tiers, turn_number)
+        _, receipt = await commits.mutate_once(self.store, session_id, change, request, keep=receipt_to_memo)
+        if isinstance(receipt, RequestMemo):
+            return await self._receipt_again(session_id, receipt)
         if receipt.resolved_turn is None:
             self.windows.schedule(session_id, receipt.turn_number, receipt.time_remaining)
         return receipt
 
-    async def set_turn_options(self, session_id: str, options: list[str]) -> Session:
+    async def _receipt_again(self, session_id: str, memo: RequestMemo) -> ChoiceReceipt:
+        """The receipt a repeated choice first got; its resolved turn read back from the history."""
+        resolved = None
+        if memo.result["resolved"]:
+            resolved = await self._turn(session_id, memo.result["turn_number"])
+        return receipt_from_memo(memo, resolved)
+
+    async def _turn(self, session_id: str, turn_number: int) -> Turn:
+        found = await self.store.turns(session_id, turn_number + 1, 1)
+        if not found or found[0].turn_number != turn_number:
+            raise TurnNotFound(session_id, turn_number)
+        return found[0]
+
+    async def set_turn_options(self, session_id: str, options: list[str], request: RequestTag | None = None) -> Session:
         check_id("session_id", session_id)
         check_options("options", options, self.config.limits)
-        session, _ = await commits.mutate(self.store, session_id, lifecycle.set_options(options))
+        session, _ = await commits.mutate_once(self.store, session_id, lifecycle.set_options(options), request)
         return session
 
-    async def list_turns(self, session_id: str, size: int, token: str) -> Page[Turn]:
+    async def list_turns(self, session_id: str, size: int, token: str) -> TurnPage:
+        """A page of the kept history, newest first, with how far back it reaches."""
         check_id("session_id", session_id)
         limit = page_size(size, 20, 100)
         scope = "turns:" + session_id
-        found = await self.store.turns(session_id, decode_turn_number(token, scope), limit + 1)
+        before = decode_turn_number(token, scope)
+        newest = (await self.store.get(session_id)).turn_number - 1  # turns resolve in order, from 1
+        found = await self.store.turns(session_id, before, limit + 1)
         page = found[:limit]
         more = len(found) > limit
-        return Page(page, encode_turn_number(page[-1].turn_number, scope) if more else "")
+        oldest = await self._oldest_kept_turn(session_id, newest)
+        return TurnPage(
+            page,
+            encode_turn_number(page[-1].turn_number, scope) if more else "",
+            newest - oldest + 1 if oldest else 0,
+            oldest,
+        )
 
-    async def set_turn_summary(self, session_id: str, turn_number: int, summary: str, winner: str) -> Turn:
+    async def _oldest_kept_turn(self, session_id: str, newest: int) -> int:
+        """The oldest turn the store still lists (0 if none). Turns resolve in order and a
+        store keeps a contiguous run up to the newest (a hot store the newest
+        ``history_turns``, a durable one all), so two probes usually tell."""
+
+        async def kept(turn_number: int) -> bool:
+            return bool(await self.store.turns(session_id, turn_number + 1, 1))
+
+        if newest < 1 or await kept(1):
+            return min(newest, 1)
+        expected = max(1, newest - self.config.history_turns + 1)
+        if await kept(expected) and not await kept(expected - 1):
+            return expected
+        kept_turns = await self.store.turns(session_id, None, newest)  # a history of another length
+        return kept_turns[-1].turn_number if kept_turns else newest + 1
+
+    async def set_turn_summary(
+        self, session_id: str, turn_number: int, summary: str, winner: str, request: RequestTag | None = None
+    ) -> Turn:
         check_id("session_id", session_id)
         if turn_number < 1:
             raise InvalidInput("turn_number", f"must be 1 or more, got {turn_number}")
         check_text("summary", summary, 1 << 20, required=True)
-        limits = self.config.limits
-        _, turn = await commits.mutate(
-            self.store, session_id, set_turn_summary(summary, winner, limits), turn_number=turn_number
-        )
-        return turn
+        change = set_turn_summary(summary, winner, self.config.limits)
+        _, turn = await commits.mutate_once(self.store, session_id, change, request, turn_number=turn_number)
+        return await self._turn(session_id, turn_number) if isinstance(turn, RequestMemo) else turn
 
     # Watching
 
@@ -360,6 +446,32 @@ class SessionManager:
 
     async def stats(self) -> Stats:
         return Stats(self.store.name, await self.store.stats(), self.hub.watchers, self.start_time)
+
+
+def receipt_to_memo(receipt: ChoiceReceipt) -> dict[str, Any]:
+    """What a repeat of the choice answers again (the resolved turn by its number)."""
+    return {
+        "turn_number": receipt.turn_number,
+        "opened_window": receipt.opened_window,
+        "replaced": receipt.replaced,
+        "deadline": receipt.deadline,
+        "time_remaining": receipt.time_remaining,
+        "choice_count": receipt.choice_count,
+        "resolved": receipt.resolved_turn is not None,
+    }
+
+
+def receipt_from_memo(memo: RequestMemo, resolved: Turn | None) -> ChoiceReceipt:
+    kept = {k: v for k, v in memo.result.items() if k != "resolved"}
+    return ChoiceReceipt(**kept, resolved_turn=resolved)
+
+
+def _player_now(session: Session, player_id: str) -> PlayerEntry:
+    """The player a repeated join added, as they are now (on the roster, or departed since)."""
+    player = session.roster.get(player_id) or session.departed.get(player_id)
+    if player is None:
+        raise PlayerNotFound(session.session_id, player_id)
+    return player
 
 
 def _track_window(window: tuple[int, float] | None, event: Event) -> tuple[int, float] | None:

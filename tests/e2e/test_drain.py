@@ -103,7 +103,9 @@ FROZEN_WATCHER = textwrap.dedent(
             pass
         print("ended OK", flush=True)
     except grpc.RpcError as err:
-        print(err.code().name, flush=True)
+        from sessiond_client._call_errors import error_info
+        info = error_info(err)
+        print(err.code().name, info.reason if info else "", flush=True)
     """
 )
 
@@ -144,7 +146,7 @@ async def test_a_frozen_watcher_stays_counted_and_is_then_cut_unavailable(tmp_pa
         watcher.send_signal(signal.SIGCONT)
         watcher.stdin.write("\n")
         watcher.stdin.flush()
-        assert (await asyncio.to_thread(watcher.stdout.readline)).strip() == "UNAVAILABLE"
+        assert (await asyncio.to_thread(watcher.stdout.readline)).split() == ["UNAVAILABLE", "WATCH_STALLED"]
     finally:
         watcher.kill()
         watcher.wait()

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from scripts.config_table import table
-from sessiond.api.status_codes import ERRORS
+from sessiond.api.status_codes import CALL_REFUSALS, ERRORS
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -22,4 +22,6 @@ def test_readme_lists_every_error_reason_with_its_status() -> None:
     found = re.search(r"<!-- error-reasons:[^>]*-->\n(.*?)\n\n", README.read_text(), re.S)
     assert found, "README.md lost its error-reasons table"
     rows = re.findall(r"^\| `([A-Z_]+)` \| ([A-Z_]+) \|", found.group(1), re.M)
-    assert sorted(rows) == sorted((reason, code.name) for code, reason in ERRORS.values())
+    documented = {(reason, code.name) for code, reason in ERRORS.values()}
+    documented |= {(reason, code.name) for reason, code in CALL_REFUSALS.items()}
+    assert sorted(rows) == sorted(documented)

@@ -239,6 +239,10 @@ async def test_history_keeps_the_last_50_turns_and_summaries_are_cut(manager: Se
         await manager.submit_choice("s1", "solo", "go")
     page = await manager.list_turns("s1", 100, "")
     assert [t.turn_number for t in page.items] == list(range(53, 3, -1)) and page.next_page_token == ""
+    # The stop is not silent: turns 1-3 existed and are no longer kept.
+    assert (page.oldest, page.total) == (4, 50)
+    small = await manager.list_turns("s1", 10, "")
+    assert (small.oldest, small.total, len(small.items)) == (4, 50, 10)
     turn = await manager.set_turn_summary("s1", 53, "x" * 900, "")
     assert len(turn.summary) == 500
 

@@ -51,6 +51,13 @@ class SessionClient:
     config), those whose request makes them safe (a ``request_id``, an
     ``expected_state_version``) by the client.
 
+    Every call that changes something takes keyword-only ``request_id``: an
+    idempotency key (AIP-155). When none is given the client generates one per
+    call and sends the same one on every retry, so a retry of an attempt that
+    committed (its reply lost) changes nothing and gets the first answer. Give
+    your own to make your own repeats of a call safe too; use a new one for a
+    new call (the same id with a different request is `InvalidArgument`).
+
     Args:
         target: The server, e.g. ``"127.0.0.1:50051"`` or ``"dns:///sessiond:50051"``.
         credentials: TLS credentials; None for a plaintext channel.
@@ -229,9 +236,7 @@ class SessionClient:
             current_options=_option_list(options),
             settings=settings,
         )
-        request = pb.CreateSessionRequest(
-            session_id=session_id, session=session, request_id=request_id or uuid.uuid4().hex
-        )
+        request = pb.CreateSessionRequest(session_id=session_id, session=session, request_id=request_id or "")
         return await self._call("CreateSession", request, pb.Session, timeout=timeout, metadata=metadata)
 
     async def get_session(
@@ -309,10 +314,20 @@ class SessionClient:
             Aborted: A stale etag.
         """
         request = pb.DeleteSessionRequest(session_id=session_id, etag=etag)
-        await self._call("DeleteSession", request, empty_pb2.Empty, timeout=timeout, metadata=metadata)
+        # Retried, though DeleteSession has no request_id (its memo would be deleted with
+        # it): NOT_FOUND after an attempt that may have run means that attempt deleted it.
+        await self._call(
+            "DeleteSession", request, empty_pb2.Empty, timeout=timeout, metadata=metadata, gone_is_done=True
+        )
 
     async def pause_session(
-        self, session_id: str, *, etag: str = "", timeout: float | None = None, metadata: Metadata | None = None
+        self,
+        session_id: str,
+        *,
+        etag: str = "",
+        request_id: str = "",
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
     ) -> pb.Session:
         """Move a session from ACTIVE to PAUSED; ``etag`` makes it conditional.
 
@@ -320,11 +335,17 @@ class SessionClient:
             FailedPrecondition: The session is not ACTIVE.
             Aborted: A stale etag.
         """
-        request = pb.PauseSessionRequest(session_id=session_id, etag=etag)
+        request = pb.PauseSessionRequest(request_id=request_id, session_id=session_id, etag=etag)
         return await self._call("PauseSession", request, pb.Session, timeout=timeout, metadata=metadata)
 
     async def resume_session(
-        self, session_id: str, *, etag: str = "", timeout: float | None = None, metadata: Metadata | None = None
+        self,
+        session_id: str,
+        *,
+        etag: str = "",
+        request_id: str = "",
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
     ) -> pb.Session:
         """Move a session from PAUSED to ACTIVE; ``etag`` makes it conditional. Not retried.
 
@@ -332,11 +353,17 @@ class SessionClient:
             FailedPrecondition: The session is not PAUSED.
             Aborted: A stale etag.
         """
-        request = pb.ResumeSessionRequest(session_id=session_id, etag=etag)
+        request = pb.ResumeSessionRequest(request_id=request_id, session_id=session_id, etag=etag)
         return await self._call("ResumeSession", request, pb.Session, timeout=timeout, metadata=metadata)
 
     async def end_session(
-        self, session_id: str, *, etag: str = "", timeout: float | None = None, metadata: Metadata | None = None
+        self,
+        session_id: str,
+        *,
+        etag: str = "",
+        request_id: str = "",
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
     ) -> pb.Session:
         """End a session (final); an open window resolves first. Not retried.
 
@@ -344,7 +371,7 @@ class SessionClient:
             FailedPrecondition: Already ENDED or EXPIRED.
             Aborted: A stale etag.
         """
-        request = pb.EndSessionRequest(session_id=session_id, etag=etag)
+        request = pb.EndSessionRequest(request_id=request_id, session_id=session_id, etag=etag)
         return await self._call("EndSession", request, pb.Session, timeout=timeout, metadata=metadata)
 
     # State
@@ -355,6 +382,7 @@ class SessionClient:
         patch: State,
         *,
         expected_state_version: int | None = None,
+        request_id: str = "",
         timeout: float | None = None,
         metadata: Metadata | None = None,
     ) -> pb.Session:
@@ -376,7 +404,10 @@ class SessionClient:
             FailedPrecondition: The session is ENDED or EXPIRED.
         """
         request = pb.UpdateSessionStateRequest(
-            session_id=session_id, patch=to_struct(patch), expected_state_version=expected_state_version
+            request_id=request_id,
+            session_id=session_id,
+            patch=to_struct(patch),
+            expected_state_version=expected_state_version,
         )
         return await self._call("UpdateSessionState", request, pb.Session, timeout=timeout, metadata=metadata)
 
@@ -386,6 +417,7 @@ class SessionClient:
         state: State | None = None,
         *,
         expected_state_version: int | None = None,
+        request_id: str = "",
         timeout: float | None = None,
         metadata: Metadata | None = None,
     ) -> pb.Session:
@@ -395,6 +427,7 @@ class SessionClient:
         `update_session_state`.
         """
         request = pb.ResetSessionStateRequest(
+            request_id=request_id,
             session_id=session_id,
             session_state=None if state is None else to_struct(state),
             expected_state_version=expected_state_version,
@@ -409,6 +442,7 @@ class SessionClient:
         player_id: str,
         *,
         display_name: str = "",
+        request_id: str = "",
         timeout: float | None = None,
         metadata: Metadata | None = None,
     ) -> pb.Player:
@@ -418,18 +452,26 @@ class SessionClient:
             FailedPrecondition: The session is ENDED or EXPIRED.
             ResourceExhausted: The roster is full.
         """
-        request = pb.JoinSessionRequest(session_id=session_id, player_id=player_id, display_name=display_name)
+        request = pb.JoinSessionRequest(
+            request_id=request_id, session_id=session_id, player_id=player_id, display_name=display_name
+        )
         return await self._call("JoinSession", request, pb.Player, timeout=timeout, metadata=metadata)
 
     async def leave_session(
-        self, session_id: str, player_id: str, *, timeout: float | None = None, metadata: Metadata | None = None
+        self,
+        session_id: str,
+        player_id: str,
+        *,
+        request_id: str = "",
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
     ) -> None:
         """Remove a player from the roster, withdrawing their choice in an open window.
 
         Raises:
             NotFound: The player is not on the roster.
         """
-        request = pb.LeaveSessionRequest(session_id=session_id, player_id=player_id)
+        request = pb.LeaveSessionRequest(request_id=request_id, session_id=session_id, player_id=player_id)
         await self._call("LeaveSession", request, empty_pb2.Empty, timeout=timeout, metadata=metadata)
 
     async def list_players(
@@ -475,24 +517,35 @@ class SessionClient:
         player_id: str,
         choice: str,
         *,
+        turn_number: int | None = None,
+        request_id: str = "",
         timeout: float | None = None,
         metadata: Metadata | None = None,
     ) -> pb.SubmitChoiceResponse:
         """Record a player's choice for the current turn, joining them if needed.
+
+        Args:
+            session_id: The session.
+            player_id: The player choosing.
+            choice: One of the turn's options, if it has any.
+            turn_number: The turn the choice is meant for: refused (`FailedPrecondition`,
+                reason ``WRONG_TURN``) if the session is on another, so neither a late
+                call nor a retry of one can land in the next turn.
+            request_id: See the class docstring.
+            timeout: See the class docstring.
+            metadata: See the class docstring.
 
         Returns:
             The turn it counts for, the window's deadline and count, and the
             resolved turn if this choice closed the window.
 
         Raises:
-            FailedPrecondition: The session is not ACTIVE.
+            FailedPrecondition: The session is not ACTIVE, or not on ``turn_number``.
             InvalidArgument: Not one of the turn's options, empty, or over 256 characters.
             ResourceExhausted: The roster is full.
         """
-        # A request_id makes the client's retries safe (the server answers a repeat
-        # with the first call's receipt): one per call, the same in every attempt.
         request = pb.SubmitChoiceRequest(
-            session_id=session_id, player_id=player_id, choice=choice, request_id=uuid.uuid4().hex
+            request_id=request_id, session_id=session_id, player_id=player_id, choice=choice, turn_number=turn_number
         )
         return await self._call("SubmitChoice", request, pb.SubmitChoiceResponse, timeout=timeout, metadata=metadata)
 
@@ -534,6 +587,7 @@ class SessionClient:
         summary: str,
         *,
         winner: str = "",
+        request_id: str = "",
         timeout: float | None = None,
         metadata: Metadata | None = None,
     ) -> pb.Turn:
@@ -545,7 +599,7 @@ class SessionClient:
             FailedPrecondition: ``winner`` given but the turn was not a NARRATOR tie.
         """
         request = pb.SetTurnSummaryRequest(
-            session_id=session_id, turn_number=turn_number, summary=summary, winner=winner
+            request_id=request_id, session_id=session_id, turn_number=turn_number, summary=summary, winner=winner
         )
         return await self._call("SetTurnSummary", request, pb.Turn, timeout=timeout, metadata=metadata)
 
@@ -554,6 +608,7 @@ class SessionClient:
         session_id: str,
         options: Sequence[str],
         *,
+        request_id: str = "",
         timeout: float | None = None,
         metadata: Metadata | None = None,
     ) -> pb.Session:
@@ -562,7 +617,7 @@ class SessionClient:
         Raises:
             FailedPrecondition: The turn's window is open, or the session is ENDED or EXPIRED.
         """
-        request = pb.SetTurnOptionsRequest(session_id=session_id, options=_option_list(options))
+        request = pb.SetTurnOptionsRequest(request_id=request_id, session_id=session_id, options=_option_list(options))
         return await self._call("SetTurnOptions", request, pb.Session, timeout=timeout, metadata=metadata)
 
     # Placement: single-player switching, channel games, the co-GM role
@@ -574,6 +629,7 @@ class SessionClient:
         world_id: str,
         *,
         template: pb.Session | None = None,
+        request_id: str = "",
         timeout: float | None = None,
         metadata: Metadata | None = None,
     ) -> pb.SwitchCharacterWorldResponse:
@@ -583,7 +639,7 @@ class SessionClient:
         from ``template`` (game, title, settings) with their profile's content settings.
         """
         request = pb.SwitchCharacterWorldRequest(
-            player_id=player_id, character_id=character_id, world_id=world_id, template=template
+            request_id=request_id, player_id=player_id, character_id=character_id, world_id=world_id, template=template
         )
         return await self._call(
             "SwitchCharacterWorld",
@@ -599,19 +655,22 @@ class SessionClient:
         session: pb.Session,
         *,
         session_id: str = "",
+        request_id: str = "",
         timeout: float | None = None,
         metadata: Metadata | None = None,
     ) -> pb.SwapGameResponse:
         """Boot a new game (``session``: game_id, game_name, title_screen_url, settings...)
         in a channel, saving (pausing) the one running there."""
-        request = pb.SwapGameRequest(channel_id=channel_id, session=session, session_id=session_id)
+        request = pb.SwapGameRequest(
+            request_id=request_id, channel_id=channel_id, session=session, session_id=session_id
+        )
         return await self._call("SwapGame", request, pb.SwapGameResponse, timeout=timeout, metadata=metadata)
 
     async def load_game(
-        self, session_id: str, *, timeout: float | None = None, metadata: Metadata | None = None
+        self, session_id: str, *, request_id: str = "", timeout: float | None = None, metadata: Metadata | None = None
     ) -> pb.SwapGameResponse:
         """Restore a saved game into its channel, pausing whatever runs there."""
-        request = pb.LoadGameRequest(session_id=session_id)
+        request = pb.LoadGameRequest(request_id=request_id, session_id=session_id)
         return await self._call("LoadGame", request, pb.SwapGameResponse, timeout=timeout, metadata=metadata)
 
     async def list_games(
@@ -632,11 +691,12 @@ class SessionClient:
         session_id: str,
         player_id: str = "",
         *,
+        request_id: str = "",
         timeout: float | None = None,
         metadata: Metadata | None = None,
     ) -> pb.Session:
         """Hand the co-GM role to a rostered player; an empty ``player_id`` returns it to the narrator."""
-        request = pb.SetGameMasterRequest(session_id=session_id, player_id=player_id)
+        request = pb.SetGameMasterRequest(request_id=request_id, session_id=session_id, player_id=player_id)
         return await self._call("SetGameMaster", request, pb.Session, timeout=timeout, metadata=metadata)
 
     # Players (PlayerService)
@@ -647,11 +707,12 @@ class SessionClient:
         *,
         update_mask: Sequence[str] = (),
         etag: str = "",
+        request_id: str = "",
         timeout: float | None = None,
         metadata: Metadata | None = None,
     ) -> pb.PlayerProfile:
         """Create or update a profile; ``update_mask`` names the fields to change (all when empty)."""
-        request = pb.UpsertPlayerProfileRequest(profile=profile, etag=etag)
+        request = pb.UpsertPlayerProfileRequest(request_id=request_id, profile=profile, etag=etag)
         request.update_mask.paths.extend(update_mask)
         return await self._call("UpsertPlayerProfile", request, pb.PlayerProfile, timeout=timeout, metadata=metadata)
 
@@ -759,11 +820,20 @@ class SessionClient:
         *,
         timeout: float | None,
         metadata: Metadata | None,
+        gone_is_done: bool = False,
     ) -> R:
         """Make one unary call of ``request`` (built once: every attempt sends it as is),
         with typed errors. When a repeat is safe (`repeat_is_safe`) it is retried on
         UNAVAILABLE: by gRPC's own retry if the method is safe by itself and the client
-        made the channel (see `_with_service_config`), here otherwise."""
+        made the channel (see `_with_service_config`), here otherwise.
+
+        A request with a ``request_id`` field gets one (unless the caller gave it) before
+        the first attempt, so every retry sends the same and the server answers a repeat
+        of an attempt that committed with its first answer, changing nothing.
+        ``gone_is_done``: retried too, and NOT_FOUND on a retry ends the call as a
+        success (a delete, whose memo would go with what it deletes)."""
+        if "request_id" in request.DESCRIPTOR.fields_by_name and not getattr(request, "request_id"):  # noqa: B009
+            setattr(request, "request_id", uuid.uuid4().hex)  # noqa: B010
         spec = METHODS[method]
         rpc = self._rpcs[method]
         md = self._metadata(metadata)
@@ -781,14 +851,22 @@ class SessionClient:
             return await call_with_retry(
                 attempt,
                 policy=self._retry,
-                idempotent=repeat_is_safe(spec, request) and not retried_by_grpc,
+                idempotent=(repeat_is_safe(spec, request) or gone_is_done) and not retried_by_grpc,
                 timeout=self._default_timeout if timeout is None else timeout,
+                settled=_gone_is_done(response_type) if gone_is_done else None,
             )
         except grpc.aio.AioRpcError as err:
             raise error_from_rpc(err, method) from err
 
     def _metadata(self, extra: Metadata | None) -> tuple[tuple[str, str], ...]:
         return (*self._auth, *(extra or ()))
+
+
+def _gone_is_done(response_type: type[R]) -> Callable[[grpc.aio.AioRpcError], R | None]:
+    def settled(err: grpc.aio.AioRpcError) -> R | None:
+        return response_type() if err.code() is grpc.StatusCode.NOT_FOUND else None
+
+    return settled
 
 
 def _with_service_config(options: ChannelOptions, policy: RetryPolicy) -> list[tuple[str, Any]]:

@@ -82,6 +82,7 @@ async def call_with_retry(
     policy: RetryPolicy,
     idempotent: bool,
     timeout: float | None,
+    settled: Callable[[grpc.aio.AioRpcError], T | None] | None = None,
 ) -> T:
     """Run ``attempt`` until it succeeds, fails for good, or the deadline is near.
 
@@ -92,6 +93,9 @@ async def call_with_retry(
         idempotent: False makes exactly one attempt: the call is not safe to
             repeat, or gRPC's own retry repeats it (see `_service_config`).
         timeout: Seconds for all attempts and the waits between them together.
+        settled: Given the error of a retry (not of the first attempt), the result
+            to end with when that error means an earlier attempt already did the
+            work (None: it does not).
 
     Returns:
         The result of the first successful attempt.
@@ -109,6 +113,9 @@ async def call_with_retry(
         try:
             return await attempt(remaining)
         except grpc.aio.AioRpcError as err:
+            done = settled(err) if settled is not None and retry > 0 else None
+            if done is not None:
+                return done
             retry += 1
             if retry >= attempts or not is_retryable(err):
                 raise

@@ -77,39 +77,68 @@ async def test_given_request_id_is_kept(fake: FakeService, client: SessionClient
     assert fake.requests("CreateSession")[0].request_id == "req-1"
 
 
-@pytest.mark.parametrize(
-    ("method", "call", "attempts"),
-    [
-        ("GetSession", lambda c: c.get_session("s1"), 2),
-        ("ListSessions", lambda c: c.list_sessions(), 2),
-        ("ListPlayers", lambda c: c.list_players("s1"), 2),
-        ("ListTurns", lambda c: c.list_turns("s1"), 2),
-        ("GetServiceStats", lambda c: c.get_service_stats(), 2),
-        ("JoinSession", lambda c: c.join_session("s1", "p1"), 2),
-        ("SubmitChoice", lambda c: c.submit_choice("s1", "p1", "a"), 2),
-        ("SetTurnOptions", lambda c: c.set_turn_options("s1", ["a"]), 2),
-        ("SetTurnSummary", lambda c: c.set_turn_summary("s1", 1, "it went well"), 2),
-        ("UpdateSessionState", lambda c: c.update_session_state("s1", {"hp": None}, expected_state_version=3), 2),
-        ("ResetSessionState", lambda c: c.reset_session_state("s1", expected_state_version=0), 2),
-        ("UpdateSessionState", lambda c: c.update_session_state("s1", {"hp": None}), 1),
-        ("ResetSessionState", lambda c: c.reset_session_state("s1", {}), 1),
-        ("LeaveSession", lambda c: c.leave_session("s1", "p1"), 1),
-        ("DeleteSession", lambda c: c.delete_session("s1", etag="e"), 1),
-        ("PauseSession", lambda c: c.pause_session("s1"), 1),
-        ("ResumeSession", lambda c: c.resume_session("s1"), 1),
-        ("EndSession", lambda c: c.end_session("s1"), 1),
-    ],
-)
-async def test_which_calls_are_retried(
-    fake: FakeService, client: SessionClient, method: str, call: Any, attempts: int
-) -> None:
+READS = [
+    ("GetSession", lambda c: c.get_session("s1")),
+    ("ListSessions", lambda c: c.list_sessions()),
+    ("ListPlayers", lambda c: c.list_players("s1")),
+    ("ListTurns", lambda c: c.list_turns("s1")),
+    ("GetServiceStats", lambda c: c.get_service_stats()),
+]
+WRITES = [
+    ("JoinSession", lambda c: c.join_session("s1", "p1")),
+    ("SubmitChoice", lambda c: c.submit_choice("s1", "p1", "a")),
+    ("SetTurnOptions", lambda c: c.set_turn_options("s1", ["a"])),
+    ("SetTurnSummary", lambda c: c.set_turn_summary("s1", 1, "it went well")),
+    ("UpdateSessionState", lambda c: c.update_session_state("s1", {"hp": None}, expected_state_version=3)),
+    ("ResetSessionState", lambda c: c.reset_session_state("s1", expected_state_version=0)),
+    ("UpdateSessionState", lambda c: c.update_session_state("s1", {"hp": None})),
+    ("ResetSessionState", lambda c: c.reset_session_state("s1", {})),
+    ("LeaveSession", lambda c: c.leave_session("s1", "p1")),
+    ("PauseSession", lambda c: c.pause_session("s1")),
+    ("ResumeSession", lambda c: c.resume_session("s1")),
+    ("EndSession", lambda c: c.end_session("s1")),
+    ("SetGameMaster", lambda c: c.set_game_master("s1", "p1")),
+    ("SwitchCharacterWorld", lambda c: c.switch_character_world("p1", "c", "w")),
+    ("SwapGame", lambda c: c.swap_game("ch", pb.Session())),
+    ("LoadGame", lambda c: c.load_game("s1")),
+]
+
+
+@pytest.mark.parametrize(("method", "call"), READS)
+async def test_reads_are_retried(fake: FakeService, client: SessionClient, method: str, call: Any) -> None:
     fake.failures[method] = [UNAVAILABLE]
-    if attempts == 1:
-        with pytest.raises(sc.Unavailable):
-            await call(client)
-    else:
-        await call(client)
-    assert len(fake.requests(method)) == attempts
+    await call(client)
+    assert len(fake.requests(method)) == 2
+
+
+@pytest.mark.parametrize(("method", "call"), WRITES)
+async def test_writes_are_retried_with_one_request_id(
+    fake: FakeService, client: SessionClient, method: str, call: Any
+) -> None:
+    fake.failures[method] = [UNAVAILABLE, UNAVAILABLE]
+    await call(client)
+    ids = [r.request_id for r in fake.requests(method)]
+    assert len(ids) == 3 and len(set(ids)) == 1 and ids[0]
+    await call(client)  # a new logical call: a new id
+    assert fake.requests(method)[-1].request_id not in ids
+
+
+async def test_a_given_request_id_and_turn_go_out_on_every_attempt(fake: FakeService, client: SessionClient) -> None:
+    fake.failures["SubmitChoice"] = [UNAVAILABLE]
+    await client.submit_choice("s1", "p1", "a", turn_number=7, request_id="mine")
+    sent = fake.requests("SubmitChoice")
+    assert [(r.request_id, r.turn_number, r.HasField("turn_number")) for r in sent] == [("mine", 7, True)] * 2
+
+
+async def test_delete_is_retried_and_not_found_after_a_lost_attempt_is_done(
+    fake: FakeService, client: SessionClient
+) -> None:
+    fake.failures["DeleteSession"] = [UNAVAILABLE, grpc.StatusCode.NOT_FOUND]
+    await client.delete_session("s1", etag="e")
+    assert len(fake.requests("DeleteSession")) == 2
+    fake.failures["DeleteSession"] = [grpc.StatusCode.NOT_FOUND]  # on a first attempt it is an answer
+    with pytest.raises(sc.NotFound):
+        await client.delete_session("s1")
 
 
 async def test_errors_are_typed(fake: FakeService, client: SessionClient) -> None:
@@ -162,9 +191,11 @@ async def test_iter_turns_walks_every_page(fake: FakeService, client: SessionCli
 
 async def test_delete_and_leave_send_their_requests(fake: FakeService, client: SessionClient) -> None:
     await client.delete_session("s1", etag="e1")
-    await client.leave_session("s1", "p1")
+    await client.leave_session("s1", "p1", request_id="leave-1")
     assert fake.requests("DeleteSession") == [pb.DeleteSessionRequest(session_id="s1", etag="e1")]
-    assert fake.requests("LeaveSession") == [pb.LeaveSessionRequest(session_id="s1", player_id="p1")]
+    assert fake.requests("LeaveSession") == [
+        pb.LeaveSessionRequest(session_id="s1", player_id="p1", request_id="leave-1")
+    ]
 
 
 async def test_from_channel_leaves_the_channel_open(fake: FakeService) -> None:
