@@ -51,6 +51,8 @@ Runner = AsyncManagedTransaction | AsyncTransaction | AsyncSession
 
 # What each kind of fact does to the graph, for one ``row`` (the parameters of _params plus
 # ``kind``); a part ends early (WITH ... WHERE) where the ordering rules say "ignore it".
+# ``t.turn_number IS NOT NULL`` (every turn has one) lets the planner seek the turns of a
+# session in the (session_id, turn_number) index instead of scanning every turn.
 
 _SESSION: Final = """
 OPTIONAL MATCH (tomb:SessionTombstone {session_id: row.session_id})
@@ -68,7 +70,7 @@ SET s.snapshot = row.snapshot, s.revision = row.revision, s.status = row.status,
 WITH row, s, stored_create_time
 CALL (row, stored_create_time) {
   WITH row WHERE stored_create_time < row.create_time
-  MATCH (t:Turn {session_id: row.session_id}) WHERE t.open_time < row.create_time
+  MATCH (t:Turn {session_id: row.session_id}) WHERE t.turn_number IS NOT NULL AND t.open_time < row.create_time
   DETACH DELETE t
 }
 CALL (row, s) {
@@ -123,7 +125,7 @@ WITH row, s
 WHERE s IS NULL OR row.create_time IS NULL OR s.create_time IS NULL OR s.create_time <= row.create_time
 WITH row, s, coalesce(row.create_time, s.create_time) AS deleted_create_time
 CALL (row) {
-  OPTIONAL MATCH (t:Turn {session_id: row.session_id})
+  OPTIONAL MATCH (t:Turn {session_id: row.session_id}) WHERE t.turn_number IS NOT NULL
   DETACH DELETE t
 }
 DETACH DELETE s
