@@ -34,7 +34,7 @@ from typing import TypeVar
 
 from sessiond_client import SessionClient
 
-from tests.bench import report
+from tests.bench import projection, report
 from tests.bench.close_lag import LagSettings, measure_close_lag
 from tests.bench.fleet import create_sessions
 from tests.bench.ghz import LoadSettings, ensure_ghz, ghz_version
@@ -79,7 +79,8 @@ def parse_args() -> argparse.Namespace:
     ticks_help = "watch with countdown ticks, without, or both [both; quick on]"
     parser.add_argument("--lag-ticks", choices=("both", "on", "off"), help=ticks_help)
     parser.add_argument("--memory-sessions", type=int, default=1000, help="idle sessions per Redis config [1000]")
-    parser.add_argument("--skip", default="", help="comma-separated parts to skip: rpc, lag, memory")
+    parser.add_argument("--projection-seconds", type=float, help="seconds of the outbox lag load [300; quick 45]")
+    parser.add_argument("--skip", default="", help="comma-separated parts to skip: rpc, lag, memory, projection")
     parser.add_argument("--work-dir", type=Path, help="logs and ghz reports (default: a new temporary directory)")
     return parser.parse_args()
 
@@ -230,6 +231,11 @@ def main() -> None:
     rows = measure_servers(plan, skip, work, ghz)
     if "memory" not in skip:
         rows += measure_memory_rows(plan, work)
+    if "projection" not in skip:
+        progress("measuring the Neo4j projection")
+        seconds = args.projection_seconds or (45.0 if args.quick else 300.0)
+        settings = projection.Settings(lag_seconds=seconds, server_cpus=plan.server_cpus, client_cpus=plan.client_cpus)
+        rows += [report.Row(*row) for row in projection.rows(*projection.measure(settings, work))]
     progress("done")
     load_after = os.getloadavg()
     print()
