@@ -37,7 +37,7 @@ from typing import TypeVar
 
 from sessiond_client import SessionClient
 
-from tests.bench import colyseus, report, streams
+from tests.bench import colyseus, projection, report, streams
 from tests.bench.close_lag import LagSettings, measure_close_lag
 from tests.bench.fleet import create_sessions
 from tests.bench.ghz import LoadSettings, ensure_ghz, ghz_version
@@ -92,7 +92,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--storm-levels", help="streams opened at once, per storm [1000,2000,5000; quick 1000,2000]")
     snapshot_help = "sessions of the memory store's snapshot benchmark [100000; quick 20000]"
     parser.add_argument("--snapshot-sessions", type=int, help=snapshot_help)
-    parts = "rpc, lag, peer, streams, storm, memory, snapshot"
+    parser.add_argument("--projection-seconds", type=float, help="seconds of the outbox lag load [300; quick 45]")
+    parts = "rpc, lag, peer, streams, storm, memory, snapshot, projection"
     parser.add_argument("--skip", default="", help=f"comma-separated parts to skip: {parts}")
     parser.add_argument("--work-dir", type=Path, help="logs and ghz reports (default: a new temporary directory)")
     return parser.parse_args()
@@ -323,6 +324,11 @@ def main() -> None:
     if "snapshot" not in skip:
         progress(f"measuring memory store snapshots ({plan.snapshot.sessions:,} sessions)")
         rows += snapshot_rows(measure_snapshots(plan.snapshot, work))
+    if "projection" not in skip:
+        progress("measuring the Neo4j projection")
+        seconds = args.projection_seconds or (45.0 if args.quick else 300.0)
+        settings = projection.Settings(lag_seconds=seconds, server_cpus=plan.server_cpus, client_cpus=plan.client_cpus)
+        rows += [report.Row(*row) for row in projection.rows(*projection.measure(settings, work))]
     progress("done")
     load_after = os.getloadavg()
     print()

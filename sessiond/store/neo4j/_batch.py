@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from neo4j import AsyncDriver, AsyncManagedTransaction, AsyncSession
+from neo4j import AsyncDriver, AsyncSession
 from neo4j.exceptions import DriverError, Neo4jError
 
 from sessiond.core import facts
@@ -68,18 +68,13 @@ async def _transaction(driver: AsyncDriver, database: str, batch: Sequence[Parse
     try:
         session: AsyncSession
         async with driver.session(database=database) as session:
-            await session.execute_write(_apply_all, batch)
+            await session.execute_write(apply_parsed, batch)
     except Neo4jError as exc:
         if is_permanent(exc):
             raise
         raise unavailable(exc, DOING) from exc
     except DriverError as exc:
         raise unavailable(exc, DOING) from exc
-
-
-async def _apply_all(tx: AsyncManagedTransaction, batch: Sequence[Parsed]) -> None:
-    for parsed in batch:
-        await apply_parsed(tx, parsed)
 
 
 def newest_only(batch: Sequence[Parsed]) -> list[Parsed]:

@@ -9,7 +9,7 @@ from typing import Any
 import neo4j
 from neo4j.exceptions import DriverError, Neo4jError
 
-from sessiond.store.neo4j import _batch, _migrations
+from sessiond.store.neo4j import _batch, _migrations, _projection
 from sessiond.store.neo4j._failures import unavailable
 from sessiond.store.neo4j._reads import GraphReads
 
@@ -83,9 +83,13 @@ class GraphStore(GraphReads):
             raise unavailable(exc, f"connecting to {self.uri or 'the graph'}") from exc
 
     async def migrate(self) -> list[str]:
-        """Create constraints and indexes (idempotent); returns the versions applied."""
+        """Create constraints and indexes (idempotent), then have the projection's statement
+        planned; returns the versions applied."""
         try:
-            return await _migrations.migrate(self.driver, self.database)
+            applied = await _migrations.migrate(self.driver, self.database)
+            async with self.driver.session(database=self.database) as session:
+                await session.execute_write(_projection.prepare)
+            return applied
         except (Neo4jError, DriverError) as exc:
             raise unavailable(exc, f"migrating {self.uri or 'the graph'}") from exc
 
