@@ -304,11 +304,19 @@ def _values(field: FieldDescriptor, parent: Descriptor, existing: Sequence[str],
         return small | many if value.type == F.TYPE_STRING else small
     if field.is_repeated:
         one = _scalar(field, parent, existing, depth)
-        return st.one_of(
-            st.lists(one, max_size=4),
-            st.builds(lambda v, n: [v] * n, one, st.sampled_from([21, 51, 1001])),
-        )
+        return st.one_of(st.lists(one, max_size=4), st.builds(_copies, one, st.sampled_from([21, 51, 1001])))
     return _scalar(field, parent, existing, depth)
+
+
+REPEATED_BYTES_MAX = 8 << 20
+"""Copies of one value stop here: past grpc's 4 MiB receive limit, far below the machine's
+memory (1,001 copies of a 4 MB string, or of a message holding such copies, would not be)."""
+
+
+def _copies(value: Any, count: int) -> list[Any]:
+    """``count`` copies of ``value``, fewer when they would pass REPEATED_BYTES_MAX."""
+    size = value.ByteSize() if isinstance(value, Message) else len(value) if isinstance(value, str | bytes) else 8
+    return [value] * max(1, min(count, REPEATED_BYTES_MAX // max(size, 1)))
 
 
 def _assign(message: Message, field: FieldDescriptor, value: Any) -> None:
