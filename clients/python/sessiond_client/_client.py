@@ -347,7 +347,7 @@ class SessionClient:
         timeout: float | None = None,
         metadata: Metadata | None = None,
     ) -> pb.Session:
-        """Move a session from PAUSED to ACTIVE; ``etag`` makes it conditional. Not retried.
+        """Move a session from PAUSED to ACTIVE; ``etag`` makes it conditional.
 
         Raises:
             FailedPrecondition: The session is not PAUSED.
@@ -365,7 +365,7 @@ class SessionClient:
         timeout: float | None = None,
         metadata: Metadata | None = None,
     ) -> pb.Session:
-        """End a session (final); an open window resolves first. Not retried.
+        """End a session (final); an open window resolves first.
 
         Raises:
             FailedPrecondition: Already ENDED or EXPIRED.
@@ -423,8 +423,7 @@ class SessionClient:
     ) -> pb.Session:
         """Replace the session's state (with an empty object when ``state`` is None).
 
-        Retried only when ``expected_state_version`` is given. Errors as in
-        `update_session_state`.
+        Errors as in `update_session_state`.
         """
         request = pb.ResetSessionStateRequest(
             request_id=request_id,
