@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import grpc
 import pytest
 from sessiond_client import OutOfRange, SessionClient, pb
@@ -94,3 +96,25 @@ async def test_shutdown_ends_streams_with_unavailable(start_server: StartServer)
             await call.read()
         assert err.value.code() == grpc.StatusCode.UNAVAILABLE
         assert "reconnect with after_event_id=0" in (err.value.details() or "")
+
+
+async def test_a_call_right_after_a_restart_waits_for_the_reconnect(start_server: StartServer, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """After an outage long enough to grow gRPC's default reconnect backoff (1 s, then
+    1.6 s, 2.6 s...) past the retries, a call made as the server comes back must still
+    succeed: the client's channel reconnects within its RetryPolicy's backoff and a call
+    with a deadline waits for it instead of failing at once."""
+    snapshot = str(tmp_path / "sessiond.json")
+    first = await start_server(snapshot=snapshot)
+    port = first.port
+    async with SessionClient(f"127.0.0.1:{port}") as client:
+        s = await client.create_session()
+        await first.stop()
+        channel = client._channel  # the test watches the client's own channel
+        state = channel.get_state(try_to_connect=True)
+        while state is not grpc.ChannelConnectivity.TRANSIENT_FAILURE:  # the first attempt is refused
+            await channel.wait_for_state_change(state)
+            state = channel.get_state(try_to_connect=True)
+        await asyncio.sleep(3)  # the outage lasts: the channel keeps trying and its backoff grows
+        second = await start_server(snapshot=snapshot, listen=f"127.0.0.1:{port}")
+        assert (await client.get_session(s.session_id, timeout=10)).session_id == s.session_id
+        await second.stop()

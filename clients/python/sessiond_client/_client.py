@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager
@@ -18,7 +20,7 @@ from sessiond_client._convert import JsonObject, seconds_to_timedelta, to_struct
 from sessiond_client._methods import METHODS, repeat_is_safe
 from sessiond_client._proto.sessiond.v1 import player_service_pb2_grpc, session_service_pb2_grpc
 from sessiond_client._ranges import EventRanges, Since
-from sessiond_client._retry import RetryPolicy, call_with_retry
+from sessiond_client._retry import RetryPolicy, call_with_retry, is_retryable
 from sessiond_client._service_config import CHANNEL_OPTION, service_config
 from sessiond_client._watch import SessionWatch
 
@@ -49,7 +51,10 @@ class SessionClient:
     UNAVAILABLE as the `RetryPolicy` says: those the proto marks idempotent by
     gRPC itself (the client gives the channels it makes the matching service
     config), those whose request makes them safe (a ``request_id``, an
-    ``expected_state_version``) by the client.
+    ``expected_state_version``) by the client. A call safe to repeat whose retries
+    end while the server is unreachable (a restart) waits, within its timeout, for
+    the channel to connect again and is retried then; the channels the client
+    makes reconnect within the policy's backoff.
 
     Every call that changes something takes keyword-only ``request_id``: an
     idempotency key (AIP-155). When none is given the client generates one per
@@ -66,7 +71,7 @@ class SessionClient:
             None for no limit. Watches have no default limit.
         retry: Retry policy; None for the default `RetryPolicy()`.
         options: gRPC channel options, e.g. ``[("grpc.max_receive_message_length", 8 << 20)]``.
-            A ``grpc.service_config`` of your own replaces the client's.
+            A ``grpc.service_config`` or reconnect backoff of your own replaces the client's.
     """
 
     def __init__(
@@ -80,7 +85,7 @@ class SessionClient:
         options: ChannelOptions | None = None,
     ) -> None:
         retry = retry or RetryPolicy()
-        options = _with_service_config(options or (), retry)
+        options = _channel_options(options or (), retry)
         if credentials is None:
             channel = grpc.aio.insecure_channel(target, options=options)
         else:
@@ -125,7 +130,7 @@ class SessionClient:
     ) -> None:
         self._channel = channel
         self._owns_channel = owns_channel
-        # A channel the client made carries the service config (`_with_service_config`):
+        # A channel the client made carries the service config (`_channel_options`):
         # gRPC itself retries the methods the proto marks safe to repeat.
         self._retries_in_channel = owns_channel
         stubs = {
@@ -824,7 +829,7 @@ class SessionClient:
         """Make one unary call of ``request`` (built once: every attempt sends it as is),
         with typed errors. When a repeat is safe (`repeat_is_safe`) it is retried on
         UNAVAILABLE: by gRPC's own retry if the method is safe by itself and the client
-        made the channel (see `_with_service_config`), here otherwise.
+        made the channel (see `_channel_options`), here otherwise.
 
         A request with a ``request_id`` field gets one (unless the caller gave it) before
         the first attempt, so every retry sends the same and the server answers a repeat
@@ -846,16 +851,38 @@ class SessionClient:
                 _ranges.note(ranges, request, response, await call.initial_metadata())
             return response
 
-        try:
-            return await call_with_retry(
-                attempt,
-                policy=self._retry,
-                idempotent=(repeat_is_safe(spec, request) or gone_is_done) and not retried_by_grpc,
-                timeout=self._default_timeout if timeout is None else timeout,
-                settled=_gone_is_done(response_type) if gone_is_done else None,
-            )
-        except grpc.aio.AioRpcError as err:
-            raise error_from_rpc(err, method) from err
+        safe = repeat_is_safe(spec, request) or gone_is_done
+        limit = self._default_timeout if timeout is None else timeout
+        deadline = None if limit is None else time.monotonic() + limit
+        while True:
+            try:
+                return await call_with_retry(
+                    attempt,
+                    policy=self._retry,
+                    idempotent=safe and not retried_by_grpc,
+                    timeout=None if deadline is None else deadline - time.monotonic(),
+                    settled=_gone_is_done(response_type) if gone_is_done else None,
+                )
+            except grpc.aio.AioRpcError as err:
+                if not (safe and is_retryable(err) and await self._reconnected(deadline)):
+                    raise error_from_rpc(err, method) from err
+
+    async def _reconnected(self, deadline: float | None) -> bool:
+        """Whether the channel, failing to connect (a server restarting), connected
+        again before ``deadline``: the retries of a call can be spent within the
+        channel's reconnect backoff, and a call made as the server comes back must
+        not fail for that. False at once when the channel was not failing to connect
+        (the server itself answered UNAVAILABLE) or the call has no deadline."""
+        state = self._channel.get_state()
+        if deadline is None or state is not grpc.ChannelConnectivity.TRANSIENT_FAILURE:
+            return False
+        while state is not grpc.ChannelConnectivity.READY:
+            try:
+                await asyncio.wait_for(self._channel.wait_for_state_change(state), deadline - time.monotonic())
+            except TimeoutError:
+                return False
+            state = self._channel.get_state(try_to_connect=True)
+        return True
 
     def _metadata(self, extra: Metadata | None) -> tuple[tuple[str, str], ...]:
         return (*self._auth, *(extra or ()))
@@ -868,12 +895,21 @@ def _gone_is_done(response_type: type[R]) -> Callable[[grpc.aio.AioRpcError], R 
     return settled
 
 
-def _with_service_config(options: ChannelOptions, policy: RetryPolicy) -> list[tuple[str, Any]]:
-    """``options`` plus the service config of `service_config` for ``policy``, unless
-    they carry a service config of their own."""
-    if any(key == CHANNEL_OPTION for key, _ in options):
-        return list(options)
-    return [*options, (CHANNEL_OPTION, json.dumps(service_config(METHODS.values(), policy)))]
+def _channel_options(options: ChannelOptions, policy: RetryPolicy) -> list[tuple[str, Any]]:
+    """``options`` plus the service config of `service_config` for ``policy`` and a
+    reconnect backoff within the policy's, each unless the caller set it.
+
+    gRPC's own reconnect backoff starts at 1 s and grows to 120 s: after an outage, a
+    call waiting for the channel (``wait_for_ready``) would wait that long after the
+    server is back. Bounded by the policy's, the channel reconnects as soon as a retry
+    would have been sent."""
+    ours = {
+        CHANNEL_OPTION: json.dumps(service_config(METHODS.values(), policy)),
+        "grpc.initial_reconnect_backoff_ms": round(policy.initial_backoff * 1000),
+        "grpc.max_reconnect_backoff_ms": round(policy.max_backoff * 1000),
+    }
+    given = {key for key, _ in options}
+    return [*options, *((key, value) for key, value in ours.items() if key not in given)]
 
 
 def _option_list(options: Sequence[str]) -> list[str]:
