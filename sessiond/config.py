@@ -160,13 +160,26 @@ class Config:
     )
     early_close: bool = setting(True, "default: close a window once every non-DORMANT player chose")
     max_players: int = setting(100, "default roster limit of a session", bounds=Bounds(1, _LIMITS.max_players_cap))
+    presence_grace: float = setting(
+        30.0,
+        "default seconds a player stays AWAY after their last watch stream before they are OFFLINE",
+        bounds=Bounds(_LIMITS.min_presence_grace_seconds, _LIMITS.max_presence_grace_seconds),
+    )
+    presence_lease: float = setting(
+        10.0,
+        "seconds a replica's presence leases outlive its last renewal (renewed every third of it): "
+        "how soon the players of a replica that died show AWAY",
+        bounds=Bounds(0.3, 300.0),
+    )
     history_turns: int = setting(50, "resolved turns kept in the hot history of a session", bounds=AT_LEAST_1)
     event_retention: int = setting(1000, "events kept per session for watchers to resume from", bounds=AT_LEAST_1)
     active_turns: int = setting(2, "tier ACTIVE: acted within this many turns...", bounds=NOT_NEGATIVE)
     active_seconds: float = setting(900.0, "...or within this many seconds", bounds=NOT_NEGATIVE)
     idle_turns: int = setting(5, "tier IDLE: acted within this many turns...", bounds=NOT_NEGATIVE)
     idle_seconds: float = setting(3600.0, "...or within this many seconds; DORMANT otherwise", bounds=NOT_NEGATIVE)
-    sweep_interval: float = setting(1.0, "seconds between sweeps for overdue windows", bounds=POSITIVE)
+    sweep_interval: float = setting(
+        1.0, "seconds between sweeps for overdue windows and presence to settle", bounds=POSITIVE
+    )
     janitor_interval: float = setting(30.0, "seconds between expiry passes", bounds=POSITIVE)
     shutdown_grace: float = setting(10.0, "seconds in-flight calls get to finish on SIGTERM", bounds=NOT_NEGATIVE)
     watch_queue_size: int = setting(
@@ -186,13 +199,16 @@ class Config:
         return ManagerConfig(
             limits=_LIMITS,
             tiers=TierRules(self.active_turns, self.active_seconds, self.idle_turns, self.idle_seconds),
-            defaults=Defaults(self.window_seconds, self.early_close, self.session_ttl, self.max_players),
+            defaults=Defaults(
+                self.window_seconds, self.early_close, self.session_ttl, self.max_players, self.presence_grace
+            ),
             max_sessions=self.max_sessions,
             sweep_interval=self.sweep_interval,
             janitor_interval=self.janitor_interval,
             expired_retention=self.expired_retention,
             watch_queue_size=self.watch_queue_size,
             history_turns=self.history_turns,
+            presence_lease=self.presence_lease,
         )
 
     def redacted(self) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from sessiond.core.events import (
     OptionsChanged,
     PlayerJoined,
     PlayerLeft,
+    PresenceChanged,
     StateChanged,
     StatusChanged,
     TurnResolved,
@@ -30,16 +31,19 @@ from sessiond.core.models import (
     ChoiceEntry,
     CloseReason,
     ContentSettings,
+    EarlyCloseScope,
     Event,
     GraphProgress,
     Persistence,
     PlayerEntry,
     PlayerProfile,
+    Presence,
     Session,
     SessionStatus,
     TieBreak,
     Turn,
 )
+from sessiond.core.presence import Seen
 from sessiond.core.requests import RequestTag
 from sessiond.core.window import ChoiceReceipt
 from sessiond.manager.sessions import PlayerView, Stats, Tick, WatchStart
@@ -61,6 +65,16 @@ PERSISTENCE_TO_PB = {
     Persistence.EPHEMERAL: pb.SessionSettings.EPHEMERAL,
 }
 PERSISTENCE_FROM_PB = {v: k for k, v in PERSISTENCE_TO_PB.items()}
+SCOPE_TO_PB = {
+    EarlyCloseScope.NOT_DORMANT: pb.SessionSettings.NOT_DORMANT,
+    EarlyCloseScope.ONLINE: pb.SessionSettings.ONLINE,
+}
+SCOPE_FROM_PB = {v: k for k, v in SCOPE_TO_PB.items()}
+PRESENCE_TO_PB = {
+    Presence.ONLINE: pb.Player.ONLINE,
+    Presence.AWAY: pb.Player.AWAY,
+    Presence.OFFLINE: pb.Player.OFFLINE,
+}
 CLOSE_REASON_TO_PB = {
     CloseReason.DEADLINE: pb.Turn.DEADLINE,
     CloseReason.ALL_CHOSEN: pb.Turn.ALL_CHOSEN,
@@ -116,6 +130,15 @@ def _value_of(field: str, value: struct_pb2.Value) -> Any:
     return None  # null_value, or a Value with nothing set
 
 
+def _early_close_scope(value: int) -> EarlyCloseScope | None:
+    if not value:
+        return None
+    scope: EarlyCloseScope | None = SCOPE_FROM_PB.get(value)  # type: ignore[call-overload]
+    if scope is None:
+        raise InvalidInput("session.settings.early_close_scope", f"unknown value {value}; use NOT_DORMANT or ONLINE")
+    return scope
+
+
 def spec_from_pb(s: pb.Session) -> SessionSpec:
     settings = s.settings
     tie_break = TIE_BREAK_FROM_PB.get(settings.tie_break) if settings.tie_break else None
@@ -142,6 +165,9 @@ def spec_from_pb(s: pb.Session) -> SessionSpec:
         tie_break_seed=settings.tie_break_seed if settings.HasField("tie_break_seed") else None,
         idle_ttl_seconds=seconds_of("session.settings.idle_ttl", settings.idle_ttl),
         max_players=settings.max_players,
+        presence_grace_seconds=seconds_of("session.settings.presence_grace", settings.presence_grace),
+        early_close_scope=_early_close_scope(settings.early_close_scope),
+        game_master_handback=settings.game_master_handback if settings.HasField("game_master_handback") else None,
         content=content_from_pb(s.content_settings) if s.HasField("content_settings") else None,
         persistence=persistence,
     )
@@ -239,6 +265,9 @@ def session_to_pb(s: Session, store: str, graph: GraphProgress | None = None) ->
             idle_ttl=dur(st.idle_ttl_seconds),
             max_players=st.max_players,
             persistence=PERSISTENCE_TO_PB[st.persistence],
+            presence_grace=dur(st.presence_grace_seconds),
+            early_close_scope=SCOPE_TO_PB[st.early_close_scope],
+            game_master_handback=st.game_master_handback,
         ),
         player_count=len(s.roster),
         game_master_player_id=s.game_master,
@@ -272,7 +301,8 @@ def session_to_pb(s: Session, store: str, graph: GraphProgress | None = None) ->
     return out
 
 
-def player_to_pb(p: PlayerEntry, tier: str = "") -> pb.Player:
+def player_to_pb(p: PlayerEntry, tier: str = "", seen: Seen | None = None) -> pb.Player:
+    """``seen``: the presence as of the answer (ListPlayers); without it, the settled one."""
     out = pb.Player(
         player_id=p.player_id,
         display_name=p.display_name,
@@ -285,11 +315,19 @@ def player_to_pb(p: PlayerEntry, tier: str = "") -> pb.Player:
     )
     if p.leave_time:
         out.leave_time.CopyFrom(ts(p.leave_time))
+        return out
+    _presence_to_pb(out, seen or Seen(Presence.ONLINE if p.online else Presence.OFFLINE, p.last_seen_time))
     return out
 
 
+def _presence_to_pb(out: pb.Player, seen: Seen) -> None:
+    out.presence = PRESENCE_TO_PB[seen.presence]
+    if seen.last_seen_time:
+        out.last_seen_time.CopyFrom(ts(seen.last_seen_time))
+
+
 def view_to_pb(view: PlayerView) -> pb.Player:
-    return player_to_pb(view.player, view.tier.value)
+    return player_to_pb(view.player, view.tier.value, view.seen)
 
 
 def turn_to_pb(t: Turn) -> pb.Turn:
@@ -365,6 +403,14 @@ def event_to_pb(e: Event) -> pb.SessionEvent:
             out.options_changed.CopyFrom(pb.OptionsChanged(turn_number=p.turn_number, options=p.options))
         case GameMasterChanged(old=old_gm, new=new_gm):
             out.game_master_changed.CopyFrom(pb.GameMasterChanged(old_player_id=old_gm, new_player_id=new_gm))
+        case PresenceChanged(player_id=pid, old=old_presence, new=new_presence):
+            out.presence_changed.CopyFrom(
+                pb.PresenceChanged(
+                    player_id=pid,
+                    old_presence=PRESENCE_TO_PB[old_presence],
+                    new_presence=PRESENCE_TO_PB[new_presence],
+                )
+            )
         case UnknownEvent(kind=kind):  # the watch skips these; never send one empty
             raise ValueError(f"event {e.event_id} of session {e.session_id!r} has kind {kind!r}, unknown here")
         case _:
@@ -394,6 +440,7 @@ def stats_to_pb(stats: Stats, version: str) -> spb.ServiceStats:
             for status, n in sorted(stats.store_stats.sessions_by_status.items())
         ],
         player_count=stats.store_stats.players,
+        online_players=stats.store_stats.players_online,
         open_windows=stats.store_stats.open_windows,
         watchers=stats.watchers,
         store=stats.store,

@@ -134,7 +134,8 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
         self, request: spb.WatchSessionRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[pb.SessionEvent | bytes]:
         after = request.after_event_id if request.HasField("after_event_id") else None
-        async for item in self._m.watch(request.session_id, after, ticks=not request.exclude_ticks):
+        watch = self._m.watch(request.session_id, after, ticks=not request.exclude_ticks, player_id=request.player_id)
+        async for item in watch:
             if isinstance(item, Tick):
                 yield convert.tick_to_pb(item)
             elif isinstance(item, WatchStart):

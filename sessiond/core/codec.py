@@ -14,6 +14,7 @@ from sessiond.core.events import (
     OptionsChanged,
     PlayerJoined,
     PlayerLeft,
+    PresenceChanged,
     StateChanged,
     StatusChanged,
     TurnResolved,
@@ -25,10 +26,12 @@ from sessiond.core.models import (
     ChoiceEntry,
     CloseReason,
     ContentSettings,
+    EarlyCloseScope,
     Event,
     Persistence,
     PlayerEntry,
     PlayerProfile,
+    Presence,
     Session,
     SessionSettings,
     SessionStatus,
@@ -50,6 +53,8 @@ def session_from_dict(d: dict[str, Any], *, legacy: Persistence) -> Session:
     settings = dict(d.pop("settings"))
     settings["tie_break"] = TieBreak(settings["tie_break"])
     settings["persistence"] = Persistence(settings.get("persistence", legacy))
+    if "early_close_scope" in settings:
+        settings["early_close_scope"] = EarlyCloseScope(settings["early_close_scope"])
     window = d.pop("window")
     if window is not None:
         window = dict(window)
@@ -121,7 +126,10 @@ def event_data(p: EventPayload) -> dict[str, Any]:
             return {"player": player_to_dict(player)}
         case WindowOpened() | OptionsChanged():
             return {**_fields(p), "options": list(p.options)}
-        case ChoiceReceived() | PlayerLeft() | StateChanged() | StatusChanged() | GameMasterChanged():
+        case (
+            ChoiceReceived() | PlayerLeft() | StateChanged() | StatusChanged() | GameMasterChanged()
+            | PresenceChanged()
+        ):
             return _fields(p)
         case _:
             assert_never(p)
@@ -150,4 +158,5 @@ _DECODERS: dict[str, Callable[[dict[str, Any]], KnownEvent]] = {
     StatusChanged.kind: lambda d: StatusChanged(SessionStatus(d["old"]), SessionStatus(d["new"])),
     OptionsChanged.kind: lambda d: OptionsChanged(d["turn_number"], tuple(d["options"])),
     GameMasterChanged.kind: lambda d: GameMasterChanged(d["old"], d["new"]),
+    PresenceChanged.kind: lambda d: PresenceChanged(d["player_id"], Presence(d["old"]), Presence(d["new"])),
 }

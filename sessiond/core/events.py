@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, TypeAlias
 
-from sessiond.core.models import PlayerEntry, SessionStatus, Turn
+from sessiond.core.models import PlayerEntry, Presence, SessionStatus, Turn
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +97,18 @@ class GameMasterChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class PresenceChanged:
+    """A settled change of a player's presence: OFFLINE -> ONLINE on their first watch
+    stream, ONLINE -> OFFLINE once the grace after their last one passed (a stream
+    that drops and resumes within the grace changes nothing)."""
+
+    kind: ClassVar[str] = "presence_changed"
+    player_id: str
+    old: Presence  # ONLINE or OFFLINE: AWAY is never settled
+    new: Presence
+
+
+@dataclass(frozen=True, slots=True)
 class UnknownEvent:
     """A stored event of a kind this version does not know (a newer one wrote it)."""
 
@@ -115,6 +127,7 @@ KnownEvent: TypeAlias = (
     | StatusChanged
     | OptionsChanged
     | GameMasterChanged
+    | PresenceChanged
 )
 EventPayload: TypeAlias = KnownEvent | UnknownEvent
 

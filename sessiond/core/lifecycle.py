@@ -27,6 +27,7 @@ from sessiond.core.models import (
     Change,
     CloseReason,
     ContentSettings,
+    EarlyCloseScope,
     Mutation,
     Persistence,
     PlayerEntry,
@@ -65,6 +66,7 @@ class Defaults:
     early_close: bool = True
     idle_ttl_seconds: float = 4 * 3600.0
     max_players: int = 100
+    presence_grace_seconds: float = 30.0
 
 
 def change_status(action: StatusAction, etag: str) -> Change[None]:
@@ -204,6 +206,9 @@ class SessionSpec:
     tie_break_seed: int | None = None
     idle_ttl_seconds: float = 0.0
     max_players: int = 0
+    presence_grace_seconds: float = 0.0
+    early_close_scope: EarlyCloseScope | None = None
+    game_master_handback: bool | None = None
     content: ContentSettings | None = None
     owner_player_id: str = ""  # set by SwitchCharacterWorld, never by callers directly
     persistence: Persistence | None = None  # None: DURABLE (the manager resolves the store's default first)
@@ -245,6 +250,12 @@ def new_session(session_id: str, spec: SessionSpec, now: float, defaults: Defaul
     max_players = spec.max_players or defaults.max_players
     if not 1 <= max_players <= limits.max_players_cap:
         raise InvalidInput("settings.max_players", f"{max_players} is outside 1-{limits.max_players_cap}")
+    grace = spec.presence_grace_seconds or defaults.presence_grace_seconds
+    if not limits.min_presence_grace_seconds <= grace <= limits.max_presence_grace_seconds:
+        raise InvalidInput(
+            "settings.presence_grace",
+            f"{grace:g}s is outside {limits.min_presence_grace_seconds:g}s-{limits.max_presence_grace_seconds:g}s",
+        )
     settings = SessionSettings(
         window_seconds=window,
         early_close=defaults.early_close if spec.early_close is None else spec.early_close,
@@ -253,6 +264,9 @@ def new_session(session_id: str, spec: SessionSpec, now: float, defaults: Defaul
         idle_ttl_seconds=ttl,
         max_players=max_players,
         persistence=spec.persistence or Persistence.DURABLE,
+        presence_grace_seconds=grace,
+        early_close_scope=spec.early_close_scope or EarlyCloseScope.NOT_DORMANT,
+        game_master_handback=bool(spec.game_master_handback),
     )
     return Session(
         session_id=session_id,

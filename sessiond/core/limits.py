@@ -28,6 +28,8 @@ class Limits:
     summary_chars: int = 500
     min_window_seconds: float = 1.0
     max_window_seconds: float = 3600.0
+    min_presence_grace_seconds: float = 1.0
+    max_presence_grace_seconds: float = 3600.0
     min_idle_ttl_seconds: float = 60.0
     max_idle_ttl_seconds: float = 30 * 24 * 3600.0
     max_players_cap: int = 1000

@@ -44,6 +44,23 @@ class Tier(StrEnum):
     DORMANT = "DORMANT"
 
 
+class Presence(StrEnum):
+    """Whether a player is connected (see core.presence): ONLINE while a watch stream of
+    theirs is open on any replica, AWAY for the session's grace after the last closed."""
+
+    ONLINE = "ONLINE"
+    AWAY = "AWAY"
+    OFFLINE = "OFFLINE"
+
+
+class EarlyCloseScope(StrEnum):
+    """Whom early close waits for: players not DORMANT (activity), or players present
+    (settled ONLINE, which includes AWAY within the grace; see core.presence)."""
+
+    NOT_DORMANT = "NOT_DORMANT"
+    ONLINE = "ONLINE"
+
+
 class CloseReason(StrEnum):
     DEADLINE = "DEADLINE"
     ALL_CHOSEN = "ALL_CHOSEN"
@@ -59,6 +76,10 @@ class SessionSettings:
     idle_ttl_seconds: float
     max_players: int
     persistence: Persistence  # fixed at creation
+    # Presence (core.presence); defaults are what records written before it meant.
+    presence_grace_seconds: float = 30.0
+    early_close_scope: EarlyCloseScope = EarlyCloseScope.NOT_DORMANT
+    game_master_handback: bool = False  # the co-GM role returns to the narrator once its holder is OFFLINE
 
 
 @dataclass(slots=True)
@@ -71,6 +92,10 @@ class PlayerEntry:
     consecutive_skips: int = 0
     turns_played: int = 0
     leave_time: float = 0.0  # set once the player left (Session.departed)
+    # Settled presence (core.presence): True from the first watch stream until the
+    # grace after the last one passed; AWAY is derived from the leases, never stored.
+    online: bool = False
+    last_seen_time: float = 0.0  # when online last changed
 
 
 @dataclass(slots=True)

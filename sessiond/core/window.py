@@ -16,6 +16,7 @@ from sessiond.core.models import (
     Change,
     ChoiceEntry,
     CloseReason,
+    EarlyCloseScope,
     Mutation,
     Session,
     SessionStatus,
@@ -91,9 +92,13 @@ def submit_choice(
 
 
 def everyone_chose(s: Session, now: float, tiers: TierRules) -> bool:
-    """True when every rostered player who is not DORMANT has a choice in the window."""
+    """True when every rostered player early close waits for has a choice in the window:
+    those not DORMANT, or with ``early_close_scope`` ONLINE those settled online
+    (ONLINE or AWAY within the grace, see core.presence)."""
     assert s.window is not None
     chosen = s.window.choices
+    if s.settings.early_close_scope is EarlyCloseScope.ONLINE:
+        return all(pid in chosen for pid, player in s.roster.items() if player.online)
     return all(
         pid in chosen
         for pid, player in s.roster.items()

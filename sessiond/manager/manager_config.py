@@ -25,3 +25,5 @@ class ManagerConfig:
     tick_interval: float = 1.0
     # Resolved turns a hot store keeps per session (ListTurns says how far back it reaches).
     history_turns: int = 50
+    # How long a replica's presence leases outlive its last renewal (renewed every third).
+    presence_lease: float = 10.0

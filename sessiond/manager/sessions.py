@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar, assert_never
 
 import structlog
 
-from sessiond.core import lifecycle
+from sessiond.core import lifecycle, presence
 from sessiond.core.errors import (
     InvalidInput,
     PlayerNotFound,
@@ -43,6 +43,7 @@ from sessiond.manager import commits
 from sessiond.manager.janitor import Janitor
 from sessiond.manager.manager_config import ManagerConfig
 from sessiond.manager.placement import REQUEST_ID_NAMESPACE, Placement, Swapped, Switched
+from sessiond.manager.presence import PresenceTracker
 from sessiond.manager.queries import GAME_FILTER_FIELDS, SESSION_FILTER_FIELDS, session_query
 from sessiond.manager.watch import WatchEnd, WatchHub
 from sessiond.manager.windows import WindowCloser
@@ -71,6 +72,7 @@ class TurnPage(Page[Turn]):
 class PlayerView:
     player: PlayerEntry
     tier: Tier
+    seen: presence.Seen | None = None  # presence as of the answer (None: the settled one)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,17 +124,20 @@ class SessionManager:
         self.janitor = Janitor(store, config.janitor_interval, config.expired_retention)
         self.hub = WatchHub(store, config.watch_queue_size)
         self.placement = Placement(store, config)
+        self.presence = PresenceTracker(store, config.tiers, config.presence_lease, config.sweep_interval)
         self.start_time = wall_clock()
 
     async def start(self) -> None:
         await self.windows.start()
         await self.janitor.start()
+        await self.presence.start()
 
     async def stop(self) -> None:
         """Stop background work and end every watch stream (they end UNAVAILABLE)."""
         await self.hub.close()
         await self.windows.stop()
         await self.janitor.stop()
+        await self.presence.stop()
 
     # Lifecycle
 
@@ -296,7 +301,15 @@ class SessionManager:
         keyed.sort(key=lambda kp: kp[0])
         rest = [kp for kp in keyed if after is None or kp[0] > after]
         page = rest[:limit]
-        views = [PlayerView(p, tier_of(p, session.turn_number, now, self.config.tiers)) for _, p in page]
+        leases = await self.store.presence_leases(session_id)
+        views = [
+            PlayerView(
+                p,
+                tier_of(p, session.turn_number, now, self.config.tiers),
+                None if p.leave_time else presence.seen(p, leases.get(p.player_id, 0.0), now),
+            )
+            for _, p in page
+        ]
         return Page(views, encode_player_key(page[-1][0], scope) if len(rest) > limit else "")
 
     async def _hides_departure(self, player_id: str) -> bool:
@@ -391,10 +404,16 @@ class SessionManager:
 
     # Watching
 
-    async def watch(self, session_id: str, after_event_id: int | None, ticks: bool = True) -> AsyncIterator[WatchItem]:
+    async def watch(
+        self, session_id: str, after_event_id: int | None, ticks: bool = True, player_id: str = ""
+    ) -> AsyncIterator[WatchItem]:
         """Stored events after ``after_event_id`` (or the session as it starts), then live ones,
-        each once and in order, with countdown ticks in between while a window is open."""
+        each once and in order, with countdown ticks in between while a window is open.
+        With ``player_id`` (on the roster) the player is ONLINE while the watch lasts."""
+        check_id("player_id", player_id, required=False)
         session = await self.get_session(session_id)
+        if player_id and player_id not in session.roster:
+            raise PlayerNotFound(session_id, player_id)
         if after_event_id is None:
             yield WatchStart(session)
             last = session.last_event_id
@@ -408,6 +427,8 @@ class SessionManager:
         window = (session.window.turn_number, session.window.deadline) if session.window else None
         sub = await self.hub.subscribe(session_id, session.last_event_id)
         try:
+            if player_id:
+                await self.presence.hold(session, player_id)
             while batch := await self.store.events_after(session_id, last, 500):
                 for event in batch:
                     window = _track_window(window, event)
@@ -433,6 +454,8 @@ class SessionManager:
                 last = item.event_id
         finally:
             self.hub.unsubscribe(sub)
+            if player_id:
+                self.presence.release(session_id, player_id)
 
     def _until_tick(self, window: tuple[int, float] | None) -> float | None:
         """Seconds until the next whole second of the countdown, or None if no window."""

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from typing import Any, TypeVar
@@ -42,7 +42,16 @@ from sessiond.store.durable_archive import GraphArchive
 from sessiond.store.durable_gate import GraphGate
 from sessiond.store.neo4j import GraphAuthFailed, GraphStore, GraphUnavailable, PermanentFactError
 from sessiond.store.outbox import Projector
-from sessiond.store.protocols import SCAN_LIMIT, Change, DueWindow, ProfileChange, SessionQuery, StoreStats, T
+from sessiond.store.protocols import (
+    SCAN_LIMIT,
+    Change,
+    DueWindow,
+    PresenceLeases,
+    ProfileChange,
+    SessionQuery,
+    StoreStats,
+    T,
+)
 from sessiond.store.redis import RedisStore
 
 log = structlog.get_logger(__name__)
@@ -257,6 +266,20 @@ class DurableStore:
 
     async def sessions_idle(self, until: float, limit: int) -> list[str]:
         return await self.hot.sessions_idle(until, limit)
+
+    # Presence is hot state only: the graph never holds it.
+
+    async def renew_presence(self, leases: PresenceLeases) -> None:
+        await self.hot.renew_presence(leases)
+
+    async def presence_leases(self, session_id: str) -> dict[str, float]:
+        return await self.hot.presence_leases(session_id)
+
+    async def presence_due(self, until: float, limit: int) -> list[str]:
+        return await self.hot.presence_due(until, limit)
+
+    async def presence_checked(self, session_id: str, forget: Collection[str], next_check: float | None) -> None:
+        await self.hot.presence_checked(session_id, forget, next_check)
 
     async def stats(self) -> StoreStats:
         stats, outbox = await asyncio.gather(self.hot.stats(), self.hot.outbox_stats())

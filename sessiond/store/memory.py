@@ -11,7 +11,7 @@ import asyncio
 import itertools
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -37,8 +37,17 @@ from sessiond.periodic import Loops, periodic
 from sessiond.store import snapshot
 from sessiond.store._bookkeeping import stamp_commit, stamp_profile, tally
 from sessiond.store._keyed_locks import KeyedLocks
+from sessiond.store.memory_presence import LocalPresence
 from sessiond.store.notices import ChangeNotices
-from sessiond.store.protocols import Change, DueWindow, ProfileChange, SessionQuery, StoreStats, T
+from sessiond.store.protocols import (
+    Change,
+    DueWindow,
+    PresenceLeases,
+    ProfileChange,
+    SessionQuery,
+    StoreStats,
+    T,
+)
 
 log = structlog.get_logger("sessiond")
 
@@ -87,6 +96,7 @@ class MemoryStore:
         self._snapshots = snapshot.SnapshotWriter(snapshot_path, self.snapshot_contents) if snapshot_path else None
         self._snapshot_interval = snapshot_interval
         self._loops = Loops("memory-store")
+        self._presence = LocalPresence(clock)
 
     async def now(self) -> float:
         return self._clock()
@@ -203,6 +213,18 @@ class MemoryStore:
     async def stats(self) -> StoreStats:
         return tally(e.session for e in self._entries.values())
 
+    async def renew_presence(self, leases: PresenceLeases) -> None:
+        self._presence.renew(leases)
+
+    async def presence_leases(self, session_id: str) -> dict[str, float]:
+        return self._presence.leases(session_id)
+
+    async def presence_due(self, until: float, limit: int) -> list[str]:
+        return self._presence.due(until, limit)
+
+    async def presence_checked(self, session_id: str, forget: Collection[str], next_check: float | None) -> None:
+        self._presence.checked(session_id, forget, next_check)
+
     async def get_profile(self, player_id: str) -> PlayerProfile:
         profile = await self.find_profile(player_id)
         if profile is None:
@@ -279,6 +301,9 @@ class MemoryStore:
             entry.turns.extend(codec.turn_from_dict(t) for t in item["turns"])
             entry.events.extend(codec.event_from_dict(ev) for ev in item["events"])
             self._entries[entry.session.session_id] = entry
+            if any(p.online for p in entry.session.roster.values()):
+                # Their leases died with the process that held them: settle them again.
+                self._presence.make_due(entry.session.session_id, 0.0)
         self._requests = {rid: (v[0], float(v[1])) for rid, v in data.get("requests", {}).items()}
         profiles = (codec.profile_from_dict(p) for p in data.get("profiles", []))
         self._profiles = {p.player_id: p for p in profiles}

@@ -10,7 +10,7 @@ so replicas sharing a backend share one clock.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, fields
 from typing import Protocol
@@ -87,6 +87,27 @@ class StoreStats:
     outbox_parked: int = 0
     graph_unreachable_seconds: float = 0.0
     sessions_by_persistence: dict[Persistence, int] = field(default_factory=dict)
+    players_online: int = 0  # rostered players whose settled presence is online
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceLeases:
+    """One replica's batch of presence leases (see core.presence), written at once.
+
+    ``held``: (session, player) pairs with a watch stream open on ``replica``: their
+    leases end ``lease_seconds`` from now unless renewed. ``released``: pairs whose last
+    stream on ``replica`` closed, with the session's grace: their lease ends now and the
+    session is due for settling when the grace has passed. A replica that stops renewing
+    (it died) makes every session it held due when its leases end. ``complete``: ``held``
+    is every pair the replica holds (its heartbeat), so the sessions it no longer holds
+    are forgotten; otherwise (streams that just opened) it adds to them.
+    """
+
+    replica: str
+    lease_seconds: float
+    held: Collection[tuple[str, str]] = ()
+    released: Mapping[tuple[str, str], float] = field(default_factory=dict)
+    complete: bool = False
 
 
 class SessionStore(Protocol):
@@ -165,6 +186,27 @@ class SessionStore(Protocol):
         ...
 
     async def stats(self) -> StoreStats:
+        ...
+
+    async def renew_presence(self, leases: PresenceLeases) -> None:
+        """Write one replica's batch of presence leases (the only write of the hot path)."""
+        ...
+
+    async def presence_leases(self, session_id: str) -> dict[str, float]:
+        """Player -> the end of their latest lease on any replica (core.presence.Leases);
+        {} for a session without any."""
+        ...
+
+    async def presence_due(self, until: float, limit: int) -> list[str]:
+        """Up to ``limit`` sessions whose presence may need settling at ``until``: a
+        released player's grace passed, or a replica holding streams there stopped
+        renewing its leases (they ended)."""
+        ...
+
+    async def presence_checked(self, session_id: str, forget: Collection[str], next_check: float | None) -> None:
+        """After a sweep settled ``session_id``: drop the ended leases of the players of
+        ``forget`` (settled OFFLINE, or gone) and make the session due again at
+        ``next_check`` (None: only when a lease is released or lapses)."""
         ...
 
     async def get_profile(self, player_id: str) -> PlayerProfile:

@@ -94,6 +94,23 @@ class Keys:
         """A SCAN pattern matching every key of the session (for tests and operators)."""
         return f"{self.prefix}:{{{session_id}}}:*"
 
+    def presence(self, session_id: str) -> str:
+        """Hash, in the session's slot: field ``<replica>/<player id>`` -> when that replica's
+        lease for the player ends (see _presence)."""
+        return f"{self.prefix}:{{{session_id}}}:presence"
+
+    def presence_due(self) -> str:
+        """Sorted set, in the indexes' slot: session id -> when its presence is due to settle."""
+        return f"{self.prefix}:{{idx}}:presence-due"
+
+    def presence_replicas(self) -> str:
+        """Sorted set, in the indexes' slot: replica -> when its presence leases end."""
+        return f"{self.prefix}:{{idx}}:presence-replicas"
+
+    def presence_replica(self, replica: str) -> str:
+        """Set: the sessions where ``replica`` holds presence leases."""
+        return f"{self.prefix}:presence-replica:{replica}"
+
     def request(self, request_id: str) -> str:
         return f"{self.prefix}:req:{request_id}"
 

@@ -375,6 +375,35 @@ return redis.call('XADD', KEYS[1], '*', 'outbox', ARGV[1], 'id', ARGV[2], 'fact'
 """
 
 
+# KEYS: a session's presence hash. ARGV: now, then player ids.
+# Drops the leases of those players that ended by now (not one renewed meanwhile).
+# -> the fields left.
+PRESENCE_FORGET = """
+local now = tonumber(ARGV[1])
+local forget = {}
+for i = 2, #ARGV do forget[ARGV[i]] = true end
+local leases = redis.call('HGETALL', KEYS[1])
+for i = 1, #leases, 2 do
+  local player = string.match(leases[i], '^[^/]*/(.*)$')
+  if forget[player] and tonumber(leases[i + 1]) <= now then
+    redis.call('HDEL', KEYS[1], leases[i])
+  end
+end
+return redis.call('HLEN', KEYS[1])
+"""
+
+# KEYS: the presence replicas sorted set. ARGV: replica, until.
+# Removes the replica if its leases ended by ``until`` (not renewed meanwhile) -> 1, else 0.
+PRESENCE_REPLICA_GONE = """
+local ends = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if ends and tonumber(ends) <= tonumber(ARGV[2]) then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  return 1
+end
+return 0
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class Scripts:
     """The scripts registered on one client (EVALSHA, loading them on NOSCRIPT)."""
@@ -400,6 +429,8 @@ class Scripts:
     outbox_ack: AsyncScript
     outbox_clean: AsyncScript
     outbox_park: AsyncScript
+    presence_forget: AsyncScript
+    presence_replica_gone: AsyncScript
 
     @classmethod
     def register(cls, client: Redis | RedisCluster) -> Scripts:
@@ -425,4 +456,6 @@ class Scripts:
             outbox_ack=client.register_script(OUTBOX_ACK),
             outbox_clean=client.register_script(OUTBOX_CLEAN),
             outbox_park=client.register_script(OUTBOX_PARK),
+            presence_forget=client.register_script(PRESENCE_FORGET),
+            presence_replica_gone=client.register_script(PRESENCE_REPLICA_GONE),
         )

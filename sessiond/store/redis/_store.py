@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import hashlib
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -47,7 +47,15 @@ from sessiond.store._backoff import backoff_delay
 from sessiond.store._bookkeeping import stamp_commit
 from sessiond.store._keyed_locks import KeyedLocks
 from sessiond.store.outbox import Fact, OutboxStats
-from sessiond.store.protocols import Change, DueWindow, ProfileChange, SessionQuery, StoreStats, T
+from sessiond.store.protocols import (
+    Change,
+    DueWindow,
+    PresenceLeases,
+    ProfileChange,
+    SessionQuery,
+    StoreStats,
+    T,
+)
 from sessiond.store.redis import _packing as rc
 from sessiond.store.redis._client import Client, ConnectOptions, connect, unavailable_on_failure
 from sessiond.store.redis._events import EventLog, EventNotices
@@ -56,6 +64,7 @@ from sessiond.store.redis._keys import DEFAULT_PREFIX, Keys
 from sessiond.store.redis._listing import Listing
 from sessiond.store.redis._locks import Leases
 from sessiond.store.redis._outbox import OutboxLog
+from sessiond.store.redis._presence import RedisPresence
 from sessiond.store.redis._profiles import Profiles
 from sessiond.store.redis._profiles import encode as encode_profile
 from sessiond.store.redis._registry import CHECK, NEW, IdRegistry
@@ -118,6 +127,7 @@ class RedisStore:
         self._profiles = Profiles(client, self._scripts, self._keys, self._outbox, compress)
         self._registry = IdRegistry(client, self._scripts, self._keys, enabled=id_registry)
         self._leases = Leases(client, self._scripts, self._keys, lock_lease)
+        self._presence = RedisPresence(client, self._scripts, self._keys)
         self._locks = KeyedLocks()  # per session: mutate, delete
         self._profile_locks = KeyedLocks()
 
@@ -456,6 +466,26 @@ class RedisStore:
     async def stats(self) -> StoreStats:
         with unavailable_on_failure():
             return await self._listing.stats()
+
+    # Presence leases (see _presence)
+
+    async def renew_presence(self, leases: PresenceLeases) -> None:
+        now = await self.now()
+        with unavailable_on_failure():
+            await self._presence.renew(leases, now)
+
+    async def presence_leases(self, session_id: str) -> dict[str, float]:
+        with unavailable_on_failure():
+            return await self._presence.leases(session_id)
+
+    async def presence_due(self, until: float, limit: int) -> list[str]:
+        with unavailable_on_failure():
+            return await self._presence.due(until, limit)
+
+    async def presence_checked(self, session_id: str, forget: Collection[str], next_check: float | None) -> None:
+        now = await self.now()
+        with unavailable_on_failure():
+            await self._presence.checked(session_id, forget, next_check, now)
 
     # Profiles and locks
 

@@ -110,7 +110,7 @@ class SessionPersistence(_message.Message):
     def __init__(self, store: _Optional[str] = ..., kind: _Optional[_Union[SessionSettings.Persistence, str]] = ..., graph: _Optional[_Union[SessionPersistence.GraphProgress, _Mapping]] = ...) -> None: ...
 
 class SessionSettings(_message.Message):
-    __slots__ = ("window_duration", "early_close", "tie_break", "tie_break_seed", "idle_ttl", "max_players", "persistence")
+    __slots__ = ("window_duration", "early_close", "tie_break", "tie_break_seed", "idle_ttl", "max_players", "persistence", "presence_grace", "early_close_scope", "game_master_handback")
     class TieBreak(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         TIE_BREAK_UNSPECIFIED: _ClassVar[SessionSettings.TieBreak]
@@ -129,6 +129,14 @@ class SessionSettings(_message.Message):
     PERSISTENCE_UNSPECIFIED: SessionSettings.Persistence
     DURABLE: SessionSettings.Persistence
     EPHEMERAL: SessionSettings.Persistence
+    class EarlyCloseScope(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        EARLY_CLOSE_SCOPE_UNSPECIFIED: _ClassVar[SessionSettings.EarlyCloseScope]
+        NOT_DORMANT: _ClassVar[SessionSettings.EarlyCloseScope]
+        ONLINE: _ClassVar[SessionSettings.EarlyCloseScope]
+    EARLY_CLOSE_SCOPE_UNSPECIFIED: SessionSettings.EarlyCloseScope
+    NOT_DORMANT: SessionSettings.EarlyCloseScope
+    ONLINE: SessionSettings.EarlyCloseScope
     WINDOW_DURATION_FIELD_NUMBER: _ClassVar[int]
     EARLY_CLOSE_FIELD_NUMBER: _ClassVar[int]
     TIE_BREAK_FIELD_NUMBER: _ClassVar[int]
@@ -136,6 +144,9 @@ class SessionSettings(_message.Message):
     IDLE_TTL_FIELD_NUMBER: _ClassVar[int]
     MAX_PLAYERS_FIELD_NUMBER: _ClassVar[int]
     PERSISTENCE_FIELD_NUMBER: _ClassVar[int]
+    PRESENCE_GRACE_FIELD_NUMBER: _ClassVar[int]
+    EARLY_CLOSE_SCOPE_FIELD_NUMBER: _ClassVar[int]
+    GAME_MASTER_HANDBACK_FIELD_NUMBER: _ClassVar[int]
     window_duration: _duration_pb2.Duration
     early_close: bool
     tie_break: SessionSettings.TieBreak
@@ -143,10 +154,23 @@ class SessionSettings(_message.Message):
     idle_ttl: _duration_pb2.Duration
     max_players: int
     persistence: SessionSettings.Persistence
-    def __init__(self, window_duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., early_close: _Optional[bool] = ..., tie_break: _Optional[_Union[SessionSettings.TieBreak, str]] = ..., tie_break_seed: _Optional[int] = ..., idle_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., max_players: _Optional[int] = ..., persistence: _Optional[_Union[SessionSettings.Persistence, str]] = ...) -> None: ...
+    presence_grace: _duration_pb2.Duration
+    early_close_scope: SessionSettings.EarlyCloseScope
+    game_master_handback: bool
+    def __init__(self, window_duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., early_close: _Optional[bool] = ..., tie_break: _Optional[_Union[SessionSettings.TieBreak, str]] = ..., tie_break_seed: _Optional[int] = ..., idle_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., max_players: _Optional[int] = ..., persistence: _Optional[_Union[SessionSettings.Persistence, str]] = ..., presence_grace: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., early_close_scope: _Optional[_Union[SessionSettings.EarlyCloseScope, str]] = ..., game_master_handback: _Optional[bool] = ...) -> None: ...
 
 class Player(_message.Message):
-    __slots__ = ("player_id", "display_name", "tier", "consecutive_skips", "join_time", "last_action_time", "last_action_turn", "turns_played", "leave_time")
+    __slots__ = ("player_id", "display_name", "tier", "consecutive_skips", "join_time", "last_action_time", "last_action_turn", "turns_played", "leave_time", "presence", "last_seen_time")
+    class Presence(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        PRESENCE_UNSPECIFIED: _ClassVar[Player.Presence]
+        ONLINE: _ClassVar[Player.Presence]
+        AWAY: _ClassVar[Player.Presence]
+        OFFLINE: _ClassVar[Player.Presence]
+    PRESENCE_UNSPECIFIED: Player.Presence
+    ONLINE: Player.Presence
+    AWAY: Player.Presence
+    OFFLINE: Player.Presence
     PLAYER_ID_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     TIER_FIELD_NUMBER: _ClassVar[int]
@@ -156,6 +180,8 @@ class Player(_message.Message):
     LAST_ACTION_TURN_FIELD_NUMBER: _ClassVar[int]
     TURNS_PLAYED_FIELD_NUMBER: _ClassVar[int]
     LEAVE_TIME_FIELD_NUMBER: _ClassVar[int]
+    PRESENCE_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEEN_TIME_FIELD_NUMBER: _ClassVar[int]
     player_id: str
     display_name: str
     tier: ActivityTier
@@ -165,7 +191,9 @@ class Player(_message.Message):
     last_action_turn: int
     turns_played: int
     leave_time: _timestamp_pb2.Timestamp
-    def __init__(self, player_id: _Optional[str] = ..., display_name: _Optional[str] = ..., tier: _Optional[_Union[ActivityTier, str]] = ..., consecutive_skips: _Optional[int] = ..., join_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_action_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_action_turn: _Optional[int] = ..., turns_played: _Optional[int] = ..., leave_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    presence: Player.Presence
+    last_seen_time: _timestamp_pb2.Timestamp
+    def __init__(self, player_id: _Optional[str] = ..., display_name: _Optional[str] = ..., tier: _Optional[_Union[ActivityTier, str]] = ..., consecutive_skips: _Optional[int] = ..., join_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_action_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_action_turn: _Optional[int] = ..., turns_played: _Optional[int] = ..., leave_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., presence: _Optional[_Union[Player.Presence, str]] = ..., last_seen_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ContentSettings(_message.Message):
     __slots__ = ("intensity", "pacing", "topics_to_avoid", "extensions")
@@ -336,7 +364,7 @@ class Turn(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., turn_number: _Optional[int] = ..., options: _Optional[_Iterable[str]] = ..., choices: _Optional[_Iterable[_Union[Choice, _Mapping]]] = ..., tally: _Optional[_Iterable[_Union[OptionTally, _Mapping]]] = ..., winner: _Optional[str] = ..., tied: _Optional[bool] = ..., tie_break: _Optional[_Union[SessionSettings.TieBreak, str]] = ..., tie_break_seed: _Optional[int] = ..., close_reason: _Optional[_Union[Turn.CloseReason, str]] = ..., open_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolve_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., summary: _Optional[str] = ...) -> None: ...
 
 class SessionEvent(_message.Message):
-    __slots__ = ("event_id", "session_id", "event_time", "snapshot", "window_opened", "choice_received", "countdown_tick", "turn_resolved", "player_joined", "player_left", "state_changed", "status_changed", "options_changed", "turn_updated", "game_master_changed")
+    __slots__ = ("event_id", "session_id", "event_time", "snapshot", "window_opened", "choice_received", "countdown_tick", "turn_resolved", "player_joined", "player_left", "state_changed", "status_changed", "options_changed", "turn_updated", "game_master_changed", "presence_changed")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     EVENT_TIME_FIELD_NUMBER: _ClassVar[int]
@@ -352,6 +380,7 @@ class SessionEvent(_message.Message):
     OPTIONS_CHANGED_FIELD_NUMBER: _ClassVar[int]
     TURN_UPDATED_FIELD_NUMBER: _ClassVar[int]
     GAME_MASTER_CHANGED_FIELD_NUMBER: _ClassVar[int]
+    PRESENCE_CHANGED_FIELD_NUMBER: _ClassVar[int]
     event_id: int
     session_id: str
     event_time: _timestamp_pb2.Timestamp
@@ -367,7 +396,18 @@ class SessionEvent(_message.Message):
     options_changed: OptionsChanged
     turn_updated: Turn
     game_master_changed: GameMasterChanged
-    def __init__(self, event_id: _Optional[int] = ..., session_id: _Optional[str] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., snapshot: _Optional[_Union[Session, _Mapping]] = ..., window_opened: _Optional[_Union[WindowOpened, _Mapping]] = ..., choice_received: _Optional[_Union[ChoiceReceived, _Mapping]] = ..., countdown_tick: _Optional[_Union[CountdownTick, _Mapping]] = ..., turn_resolved: _Optional[_Union[Turn, _Mapping]] = ..., player_joined: _Optional[_Union[Player, _Mapping]] = ..., player_left: _Optional[_Union[PlayerLeft, _Mapping]] = ..., state_changed: _Optional[_Union[StateChanged, _Mapping]] = ..., status_changed: _Optional[_Union[StatusChanged, _Mapping]] = ..., options_changed: _Optional[_Union[OptionsChanged, _Mapping]] = ..., turn_updated: _Optional[_Union[Turn, _Mapping]] = ..., game_master_changed: _Optional[_Union[GameMasterChanged, _Mapping]] = ...) -> None: ...
+    presence_changed: PresenceChanged
+    def __init__(self, event_id: _Optional[int] = ..., session_id: _Optional[str] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., snapshot: _Optional[_Union[Session, _Mapping]] = ..., window_opened: _Optional[_Union[WindowOpened, _Mapping]] = ..., choice_received: _Optional[_Union[ChoiceReceived, _Mapping]] = ..., countdown_tick: _Optional[_Union[CountdownTick, _Mapping]] = ..., turn_resolved: _Optional[_Union[Turn, _Mapping]] = ..., player_joined: _Optional[_Union[Player, _Mapping]] = ..., player_left: _Optional[_Union[PlayerLeft, _Mapping]] = ..., state_changed: _Optional[_Union[StateChanged, _Mapping]] = ..., status_changed: _Optional[_Union[StatusChanged, _Mapping]] = ..., options_changed: _Optional[_Union[OptionsChanged, _Mapping]] = ..., turn_updated: _Optional[_Union[Turn, _Mapping]] = ..., game_master_changed: _Optional[_Union[GameMasterChanged, _Mapping]] = ..., presence_changed: _Optional[_Union[PresenceChanged, _Mapping]] = ...) -> None: ...
+
+class PresenceChanged(_message.Message):
+    __slots__ = ("player_id", "old_presence", "new_presence")
+    PLAYER_ID_FIELD_NUMBER: _ClassVar[int]
+    OLD_PRESENCE_FIELD_NUMBER: _ClassVar[int]
+    NEW_PRESENCE_FIELD_NUMBER: _ClassVar[int]
+    player_id: str
+    old_presence: Player.Presence
+    new_presence: Player.Presence
+    def __init__(self, player_id: _Optional[str] = ..., old_presence: _Optional[_Union[Player.Presence, str]] = ..., new_presence: _Optional[_Union[Player.Presence, str]] = ...) -> None: ...
 
 class GameMasterChanged(_message.Message):
     __slots__ = ("old_player_id", "new_player_id")

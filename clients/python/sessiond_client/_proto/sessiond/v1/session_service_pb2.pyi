@@ -281,14 +281,16 @@ class SubmitChoiceResponse(_message.Message):
     def __init__(self, turn_number: _Optional[int] = ..., opened_window: _Optional[bool] = ..., replaced: _Optional[bool] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., time_remaining: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., choice_count: _Optional[int] = ..., resolved_turn: _Optional[_Union[_resources_pb2.Turn, _Mapping]] = ..., first_event_id: _Optional[int] = ..., last_event_id: _Optional[int] = ...) -> None: ...
 
 class WatchSessionRequest(_message.Message):
-    __slots__ = ("session_id", "after_event_id", "exclude_ticks")
+    __slots__ = ("session_id", "after_event_id", "exclude_ticks", "player_id")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     AFTER_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     EXCLUDE_TICKS_FIELD_NUMBER: _ClassVar[int]
+    PLAYER_ID_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     after_event_id: int
     exclude_ticks: bool
-    def __init__(self, session_id: _Optional[str] = ..., after_event_id: _Optional[int] = ..., exclude_ticks: _Optional[bool] = ...) -> None: ...
+    player_id: str
+    def __init__(self, session_id: _Optional[str] = ..., after_event_id: _Optional[int] = ..., exclude_ticks: _Optional[bool] = ..., player_id: _Optional[str] = ...) -> None: ...
 
 class ListTurnsRequest(_message.Message):
     __slots__ = ("session_id", "page_size", "page_token")
@@ -341,7 +343,7 @@ class GetServiceStatsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ServiceStats(_message.Message):
-    __slots__ = ("sessions_by_state", "player_count", "open_windows", "watchers", "store", "version", "start_time", "outbox_pending", "outbox_lag", "outbox_parked", "graph_unreachable", "sessions_by_persistence")
+    __slots__ = ("sessions_by_state", "player_count", "open_windows", "watchers", "store", "version", "start_time", "outbox_pending", "outbox_lag", "outbox_parked", "graph_unreachable", "sessions_by_persistence", "online_players")
     class StateCount(_message.Message):
         __slots__ = ("state", "count")
         STATE_FIELD_NUMBER: _ClassVar[int]
@@ -368,6 +370,7 @@ class ServiceStats(_message.Message):
     OUTBOX_PARKED_FIELD_NUMBER: _ClassVar[int]
     GRAPH_UNREACHABLE_FIELD_NUMBER: _ClassVar[int]
     SESSIONS_BY_PERSISTENCE_FIELD_NUMBER: _ClassVar[int]
+    ONLINE_PLAYERS_FIELD_NUMBER: _ClassVar[int]
     sessions_by_state: _containers.RepeatedCompositeFieldContainer[ServiceStats.StateCount]
     player_count: int
     open_windows: int
@@ -380,4 +383,5 @@ class ServiceStats(_message.Message):
     outbox_parked: int
     graph_unreachable: _duration_pb2.Duration
     sessions_by_persistence: _containers.RepeatedCompositeFieldContainer[ServiceStats.PersistenceCount]
-    def __init__(self, sessions_by_state: _Optional[_Iterable[_Union[ServiceStats.StateCount, _Mapping]]] = ..., player_count: _Optional[int] = ..., open_windows: _Optional[int] = ..., watchers: _Optional[int] = ..., store: _Optional[str] = ..., version: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., outbox_pending: _Optional[int] = ..., outbox_lag: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., outbox_parked: _Optional[int] = ..., graph_unreachable: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., sessions_by_persistence: _Optional[_Iterable[_Union[ServiceStats.PersistenceCount, _Mapping]]] = ...) -> None: ...
+    online_players: int
+    def __init__(self, sessions_by_state: _Optional[_Iterable[_Union[ServiceStats.StateCount, _Mapping]]] = ..., player_count: _Optional[int] = ..., open_windows: _Optional[int] = ..., watchers: _Optional[int] = ..., store: _Optional[str] = ..., version: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., outbox_pending: _Optional[int] = ..., outbox_lag: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., outbox_parked: _Optional[int] = ..., graph_unreachable: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., sessions_by_persistence: _Optional[_Iterable[_Union[ServiceStats.PersistenceCount, _Mapping]]] = ..., online_players: _Optional[int] = ...) -> None: ...

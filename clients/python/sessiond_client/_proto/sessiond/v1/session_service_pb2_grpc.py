@@ -399,6 +399,9 @@ class SessionServiceServicer:
         Errors: NOT_FOUND for an unknown session (or when it is deleted while
         watched); UNAVAILABLE when the server shuts down or the watcher fell too
         far behind — reconnect with the last event_id seen.
+        Presence: with player_id set the stream keeps that player ONLINE on every
+        replica while it is open (see Player.Presence); NOT_FOUND if the player is
+        not on the roster.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
