@@ -765,6 +765,7 @@ class SessionClient:
         since: Since | None = None,
         after_event_id: int | None = None,
         exclude_ticks: bool = False,
+        player_id: str = "",
         max_reconnects: int | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -782,6 +783,9 @@ class SessionClient:
             after_event_id: Resume after this stored event; None (and no
                 ``since``) starts with a snapshot, then only what comes next.
             exclude_ticks: Leave out the once-a-second countdown ticks.
+            player_id: The rostered player this watch is for: they are ONLINE
+                while it is open (reconnections included) and AWAY for the
+                session's presence grace after it ends (see `pb.Player`).
             max_reconnects: Give up after this many reconnections in a row
                 without an event (None: never give up; 0: never reconnect).
             timeout: Seconds for the whole watch, reconnections included
@@ -802,6 +806,7 @@ class SessionClient:
             session_id,
             after_event_id=after_event_id,
             exclude_ticks=exclude_ticks,
+            player_id=player_id,
             max_reconnects=max_reconnects,
             policy=self._retry,
             timeout=timeout,

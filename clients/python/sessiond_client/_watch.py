@@ -62,6 +62,7 @@ class SessionWatch:
         *,
         after_event_id: int | None,
         exclude_ticks: bool,
+        player_id: str = "",
         max_reconnects: int | None,
         policy: RetryPolicy,
         timeout: float | None,
@@ -73,6 +74,7 @@ class SessionWatch:
         self.reconnects = 0
         self._open_stream = open_stream
         self._exclude_ticks = exclude_ticks
+        self._player_id = player_id
         self._max_reconnects = max_reconnects
         self._policy = policy
         self._deadline = None if timeout is None else time.monotonic() + timeout
@@ -132,6 +134,7 @@ class SessionWatch:
                 session_id=self.session_id,
                 after_event_id=self.last_event_id,
                 exclude_ticks=self._exclude_ticks,
+                player_id=self._player_id,
             )
             self._call = self._open_stream(request, self._remaining())
         message = await self._call.read()
