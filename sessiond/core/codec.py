@@ -111,6 +111,8 @@ def event_from_dict(d: dict[str, Any]) -> Event:
     return Event(d["event_id"], d["session_id"], d["time"], event_payload(d["kind"], d["data"]))
 
 
+PRESENCE_FIELDS = ("online", "last_seen_time")  # of PlayerEntry, not in a player_joined event
+
 # Events are stored as (kind, data): the payload's ``kind`` and its fields as JSON.
 # The stored form never changes shape, so logs written by any version read back.
 
@@ -123,7 +125,11 @@ def event_data(p: EventPayload) -> dict[str, Any]:
         case TurnResolved(turn=turn) | TurnUpdated(turn=turn):
             return {"turn": turn_to_dict(turn)}
         case PlayerJoined(player=player):
-            return {"player": player_to_dict(player)}
+            # As first stored: presence is settled later, by its own events.
+            joined = player_to_dict(player)
+            for name in PRESENCE_FIELDS:
+                joined.pop(name)
+            return {"player": joined}
         case WindowOpened() | OptionsChanged():
             return {**_fields(p), "options": list(p.options)}
         case (

@@ -14,7 +14,7 @@ from sessiond.core.lifecycle import SessionSpec
 from sessiond.core.models import Event, Mutation
 from sessiond.manager.sessions import SessionManager
 
-# Each kind exactly as sessiond 68ee470 stored it.
+# Each kind exactly as sessiond 68ee470 stored it (presence_changed: as it was introduced).
 STORED = [
     ("window_opened", '{"turn_number":3,"open_time":100.5,"deadline":110.5,"opened_by":"p1","options":["a","b"]}'),
     ("choice_received", '{"turn_number":3,"player_id":"p1","choice_count":2,"replaced":true}'),
@@ -26,6 +26,7 @@ STORED = [
     ("status_changed", '{"old":"ACTIVE","new":"PAUSED"}'),
     ("options_changed", '{"turn_number":3,"options":["a","b"]}'),
     ("game_master_changed", '{"old":"","new":"p1"}'),
+    ("presence_changed", '{"player_id":"p1","old":"ONLINE","new":"OFFLINE"}'),
 ]
 
 
