@@ -67,17 +67,18 @@ class Replicas:
         self.workdir = workdir
         self.started: list[Replica] = []
 
-    async def start(self, count: int, redis_url: str) -> list[Replica]:
-        """``count`` replicas on ``redis_url``, launched together, once all serve."""
-        made = [Replica(self._daemon(redis_url, len(self.started) + n)) for n in range(count)]
+    async def start(self, count: int, redis_url: str, env: dict[str, str] | None = None) -> list[Replica]:
+        """``count`` replicas on ``redis_url`` (with ``env`` set too), launched together,
+        once all serve."""
+        made = [Replica(self._daemon(redis_url, len(self.started) + n, env or {})) for n in range(count)]
         self.started += made
         for replica in made:
             replica.daemon.launch()
         await asyncio.gather(*(replica.wait_serving() for replica in made))
         return made
 
-    def _daemon(self, redis_url: str, number: int) -> Daemon:
-        env = {"SESSIOND_REDIS_URL": redis_url}
+    def _daemon(self, redis_url: str, number: int, more_env: dict[str, str]) -> Daemon:
+        env = {"SESSIOND_REDIS_URL": redis_url, **more_env}
         return Daemon(free_port(), None, self.workdir / f"replica-{number}.log", store="redis", env=env)
 
     async def close(self) -> None:

@@ -180,6 +180,9 @@ class SessionClient:
         idle_ttl_seconds: float | None = None,
         max_players: int | None = None,
         persistence: pb.SessionSettings.Persistence | str | None = None,
+        presence_grace_seconds: float | None = None,
+        early_close_scope: pb.SessionSettings.EarlyCloseScope | str | None = None,
+        game_master_handback: bool | None = None,
         request_id: str | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -206,6 +209,13 @@ class SessionClient:
             max_players: Roster limit.
             persistence: ``pb.SessionSettings.DURABLE`` (projected into the
                 graph; redis+neo4j only) or ``EPHEMERAL``, or its name.
+            presence_grace_seconds: How long a player stays AWAY after their
+                last watch stream before they count as OFFLINE.
+            early_close_scope: Whom early close waits for:
+                ``pb.SessionSettings.NOT_DORMANT`` or ``ONLINE`` (players
+                watching with their ``player_id``, see `watch`), or its name.
+            game_master_handback: Hand the co-GM role back to the narrator
+                once its holder is OFFLINE.
             request_id: Makes the call safe to repeat: a retry with the same
                 id returns the session the first call created. One is
                 generated when None, so the client's own retries are safe.
@@ -228,6 +238,9 @@ class SessionClient:
             idle_ttl=seconds_to_timedelta(idle_ttl_seconds),
             max_players=max_players,
             persistence=persistence,
+            presence_grace=seconds_to_timedelta(presence_grace_seconds),
+            early_close_scope=early_close_scope,
+            game_master_handback=game_master_handback,
         )
         session = pb.Session(
             game_id=game_id,
