@@ -9,6 +9,7 @@ from sessiond_client._proto.sessiond.v1 import player_service_pb2_grpc as ppb_gr
 from sessiond_client._proto.sessiond.v1 import resources_pb2 as pb
 
 from sessiond.api import convert
+from sessiond.core.models import Session
 from sessiond.manager.players import Dashboard, PlayerManager
 
 
@@ -55,9 +56,22 @@ def dashboard_to_pb(b: Dashboard, store: str) -> ppb.PlayerDashboard:
             for c in b.companions
         ],
         incomplete_parts=b.incomplete,
+        presences=[_presence_in(s, b.player_id) for s in b.active],
     )
     if b.last_played:
         out.progress.last_played_time.CopyFrom(convert.ts(b.last_played))
     if b.profile is not None:
         out.profile.CopyFrom(convert.profile_to_pb(b.profile))
+    return out
+
+
+def _presence_in(s: Session, player_id: str) -> ppb.SessionPresence:
+    """The player's settled presence in ``s`` (a session of theirs, so on its roster)."""
+    out = ppb.SessionPresence(session_id=s.session_id, presence=pb.Player.OFFLINE)
+    player = s.roster.get(player_id)
+    if player is not None:
+        seen = convert.player_to_pb(player)
+        out.presence = seen.presence
+        if seen.HasField("last_seen_time"):
+            out.last_seen_time.CopyFrom(seen.last_seen_time)
     return out

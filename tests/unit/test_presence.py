@@ -5,12 +5,16 @@ the rules that use it (early_close_scope ONLINE, the co-GM hand-back)."""
 from __future__ import annotations
 
 import pytest
+from sessiond_client import pb
 
+from sessiond.api.convert import view_to_pb
+from sessiond.api.players import dashboard_to_pb
 from sessiond.core.errors import InvalidInput, PlayerNotFound
 from sessiond.core.events import GameMasterChanged, PresenceChanged, TurnResolved
 from sessiond.core.lifecycle import SessionSpec
 from sessiond.core.models import CloseReason, EarlyCloseScope, Presence
 from sessiond.manager.manager_config import ManagerConfig
+from sessiond.manager.players import Dashboard
 from sessiond.manager.presence import PresenceTracker
 from sessiond.manager.sessions import SessionManager
 from sessiond.store.memory import MemoryStore
@@ -179,3 +183,16 @@ def test_each_replica_has_its_own_id(store: MemoryStore) -> None:
     config = ManagerConfig()
     a, b = (PresenceTracker(store, config.tiers, 1.0, 1.0) for _ in range(2))
     assert a.replica != b.replica
+
+
+async def test_list_players_and_the_dashboard_show_presence(manager: SessionManager, clock: FakeClock) -> None:
+    await started(manager, "p1", "p2")
+    await hold(manager, "p1")
+    await release(manager, "p1")
+    away_since = clock.now
+    clock.advance(1)
+    views = {v.player.player_id: view_to_pb(v) for v in (await manager.list_players("s1", 100, "")).items}
+    assert views["p1"].presence == pb.Player.AWAY and views["p1"].last_seen_time.seconds == int(away_since)
+    assert views["p2"].presence == pb.Player.OFFLINE and not views["p2"].HasField("last_seen_time")
+    board = dashboard_to_pb(Dashboard("p1", active=[await manager.get_session("s1")]), "memory")
+    assert [(p.session_id, p.presence) for p in board.presences] == [("s1", pb.Player.ONLINE)]

@@ -71,7 +71,7 @@ class Companion(_message.Message):
     def __init__(self, player_id: _Optional[str] = ..., display_name: _Optional[str] = ..., shared_sessions: _Optional[int] = ...) -> None: ...
 
 class PlayerDashboard(_message.Message):
-    __slots__ = ("player_id", "profile", "active_sessions", "recent_sessions", "characters", "progress", "resume_suggestions", "companions", "incomplete_parts")
+    __slots__ = ("player_id", "profile", "active_sessions", "recent_sessions", "characters", "progress", "resume_suggestions", "companions", "incomplete_parts", "presences")
     PLAYER_ID_FIELD_NUMBER: _ClassVar[int]
     PROFILE_FIELD_NUMBER: _ClassVar[int]
     ACTIVE_SESSIONS_FIELD_NUMBER: _ClassVar[int]
@@ -81,6 +81,7 @@ class PlayerDashboard(_message.Message):
     RESUME_SUGGESTIONS_FIELD_NUMBER: _ClassVar[int]
     COMPANIONS_FIELD_NUMBER: _ClassVar[int]
     INCOMPLETE_PARTS_FIELD_NUMBER: _ClassVar[int]
+    PRESENCES_FIELD_NUMBER: _ClassVar[int]
     player_id: str
     profile: _resources_pb2.PlayerProfile
     active_sessions: _containers.RepeatedCompositeFieldContainer[_resources_pb2.Session]
@@ -90,4 +91,15 @@ class PlayerDashboard(_message.Message):
     resume_suggestions: _containers.RepeatedCompositeFieldContainer[_resources_pb2.Session]
     companions: _containers.RepeatedCompositeFieldContainer[Companion]
     incomplete_parts: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, player_id: _Optional[str] = ..., profile: _Optional[_Union[_resources_pb2.PlayerProfile, _Mapping]] = ..., active_sessions: _Optional[_Iterable[_Union[_resources_pb2.Session, _Mapping]]] = ..., recent_sessions: _Optional[_Iterable[_Union[_resources_pb2.Session, _Mapping]]] = ..., characters: _Optional[_Iterable[_Union[CharacterSummary, _Mapping]]] = ..., progress: _Optional[_Union[ProgressHighlights, _Mapping]] = ..., resume_suggestions: _Optional[_Iterable[_Union[_resources_pb2.Session, _Mapping]]] = ..., companions: _Optional[_Iterable[_Union[Companion, _Mapping]]] = ..., incomplete_parts: _Optional[_Iterable[str]] = ...) -> None: ...
+    presences: _containers.RepeatedCompositeFieldContainer[SessionPresence]
+    def __init__(self, player_id: _Optional[str] = ..., profile: _Optional[_Union[_resources_pb2.PlayerProfile, _Mapping]] = ..., active_sessions: _Optional[_Iterable[_Union[_resources_pb2.Session, _Mapping]]] = ..., recent_sessions: _Optional[_Iterable[_Union[_resources_pb2.Session, _Mapping]]] = ..., characters: _Optional[_Iterable[_Union[CharacterSummary, _Mapping]]] = ..., progress: _Optional[_Union[ProgressHighlights, _Mapping]] = ..., resume_suggestions: _Optional[_Iterable[_Union[_resources_pb2.Session, _Mapping]]] = ..., companions: _Optional[_Iterable[_Union[Companion, _Mapping]]] = ..., incomplete_parts: _Optional[_Iterable[str]] = ..., presences: _Optional[_Iterable[_Union[SessionPresence, _Mapping]]] = ...) -> None: ...
+
+class SessionPresence(_message.Message):
+    __slots__ = ("session_id", "presence", "last_seen_time")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    PRESENCE_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEEN_TIME_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    presence: _resources_pb2.Player.Presence
+    last_seen_time: _timestamp_pb2.Timestamp
+    def __init__(self, session_id: _Optional[str] = ..., presence: _Optional[_Union[_resources_pb2.Player.Presence, str]] = ..., last_seen_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
