@@ -45,6 +45,7 @@ class LagSettings:
     ticks: bool = True
     cpus: str = ""  # of the client processes
     prefix: str = "lag-"  # of the session ids (one per run on a sessiond)
+    player_ids: bool = False  # each stream watches for a rostered player (presence leases)
 
     @property
     def watchers(self) -> int:
@@ -84,6 +85,7 @@ class WatcherProcess:
             "--procs", str(settings.procs), "--index", str(index),
             "--channels", str(settings.channels), "--window-seconds", str(settings.window_seconds),
             "--ticks" if settings.ticks else "--no-ticks",
+            "--player-ids" if settings.player_ids else "--no-player-ids",
             "--ramp", str(ramp), "--reconnect" if reconnect else "--no-reconnect",
             "--max-seconds", str(CONNECT_TIMEOUT + settings.rounds * (settings.window_seconds + 2 * ROUND_SLACK)),
         ]  # fmt: skip

@@ -11,7 +11,7 @@ from tests.bench.close_lag import LagFigures
 from tests.bench.colyseus import PeerFigures
 from tests.bench.memory import MemoryFigures
 from tests.bench.stats import Summary
-from tests.bench.streams import StormFigures, StreamsFigures
+from tests.bench.streams import PresenceFigures, StormFigures, StreamsFigures
 from tests.bench.throughput import RpcFigures
 
 BASELINE, SESSIOND = "baseline", "sessiond"
@@ -23,6 +23,8 @@ IDLE_SESSION_MAX_BYTES = 2048
 FANOUT_P99_MAX_MS = 250.0
 FANOUT_TARGET_STREAMS = 20_000
 STREAM_RSS_MAX_RATIO = 1.25
+PRESENCE_TARGET_STREAMS = 20_000  # the issue's level: with player ids at most 10% more p99 and CPU
+PRESENCE_MAX_RATIO = 1.10
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +98,30 @@ def lag_rows(figures: LagFigures) -> list[Row]:
             f"busiest client process {figures.client_cpu_percent_max:.0f}%"
             + (f"; {figures.errors} watch errors: {figures.first_error[:80]}" if figures.errors else ""),
         ),
+    ]
+
+
+def presence_rows(figures: PresenceFigures) -> list[Row]:
+    """Streams with player ids against the same number without, on one sessiond."""
+    plain, named = figures.without_ids, figures.with_ids
+    label = f"Presence, {named.streams:,} streams with player ids / without"
+    if plain.fanout_ms is None or named.fanout_ms is None or not plain.fanout_ms.count or not named.fanout_ms.count:
+        return [Row(f"{label}: fan-out", "not measured (no stream received the change)", "", False)]
+    p99 = named.fanout_ms.p99 / max(plain.fanout_ms.p99, 1e-9)
+    cpu = named.server_cpu_percent / max(plain.server_cpu_percent, 1e-9)
+    complete = named.fanout_ms.count == named.streams and plain.fanout_ms.count == plain.streams
+    return [
+        Row(
+            f"{label}: fan-out p99 and sessiond CPU",
+            f"p99 {named.fanout_ms.p99:,.0f} / {plain.fanout_ms.p99:,.0f} ms = **{p99:.2f}x**; "
+            f"CPU {named.server_cpu_percent:.0f} / {plain.server_cpu_percent:.0f}% = **{cpu:.2f}x**; "
+            f"{named.fanout_ms.count:,} / {plain.fanout_ms.count:,} received; "
+            f"{named.errors + plain.errors} errors",
+            f"each <= {PRESENCE_MAX_RATIO}x, all received" if named.streams >= PRESENCE_TARGET_STREAMS else "",
+            complete and p99 <= PRESENCE_MAX_RATIO and cpu <= PRESENCE_MAX_RATIO
+            if named.streams >= PRESENCE_TARGET_STREAMS
+            else None,
+        )
     ]
 
 

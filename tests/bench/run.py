@@ -89,11 +89,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--stream-levels", help="streams held at once, per ramp level [1000,5000,10000,20000; quick 1000,5000]"
     )
+    presence_help = "streams with player ids vs without, per presence level [20000; quick 1000]"
+    parser.add_argument("--presence-levels", help=presence_help)
     parser.add_argument("--storm-levels", help="streams opened at once, per storm [1000,2000,5000; quick 1000,2000]")
     snapshot_help = "sessions of the memory store's snapshot benchmark [100000; quick 20000]"
     parser.add_argument("--snapshot-sessions", type=int, help=snapshot_help)
     parser.add_argument("--projection-seconds", type=float, help="seconds of the outbox lag load [300; quick 45]")
-    parts = "rpc, lag, peer, streams, storm, memory, snapshot, projection"
+    parts = "rpc, lag, peer, streams, presence, storm, memory, snapshot, projection"
     parser.add_argument("--skip", default="", help=f"comma-separated parts to skip: {parts}")
     parser.add_argument("--work-dir", type=Path, help="logs and ghz reports (default: a new temporary directory)")
     return parser.parse_args()
@@ -251,6 +253,24 @@ def measure_streams_rows(plan: Plan, counts: list[int], work: Path) -> list[repo
     return rows
 
 
+def measure_presence_rows(plan: Plan, counts: list[int], work: Path) -> list[report.Row]:
+    """Per level, on one sessiond on Redis: the streams without player ids, then with."""
+    rows: list[report.Row] = []
+    for count in counts:
+        progress(f"measuring {count:,} streams with and without player ids (redis)")
+        with contextlib.ExitStack() as stack:
+            redis = stack.enter_context(PinnedRedis(plan.client_cpus))
+            server = stack.enter_context(
+                running(GrpcServer.sessiond(f"sessiond-presence-{count}", redis.url, plan.server_cpus, work))
+            )
+            meters = streams.Meters(server.rss_bytes, server.cpu_seconds, functools.partial(redis_clients, redis))
+            figures = asyncio.run(
+                streams.measure_presence(server.address, count, 5, 4, plan.client_cpus, meters, work)
+            )
+        rows += report.presence_rows(figures)
+    return rows
+
+
 def redis_clients(redis: PinnedRedis) -> int:
     with redis.client() as client:
         return len(client.client_list())
@@ -317,6 +337,8 @@ def main() -> None:
         rows += measure_peer_rows(plan, work)
     if "streams" not in skip:
         rows += measure_streams_rows(plan, levels(args.stream_levels, "1000,5000,10000,20000", "1000,5000", args), work)
+    if "presence" not in skip:
+        rows += measure_presence_rows(plan, levels(args.presence_levels, "20000", "1000", args), work)
     if "storm" not in skip:
         rows += measure_storm_rows(plan, levels(args.storm_levels, "1000,2000,5000", "1000,2000", args), work)
     if "memory" not in skip:

@@ -27,7 +27,7 @@ from sessiond_client import SessionClient, SessiondError
 from tests.bench.close_lag import CONNECT_TIMEOUT, LagSettings, WatcherProcess
 from tests.bench.fleet import CALL_TIMEOUT, create_sessions, for_each
 from tests.bench.stats import Summary
-from tests.bench.watchers import Samples
+from tests.bench.watchers import Samples, player_of
 from tests.bench.workload import session_ids
 
 FANOUT_TIMEOUT = 120.0
@@ -80,6 +80,9 @@ async def measure_streams(
     async with SessionClient(target) as client:
         if fanout:
             await create_sessions(client, ids, window_seconds=settings.window_seconds)
+        if settings.player_ids:
+            players = [player_of(k) for k in range(settings.per_session)]
+            await for_each(ids, lambda sid: _join_all(client, sid, players), 64)
         rss_before = meters.rss()
         started = time.monotonic()
         procs = [
@@ -119,6 +122,31 @@ async def measure_streams(
         redis_clients=redis_clients,
         server_cpu_percent=cpu_percent if fanout else 0.0,
     )
+
+
+async def _join_all(client: SessionClient, session_id: str, players: list[str]) -> None:
+    for pid in players:
+        await client.join_session(session_id, pid, timeout=CALL_TIMEOUT)
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceFigures:
+    """The same ramp twice on one sessiond: streams without, then with, player ids."""
+
+    without_ids: StreamsFigures
+    with_ids: StreamsFigures
+
+
+async def measure_presence(
+    target: str, streams: int, per_session: int, procs: int, cpus: str, meters: Meters, log_dir: Path
+) -> PresenceFigures:
+    """What presence leases add to the fan-out: ``streams`` streams with no player id,
+    then as many (on new sessions) that each watch for a rostered player."""
+    plain = settings_for(streams, per_session, procs, cpus, f"plain-{streams}-")
+    named = replace(settings_for(streams, per_session, procs, cpus, f"named-{streams}-"), player_ids=True)
+    without_ids = await measure_streams("without player ids", target, plain, meters, log_dir, fanout=True)
+    with_ids = await measure_streams("with player ids", target, named, meters, log_dir, fanout=True)
+    return PresenceFigures(without_ids, with_ids)
 
 
 async def _get_session_latencies(client: SessionClient, ids: list[str]) -> list[float]:

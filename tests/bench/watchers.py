@@ -67,15 +67,22 @@ class Process:
         return self._ready
 
     async def watch(
-        self, client: SessionClient, session_id: str, ticks: bool, starting: asyncio.Semaphore, reconnect: bool = True
+        self,
+        client: SessionClient,
+        session_id: str,
+        ticks: bool,
+        starting: asyncio.Semaphore,
+        reconnect: bool = True,
+        player_id: str = "",
     ) -> None:
-        """Follow one session; ``starting`` is held until the stream delivered its snapshot."""
+        """Follow one session (for ``player_id``, if given); ``starting`` is held until the
+        stream delivered its snapshot."""
         deadlines: dict[int, float] = {}
         await starting.acquire()
         started = False
         try:
             async for event in client.watch(
-                session_id, exclude_ticks=not ticks, max_reconnects=None if reconnect else 0
+                session_id, exclude_ticks=not ticks, max_reconnects=None if reconnect else 0, player_id=player_id
             ):
                 received = time.time()
                 kind = event.WhichOneof("kind")
@@ -140,9 +147,14 @@ async def _stop_requested(max_seconds: float) -> None:
                     return
 
 
+def player_of(k: int) -> str:
+    """The player the ``k``-th stream of a session watches for (with --player-ids)."""
+    return f"w{k}"
+
+
 async def run(args: argparse.Namespace) -> None:
     mine = [
-        sid
+        (sid, player_of(k) if args.player_ids else "")
         for i, sid in enumerate(session_ids(args.prefix, args.sessions))
         for k in range(args.per_session)
         if (i * args.per_session + k) % args.procs == args.index
@@ -151,8 +163,10 @@ async def run(args: argparse.Namespace) -> None:
     clients = [SessionClient(args.target, options=CHANNEL_OPTIONS) for _ in range(args.channels)]
     starting = asyncio.Semaphore(args.ramp)
     tasks = [
-        asyncio.create_task(process.watch(clients[n % len(clients)], sid, args.ticks, starting, args.reconnect))
-        for n, sid in enumerate(mine)
+        asyncio.create_task(
+            process.watch(clients[n % len(clients)], sid, args.ticks, starting, args.reconnect, player_id)
+        )
+        for n, (sid, player_id) in enumerate(mine)
     ]
     stop = asyncio.create_task(_stop_requested(args.max_seconds))
     ready = asyncio.create_task(process.all_ready.wait())
@@ -187,6 +201,8 @@ def main() -> None:
     parser.add_argument("--ticks", action=argparse.BooleanOptionalAction, default=True, help="countdown ticks")
     reconnect_help = "let the client's watch reconnect after UNAVAILABLE (off: a failed stream stays failed)"
     parser.add_argument("--reconnect", action=argparse.BooleanOptionalAction, default=True, help=reconnect_help)
+    ids_help = "stream k of each session watches for player w<k> (who must be on its roster)"
+    parser.add_argument("--player-ids", action=argparse.BooleanOptionalAction, default=False, help=ids_help)
     parser.add_argument("--max-seconds", type=float, default=300.0, help="stop by itself after this long")
     args = parser.parse_args()
     try:
