@@ -192,6 +192,8 @@ class DurableStore:
         session = replace(session, revision=session.revision + 1, update_time=now, last_activity_time=now)
         if await self.hot.restore(session, turns):
             log.info("session restored from neo4j", session_id=session_id, turns=len(turns))
+            # Its presence leases are long gone: the sweep settles who the graph had online.
+            await self.hot.presence_checked(session_id, [], now)
         return True
 
     async def now(self) -> float:
