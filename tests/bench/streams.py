@@ -93,6 +93,8 @@ async def measure_streams(
         try:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.gather(*(p.expect("READY") for p in procs)), CONNECT_TIMEOUT)
+            if settings.player_ids:
+                await _all_online(client, settings.watchers)
             connect_seconds = time.monotonic() - started
             rss_after = meters.rss()
             latencies = await _get_session_latencies(client, ids if fanout else ["bench-00000"])
@@ -122,6 +124,17 @@ async def measure_streams(
         redis_clients=redis_clients,
         server_cpu_percent=cpu_percent if fanout else 0.0,
     )
+
+
+async def _all_online(client: SessionClient, players: int) -> None:
+    """Wait (polling the server's count, up to CONNECT_TIMEOUT) until ``players`` are
+    settled ONLINE: those commits and their events are the cost of opening the streams,
+    not of the fan-out measured next."""
+    deadline = time.monotonic() + CONNECT_TIMEOUT
+    while (await client.get_service_stats(timeout=CALL_TIMEOUT)).online_players < players:
+        if time.monotonic() > deadline:
+            return
+        await asyncio.sleep(0.2)
 
 
 async def _join_all(client: SessionClient, session_id: str, players: list[str]) -> None:
