@@ -4,7 +4,9 @@ the snapshot was asked for, loaded by ``start``, written last by ``close``."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+import os
 import time
 from pathlib import Path
 
@@ -131,3 +133,39 @@ async def test_a_file_that_is_not_the_indexed_one_is_not_copied_from(tmp_path: P
     path.write_bytes(b'{"id":"0000000000000000",' + foreign[len(b'{"id":"0000000000000000",') :])
     await store.save_snapshot()
     assert written(path) == encoded(store)
+
+
+@pytest.mark.parametrize(("background", "niceness"), [(True, 19), (False, 0)])
+async def test_a_background_snapshot_is_written_at_the_lowest_cpu_priority(
+    tmp_path: Path, background: bool, niceness: int
+) -> None:
+    """A periodic snapshot's child must not take a shared core from serving; the last one,
+    written once calls have drained, runs at the server's priority."""
+    seen = tmp_path / "niceness"
+
+    def contents() -> snapshot.Contents:
+        seen.write_text(str(os.getpriority(os.PRIO_PROCESS, 0)))  # in the child
+        return EMPTY
+
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    await snapshot.SnapshotWriter(tmp_path / "snap.json", contents).save(background=background)
+    assert int(seen.read_text()) == min(base + niceness, 19)
+
+
+@pytest.mark.parametrize("collecting", [True, False])
+async def test_the_collector_is_off_while_the_child_writes_and_as_before_after(
+    tmp_path: Path, collecting: bool
+) -> None:
+    """A collection while the child runs would write to every object's header and copy the
+    store's pages; after the snapshot the collector is as it was."""
+    seen: list[bool] = []
+    (gc.enable if collecting else gc.disable)()
+    try:
+        saving = asyncio.create_task(snapshot.SnapshotWriter(tmp_path / "snap.json", lambda: EMPTY).save())
+        await asyncio.sleep(0)  # the child is forked; the writer waits for it
+        seen.append(gc.isenabled())
+        await saving
+        seen.append(gc.isenabled())
+    finally:
+        gc.enable()
+    assert seen == [False, collecting]
