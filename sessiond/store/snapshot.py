@@ -97,6 +97,9 @@ class Contents:
     header: dict[str, Any]
     sessions: Iterable[tuple[str, int, Callable[[], dict[str, Any]]]]
 
+NO_FULL_COLLECTION = 2**31 - 1
+"""The collector's threshold for its oldest generation while a snapshot's child runs."""
+
 
 class SnapshotWriter:
     """Writes ``contents()`` to ``path`` in a forked child, one snapshot at a time.
@@ -140,13 +143,13 @@ class SnapshotWriter:
         async with self._lock:
             snapshot_id = secrets.token_hex(8)
             previous = Previous(self._index_id, self._index)
-            # While the child runs, the collector stays off: a full collection writes to every
-            # object's header, copying every page of the store. (Not gc.freeze(): a full
-            # collection while frozen sizes the oldest generation as nearly empty, so the
-            # first one after gc.unfreeze() came soon and walked the whole store, a pause
-            # of about 350 ms per GB.)
-            collecting = gc.isenabled()
-            gc.disable()
+            # While the child runs, no full collection: it writes to every object's header,
+            # copying every page of the store. Young ones go on (cycles made meanwhile are
+            # freed). Not gc.freeze(): a full collection while frozen sizes the oldest
+            # generation as nearly empty, so the first one after gc.unfreeze() came soon and
+            # walked the whole store, a pause of about 350 ms per GB.
+            thresholds = gc.get_threshold()
+            gc.set_threshold(thresholds[0], thresholds[1], NO_FULL_COLLECTION)
             try:
                 pid = _fork_writer(self.path, self._index_path, snapshot_id, self._contents, previous, background)
                 child = os.pidfd_open(pid)  # signals the child, never a process that reused its pid
@@ -161,8 +164,7 @@ class SnapshotWriter:
                 finally:
                     os.close(child)
             finally:
-                if collecting:
-                    gc.enable()
+                gc.set_threshold(*thresholds)
             code = os.waitstatus_to_exitcode(status)
             if code != 0:
                 raise OSError(f"the snapshot writer failed (exit {code}); {self.path} keeps the previous snapshot")
