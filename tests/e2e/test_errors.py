@@ -49,6 +49,30 @@ CASES: list[tuple[str, Call, Code, str]] = [
     ),
     ("watch from the future", lambda c: _drain(c.watch("s1", after_event_id=99)), Code.INVALID_ARGUMENT, "is not an"),
     ("watch unknown session", lambda c: _drain(c.watch("ghost")), Code.NOT_FOUND, "'ghost' does not exist"),
+    (
+        "watch for a player not on the roster",
+        lambda c: _drain(c.watch("s1", player_id="nobody")),
+        Code.NOT_FOUND,
+        "'nobody' is not on the roster",
+    ),
+    (
+        "watch for a malformed player id",
+        lambda c: _drain(c.watch("s1", player_id="no spaces")),
+        Code.INVALID_ARGUMENT,
+        "player_id",
+    ),
+    (
+        "presence grace too long",
+        lambda c: c.create_session(presence_grace_seconds=7200),
+        Code.INVALID_ARGUMENT,
+        "presence_grace",
+    ),
+    (
+        "unknown early close scope",
+        lambda c: c.create_session(early_close_scope=7),
+        Code.INVALID_ARGUMENT,
+        "early_close_scope",
+    ),
 ]
 
 
@@ -90,6 +114,10 @@ REASONS = {
     "window too long": "INVALID_FIELD",
     "watch from the future": "INVALID_FIELD",
     "watch unknown session": "SESSION_NOT_FOUND",
+    "watch for a player not on the roster": "PLAYER_NOT_FOUND",
+    "watch for a malformed player id": "INVALID_FIELD",
+    "presence grace too long": "INVALID_FIELD",
+    "unknown early close scope": "INVALID_FIELD",
 }
 
 
