@@ -35,7 +35,7 @@ import structlog
 
 from sessiond.core import facts
 from sessiond.core.errors import ProfileNotFound, SessionNotFound, SessionUnreadable, Unavailable
-from sessiond.core.models import Event, GraphProgress, PlayerProfile, Session, SessionStatus, Turn
+from sessiond.core.models import Event, GraphProgress, PlayerProfile, Session, SessionState, Turn
 from sessiond.core.paging import SessionKey
 from sessiond.periodic import Loops, periodic
 from sessiond.store.durable_archive import GraphArchive
@@ -176,8 +176,8 @@ class DurableStore:
         if loaded is None:
             return False
         session, turns = loaded
-        if not session.status.final:
-            session = replace(session, status=SessionStatus.PAUSED)
+        if not session.state.final:
+            session = replace(session, state=SessionState.PAUSED)
         now = await self.hot.now()
         # A newer revision than any the graph saw, and a fresh idle clock.
         session = replace(session, revision=session.revision + 1, update_time=now, last_activity_time=now)
@@ -218,7 +218,7 @@ class DurableStore:
                 lambda: self.graph.find_channel_sessions(channel, SCAN_LIMIT), [], f"reading channel {channel!r}"
             )
         for s in cold:
-            if not s.status.final and await self.hot.get_or_none(s.session_id) is None:
+            if not s.state.final and await self.hot.get_or_none(s.session_id) is None:
                 with contextlib.suppress(SessionNotFound, SessionUnreadable, GraphUnavailable):
                     await self._restore(s.session_id)
         return await self.hot.find(query, after, limit)
