@@ -3,7 +3,7 @@ durable record, fed by the Redis outbox through the Projector.
 
 Reads fall back to the graph when Redis no longer has a session (its TTL passed, or
 Redis lost its data): the session is restored into Redis, then carries on there. A
-restored session comes back PAUSED (an ENDED or EXPIRED one keeps its status; ResumeSession
+restored session comes back PAUSED (an ENDED or EXPIRED one keeps its state; ResumeSession
 revives an EXPIRED one): whoever played it resumes it, and a channel or a player never
 finds two ACTIVE sessions because of a restore. The janitor's freeing of an idle session
 is an ``evict``: it leaves the graph's record, so the session can come back. A session
