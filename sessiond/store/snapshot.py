@@ -99,6 +99,9 @@ class Contents:
     header: dict[str, Any]
     sessions: Iterable[tuple[str, int, Callable[[], dict[str, Any]]]]
 
+NO_FULL_COLLECTION = 2**31 - 1
+"""The collector's threshold for its oldest generation while a snapshot's child runs."""
+
 
 class SnapshotWriter:
     """Writes ``contents()`` to ``path`` in a forked child, one snapshot at a time.
@@ -128,8 +131,12 @@ class SnapshotWriter:
             self._index = {sid: (versions[sid], off, size) for sid, (_, off, size) in index.items() if sid in versions}
             self._index_id = snapshot_id
 
-    async def save(self) -> int:
+    async def save(self, *, background: bool = False) -> int:
         """Take the snapshot now (after any in flight) and wait until it is on disk.
+
+        ``background``: the child writes at the lowest CPU priority, with the time serving
+        leaves over (periodic snapshots); otherwise at the server's (the last one, once
+        calls have drained, when nothing else needs the CPU).
 
         Returns its size in bytes; raises OSError if the child could not write it.
         Cancelled, it kills the child (``path`` keeps the previous snapshot): a shutdown
@@ -138,11 +145,15 @@ class SnapshotWriter:
         async with self._lock:
             snapshot_id = secrets.token_hex(8)
             previous = Previous(self._index_id, self._index)
-            # While the child runs, the collector leaves the objects it shares alone: a full
-            # collection writes to every object's header, copying every page of the store.
-            gc.freeze()
+            # While the child runs, no full collection: it writes to every object's header,
+            # copying every page of the store. Young ones go on (cycles made meanwhile are
+            # freed). Not gc.freeze(): a full collection while frozen sizes the oldest
+            # generation as nearly empty, so the first one after gc.unfreeze() came soon and
+            # walked the whole store, a pause of about 350 ms per GB.
+            thresholds = gc.get_threshold()
+            gc.set_threshold(thresholds[0], thresholds[1], NO_FULL_COLLECTION)
             try:
-                pid = _fork_writer(self.path, self._index_path, snapshot_id, self._contents, previous)
+                pid = _fork_writer(self.path, self._index_path, snapshot_id, self._contents, previous, background)
                 child = os.pidfd_open(pid)  # signals the child, never a process that reused its pid
                 done = asyncio.ensure_future(asyncio.to_thread(self._wait, pid))
                 try:
@@ -155,7 +166,7 @@ class SnapshotWriter:
                 finally:
                     os.close(child)
             finally:
-                gc.unfreeze()
+                gc.set_threshold(*thresholds)
             code = os.waitstatus_to_exitcode(status)
             if code != 0:
                 raise OSError(f"the snapshot writer failed (exit {code}); {self.path} keeps the previous snapshot")
@@ -301,7 +312,12 @@ def _id_of(fd: int) -> str:
 
 
 def _fork_writer(
-    path: Path, index_path: Path, snapshot_id: str, contents: Callable[[], Contents], previous: Previous
+    path: Path,
+    index_path: Path,
+    snapshot_id: str,
+    contents: Callable[[], Contents],
+    previous: Previous,
+    background: bool,
 ) -> int:
     pid = os.fork()
     if pid != 0:
@@ -311,6 +327,10 @@ def _fork_writer(
     try:
         # Not the parent's sockets: a child outliving a killed parent must not hold its port.
         os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+        if background:
+            # Serving comes first: the child inherits the server's CPUs (a pinned or
+            # CPU-limited pod may have one) and would take half of a shared core from calls.
+            os.nice(19)
         gc.disable()  # every object is reachable and about to be freed by _exit
         write_indexed(path, index_path, snapshot_id, contents(), previous)
         code = 0

@@ -4,7 +4,9 @@ the snapshot was asked for, loaded by ``start``, written last by ``close``."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+import os
 import time
 from pathlib import Path
 
@@ -131,3 +133,34 @@ async def test_a_file_that_is_not_the_indexed_one_is_not_copied_from(tmp_path: P
     path.write_bytes(b'{"id":"0000000000000000",' + foreign[len(b'{"id":"0000000000000000",') :])
     await store.save_snapshot()
     assert written(path) == encoded(store)
+
+
+@pytest.mark.parametrize(("background", "niceness"), [(True, 19), (False, 0)])
+async def test_a_background_snapshot_is_written_at_the_lowest_cpu_priority(
+    tmp_path: Path, background: bool, niceness: int
+) -> None:
+    """A periodic snapshot's child must not take a shared core from serving; the last one,
+    written once calls have drained, runs at the server's priority."""
+    seen = tmp_path / "niceness"
+
+    def contents() -> snapshot.Contents:
+        seen.write_text(str(os.getpriority(os.PRIO_PROCESS, 0)))  # in the child
+        return EMPTY
+
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    await snapshot.SnapshotWriter(tmp_path / "snap.json", contents).save(background=background)
+    assert int(seen.read_text()) == min(base + niceness, 19)
+
+
+async def test_no_full_collection_runs_while_the_child_writes_and_the_collector_is_as_before_after(
+    tmp_path: Path,
+) -> None:
+    """A full collection while the child runs would write to every object's header and copy
+    the store's pages; young collections go on; afterwards the collector is as it was."""
+    before = gc.get_threshold()
+    saving = asyncio.create_task(snapshot.SnapshotWriter(tmp_path / "snap.json", lambda: EMPTY).save())
+    await asyncio.sleep(0)  # the child is forked; the writer waits for it
+    during = gc.get_threshold()
+    await saving
+    assert during == (before[0], before[1], snapshot.NO_FULL_COLLECTION)
+    assert gc.get_threshold() == before and gc.isenabled()
