@@ -23,7 +23,7 @@ from sessiond.core.models import (
     PlayerEntry,
     Presence,
     Session,
-    SessionStatus,
+    SessionState,
     Turn,
 )
 from sessiond.core.tiers import TierRules
@@ -96,7 +96,7 @@ def settle(changes: Mapping[str, tuple[bool, float]], tiers: TierRules) -> Chang
             old, new = (Presence.OFFLINE, Presence.ONLINE) if online else (Presence.ONLINE, Presence.OFFLINE)
             events.append(PresenceChanged(pid, old, new))
             changed.append(pid)
-            if not online and s.settings.game_master_handback and s.game_master == pid and not s.status.final:
+            if not online and s.settings.game_master_handback and s.game_master == pid and not s.state.final:
                 s.game_master = ""
                 events.append(GameMasterChanged(pid, ""))
         if not events:
@@ -104,7 +104,7 @@ def settle(changes: Mapping[str, tuple[bool, float]], tiers: TierRules) -> Chang
         resolved = None
         if (
             s.window is not None
-            and s.status is SessionStatus.ACTIVE
+            and s.state is SessionState.ACTIVE
             and s.settings.early_close
             and s.settings.early_close_scope is EarlyCloseScope.ONLINE
             and everyone_chose(s, now, tiers)

@@ -29,13 +29,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from sessiond.core.models import stored_names
+
 
 def write(path: Path, data: dict[str, Any]) -> int:
     """Write ``data`` as JSON via a temporary file and a rename, so a crash mid-write
     leaves the previous snapshot intact. Returns the bytes written.
 
-    Dataclasses in ``data`` are written as objects of their fields (as ``asdict`` would,
-    without its deep copies)."""
+    Dataclasses in ``data`` are written as objects of their fields under their stored
+    names (as ``codec`` writes them, without ``asdict``'s deep copies)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     blob = encode(data)
@@ -48,7 +50,7 @@ def write(path: Path, data: dict[str, Any]) -> int:
 
 
 def encode(data: dict[str, Any]) -> bytes:
-    """``data`` as compact JSON, dataclasses as objects of their fields."""
+    """``data`` as compact JSON, dataclasses as objects of their fields (stored names)."""
     return json.dumps(data, separators=(",", ":"), default=_fields_of).encode()
 
 
@@ -57,11 +59,11 @@ def _fields_of(record: Any) -> dict[str, Any]:
     if names is None:
         if not dataclasses.is_dataclass(record) or isinstance(record, type):
             raise TypeError(f"{type(record).__name__} is not JSON serializable")
-        names = _FIELD_NAMES[type(record)] = tuple(f.name for f in dataclasses.fields(record))
-    return {name: getattr(record, name) for name in names}
+        names = _FIELD_NAMES[type(record)] = stored_names(type(record))
+    return {key: getattr(record, name) for name, key in names}
 
 
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+_FIELD_NAMES: dict[type, tuple[tuple[str, str], ...]] = {}
 
 
 def read(path: Path) -> dict[str, Any] | None:
