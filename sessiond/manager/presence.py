@@ -18,7 +18,6 @@ import structlog
 
 from sessiond.core import presence
 from sessiond.core.errors import SessiondError, SessionNotFound
-from sessiond.core.models import Session
 from sessiond.core.tiers import TierRules
 from sessiond.periodic import Loops, periodic
 from sessiond.store.protocols import PresenceLeases, SessionStore
@@ -72,21 +71,22 @@ class PresenceTracker:
 
     # Streams
 
-    async def hold(self, session: Session, player_id: str) -> None:
-        """A stream for ``player_id`` opened here: lease them (the first stream of the
-        pair waits for the batch write) and settle them ONLINE if they were not."""
-        pair = (session.session_id, player_id)
+    async def hold(self, session_id: str, player_id: str, grace: float, online: bool) -> None:
+        """A stream for ``player_id`` opened here (``grace``: the session's; ``online``: the
+        player's settled presence as the watch read it): lease them (the first stream of
+        the pair waits for the batch write) and settle them ONLINE if they were not."""
+        pair = (session_id, player_id)
         count = self._streams.get(pair, 0)
         self._streams[pair] = count + 1
-        self._graces[pair] = session.settings.presence_grace_seconds
+        self._graces[pair] = grace
         if count:
             return
         self._released.pop(pair, None)
         self._opened.add(pair)
         await asyncio.shield(self._batch())
-        if not session.roster[player_id].online:
+        if not online:
             now = await self._store.now()
-            await self._store.mutate(session.session_id, presence.settle({player_id: (True, now)}, self._tiers))
+            await self._store.mutate(session_id, presence.settle({player_id: (True, now)}, self._tiers))
 
     def release(self, session_id: str, player_id: str) -> None:
         """A stream for ``player_id`` closed here; the last one ends the lease now."""

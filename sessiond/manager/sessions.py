@@ -425,10 +425,12 @@ class SessionManager:
         else:
             last = after_event_id
         window = (session.window.turn_number, session.window.deadline) if session.window else None
+        grace = session.settings.presence_grace_seconds
+        online = player_id in session.roster and session.roster[player_id].online
         sub = await self.hub.subscribe(session_id, session.last_event_id)
         try:
             if player_id:
-                await self.presence.hold(session, player_id)
+                await self.presence.hold(session_id, player_id, grace, online)
             while batch := await self.store.events_after(session_id, last, 500):
                 for event in batch:
                     window = _track_window(window, event)

@@ -43,7 +43,9 @@ async def presence_events(store: MemoryStore) -> list[PresenceChanged]:
 
 
 async def hold(manager: SessionManager, player_id: str) -> None:
-    await manager.presence.hold(await manager.get_session("s1"), player_id)
+    session = await manager.get_session("s1")
+    grace = session.settings.presence_grace_seconds
+    await manager.presence.hold("s1", player_id, grace, session.roster[player_id].online)
 
 
 async def release(manager: SessionManager, player_id: str) -> None:
