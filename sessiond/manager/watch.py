@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -35,28 +36,52 @@ RETRY_SECONDS = 1.0  # pause after a failed read (the store is down)
 
 @dataclass(eq=False, slots=True)
 class Subscription:
+    """One watcher's mailbox: at most ``limit`` items, then FELL_BEHIND.
+
+    Not an asyncio.Queue: a queue holds four deques and an Event (about 3 KiB) for its
+    whole life, and an idle watch holds none of this mailbox's parts but the object
+    itself; the deque comes with the first item and the future only while the watcher waits.
+    """
+
     session_id: str
-    queue: asyncio.Queue[Item]
+    limit: int
+    items: deque[Item] | None = None
+    waiter: asyncio.Future[None] | None = None
     closed: bool = False
 
     def offer(self, item: Item) -> bool:
         """Queue ``item``; on overflow replace everything with FELL_BEHIND and close."""
         if self.closed:
             return False
-        try:
-            self.queue.put_nowait(item)
-            return True
-        except asyncio.QueueFull:
+        if self.items is None:
+            self.items = deque()
+        elif len(self.items) >= self.limit:
             self.end(WatchEnd.FELL_BEHIND)
             return False
+        self.items.append(item)
+        self._wake()
+        return True
 
     def end(self, reason: WatchEnd) -> None:
         if self.closed:
             return
         self.closed = True
-        while not self.queue.empty():
-            self.queue.get_nowait()
-        self.queue.put_nowait(reason)
+        self.items = deque((reason,))
+        self._wake()
+
+    async def get(self) -> Item:
+        """The next item, once there is one (a cancelled wait loses nothing)."""
+        while not self.items:
+            self.waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self.waiter
+            finally:
+                self.waiter = None
+        return self.items.popleft()
+
+    def _wake(self) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
 
 
 @dataclass(eq=False, slots=True)
@@ -102,7 +127,7 @@ class WatchHub:
     async def subscribe(self, session_id: str, after_id: int) -> Subscription:
         """Register a watcher; it receives every event with id > ``after_id`` committed
         from now on (older ones it replays from the store itself)."""
-        sub = Subscription(session_id, asyncio.Queue(maxsize=self._queue_size))
+        sub = Subscription(session_id, self._queue_size)
         self._open.add(sub)
         if self._closing:
             sub.end(WatchEnd.SHUTDOWN)
