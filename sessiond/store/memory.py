@@ -11,7 +11,7 @@ import asyncio
 import itertools
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -38,7 +38,7 @@ from sessiond.store import snapshot
 from sessiond.store._bookkeeping import stamp_commit, stamp_profile, tally
 from sessiond.store._keyed_locks import KeyedLocks
 from sessiond.store.notices import ChangeNotices
-from sessiond.store.protocols import Change, DueWindow, ProfileChange, SessionQuery, StoreStats, T
+from sessiond.store.protocols import Change, DueWindow, EventsRead, ProfileChange, SessionQuery, StoreStats, T
 
 log = structlog.get_logger("sessiond")
 
@@ -173,6 +173,15 @@ class MemoryStore:
             raise EventsExpired(session_id, after_id, oldest)
         start = after_id - oldest + 1  # ids are consecutive within the ring
         return [entry.events[i] for i in range(start, min(len(entry.events), start + limit))]
+
+    async def events_after_many(self, after: Mapping[str, int], limit: int) -> dict[str, EventsRead]:
+        found: dict[str, EventsRead] = {}
+        for session_id, after_id in after.items():
+            try:
+                found[session_id] = await self.events_after(session_id, after_id, limit)
+            except (SessionNotFound, EventsExpired) as exc:
+                found[session_id] = exc
+        return found
 
     async def wait_events(self, session_id: str, after_id: int, block_seconds: float) -> list[Event]:
         entry = self._entry(session_id)

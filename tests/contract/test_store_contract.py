@@ -310,6 +310,25 @@ async def test_events_older_than_the_retention_are_reported_expired(store: Sessi
         await store.events_after("s1", 3, 100)
 
 
+async def test_events_after_many_reads_each_session_as_events_after_does(store: SessionStore) -> None:
+    for sid in ("s1", "s2", "old"):
+        await created(store, sid)
+    for _ in range(3):
+        await store.mutate("s1", bump())
+    await store.mutate("s2", bump())
+    for _ in range(EVENT_RETENTION + 5):
+        await store.mutate("old", bump())
+    found = await store.events_after_many({"s1": 1, "s2": 1, "old": 3, "gone": 0}, 100)
+    assert set(found) == {"s1", "s2", "old", "gone"}
+    assert [e.event_id for e in found["s1"]] == [2, 3] == [e.event_id for e in await store.events_after("s1", 1, 100)]
+    assert found["s2"] == []
+    assert isinstance(found["old"], EventsExpired)
+    assert isinstance(found["gone"], SessionNotFound)
+    await store.delete("s1")
+    assert isinstance((await store.events_after_many({"s1": 0}, 10))["s1"], SessionNotFound)
+    assert [e.event_id for e in (await store.events_after_many({"s2": 0}, 1))["s2"]] == [1]
+
+
 async def test_wait_events_wakes_on_a_commit_and_times_out_empty(store: SessionStore) -> None:
     await created(store, "s1")
     assert await store.wait_events("s1", 0, 0.05) == []
