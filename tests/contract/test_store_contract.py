@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
+import random
 
 import pytest
 
@@ -395,6 +397,51 @@ async def test_stats_count_sessions_players_and_windows(store: SessionStore) -> 
     stats = await store.stats()
     assert stats.sessions_by_status == {SessionStatus.ACTIVE: 1, SessionStatus.PAUSED: 1}
     assert stats.players == 3 and stats.open_windows == 1
+
+
+async def test_stats_equal_a_recount_after_a_random_sequence_of_writes(store: SessionStore) -> None:
+    from sessiond.core.errors import WrongStatus
+    from sessiond.core.lifecycle import StatusAction, change_status
+    from sessiond.core.models import Persistence
+    from sessiond.store._bookkeeping import tally
+
+    rng = random.Random(11)
+    live: list[str] = []
+    for step in range(120):
+        op = rng.choice(["create", "create", "join", "status", "status", "window", "delete"])
+        if op == "create" or not live:
+            sid = f"s{step}"
+            await created(store, sid, persistence=rng.choice(list(Persistence)))
+            live.append(sid)
+            continue
+        sid = rng.choice(live)
+        if op in ("join", "status"):
+            change = (
+                (lambda s, _t, t, p=f"p{step}": _join(s, p, t))
+                if op == "join"
+                else change_status(rng.choice(list(StatusAction)), "")
+            )
+            with contextlib.suppress(WrongStatus):  # an ended session refuses both
+                await store.mutate(sid, change)
+        elif op == "window":
+            await store.mutate(sid, lambda s, _t, t: (_open_window(s, t), None))
+        else:
+            await store.delete(sid)
+            live.remove(sid)
+    everything, total = await store.find(SessionQuery(), None, 1000)
+    assert total == len(live)
+    recount, stats = tally(everything), await store.stats()
+    assert stats.sessions_by_status == recount.sessions_by_status
+    assert stats.sessions_by_persistence == recount.sessions_by_persistence
+    assert (stats.players, stats.open_windows) == (recount.players, recount.open_windows)
+    assert stats.players > 0 and stats.open_windows > 0 and len(stats.sessions_by_status) > 1
+
+
+def _open_window(s: Session, now: float) -> Mutation:
+    """Opens a window if none is open (a change that edits the session without an event)."""
+    if s.window is None:
+        s.window = Window(s.turn_number, now, now + 60, "p1")
+    return Mutation(changed=True)
 
 
 async def test_ping_succeeds_on_a_healthy_store(store: SessionStore) -> None:
