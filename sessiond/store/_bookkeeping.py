@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sessiond.core.models import Event, Mutation, Persistence, PlayerProfile, Session, SessionStatus
+from sessiond.core.models import Event, Mutation, Persistence, PlayerProfile, Session, SessionState
 from sessiond.store.protocols import StoreStats
 
 
@@ -46,7 +46,7 @@ class Tally:
     the old for the new on each commit, so the figures always equal a recount
     (`Tally.of`) without one."""
 
-    by_status: Counter[SessionStatus] = field(default_factory=Counter)
+    by_state: Counter[SessionState] = field(default_factory=Counter)
     by_persistence: Counter[Persistence] = field(default_factory=Counter)
     players: int = 0
     windows: int = 0
@@ -61,7 +61,7 @@ class Tally:
 
     def add(self, session: Session, sign: int = 1) -> None:
         """Count ``session`` in (``sign`` -1: out)."""
-        self.by_status[session.status] += sign
+        self.by_state[session.state] += sign
         self.by_persistence[session.settings.persistence] += sign
         self.players += sign * len(session.roster)
         self.windows += sign * (session.window is not None)
@@ -77,7 +77,7 @@ class Tally:
     def stats(self) -> StoreStats:
         """The figures, leaving out states and persistences no session has."""
         return StoreStats(
-            {k: n for k, n in self.by_status.items() if n},
+            {k: n for k, n in self.by_state.items() if n},
             self.players,
             self.windows,
             sessions_by_persistence={k: n for k, n in self.by_persistence.items() if n},
@@ -85,5 +85,5 @@ class Tally:
 
 
 def tally(sessions: Iterable[Session]) -> StoreStats:
-    """Sessions by status and by persistence, rostered players and open windows of ``sessions``."""
+    """Sessions by state and by persistence, rostered players and open windows of ``sessions``."""
     return Tally.of(sessions).stats()
