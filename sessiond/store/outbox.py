@@ -43,7 +43,10 @@ from sessiond.store._backoff import backoff_delay
 
 log = structlog.get_logger(__name__)
 
-MAX_FANOUT = 64  # outboxes claimed at once at most (concurrent Redis calls)
+MAX_FANOUT = 64  # outboxes claimed in one go at most
+# Redis calls of one projector in progress at once at most: it shares the store's
+# connection pool with the calls sessiond serves, which must not wait for a connection.
+CONCURRENT_CALLS = 16
 
 Fact = dict[str, Any]
 Apply = Callable[[list[Fact]], Awaitable[None]]
@@ -169,6 +172,7 @@ class Projector:
         self._outboxes_per_round = outboxes_per_round
         self._in_flight = in_flight
         self._facts_per_outbox = 1.0  # claimed per outbox, on average: how many to claim at once
+        self._calls = asyncio.Semaphore(CONCURRENT_CALLS)
         self._claim_idle = claim_idle
         self._poll_interval = poll_interval
         self._sweep_interval = sweep_interval
@@ -242,9 +246,7 @@ class Projector:
             room = self._batch_size - size
             fanout = min(len(queue), MAX_FANOUT, max(1, int(room // self._facts_per_outbox)))
             outboxes = [queue.popleft() for _ in range(fanout)]
-            claimed = await asyncio.gather(
-                *(self._source.claim(o, self.group, self.consumer, room, self._claim_idle) for o in outboxes)
-            )
+            claimed = await asyncio.gather(*(self._claim_one(outbox, room) for outbox in outboxes))
             for outbox, entries in zip(outboxes, claimed, strict=True):
                 if not entries:
                     continue
@@ -254,6 +256,10 @@ class Projector:
                     claims.append(_Claim(outbox, entries))
                     size += len(entries)
         return claims
+
+    async def _claim_one(self, outbox: str, count: int) -> list[OutboxEntry] | None:
+        async with self._calls:
+            return await self._source.claim(outbox, self.group, self.consumer, count, self._claim_idle)
 
     async def _project(self, claims: list[_Claim]) -> int:
         """Apply the claimed facts as one batch, then ack them; one by one if one is refused."""
@@ -270,10 +276,11 @@ class Projector:
 
     async def _settle(self, claim: _Claim) -> None:
         """Park what does not decode, then ack the claim's entries."""
-        for entry in claim.entries:
-            if entry.fact is None:
-                await self._park(claim.outbox, entry, entry.error)
-        await self._source.ack(claim.outbox, self.group, claim.ids)
+        async with self._calls:
+            for entry in claim.entries:
+                if entry.fact is None:
+                    await self._park(claim.outbox, entry, entry.error)
+            await self._source.ack(claim.outbox, self.group, claim.ids)
 
     async def _one_by_one(self, claims: list[_Claim]) -> int:
         """Apply each fact alone, parking those refused for good. On an outage, the facts
