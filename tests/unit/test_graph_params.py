@@ -19,7 +19,7 @@ def as_read(fact: dict[str, object]) -> dict[str, object]:
 
 
 def test_the_snapshot_of_a_session_fact_decodes_to_the_session() -> None:
-    session = make_session("s1", T0, options=("left", "right"), state={"hp": 7, "bag": ["torch"]}, game_id="g")
+    session = make_session("s1", T0, options=("left", "right"), session_state={"hp": 7, "bag": ["torch"]}, game_id="g")
     params = parse(as_read(facts.session_fact(session))).params
     stored = codec.session_from_dict(json.loads(params["record"]), legacy=Persistence.DURABLE)
     assert stored == session
