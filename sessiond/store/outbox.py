@@ -8,7 +8,8 @@ applies them to the graph and removes them only once the graph committed them:
   projector; an entry stays pending on its reader until acknowledged, after the apply.
   Facts are idempotent, so a redelivered fact changes nothing.
 - In order per owner. One projector at a time holds entries of an outbox (the source
-  guarantees it); its facts go to the graph in the order they were committed.
+  guarantees it); its facts go to the graph in the order they were committed. Of the
+  batches a projector has in flight at once, no two hold facts of the same outbox.
 - An outage delays, never drops. Any failure of the applier other than ``permanent``
   (Neo4j down, a leader switch, a timeout, a bug) leaves the batch pending; the
   projector backs off (exponential, capped) and reads the same facts again.
