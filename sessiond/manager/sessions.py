@@ -428,6 +428,7 @@ class SessionManager:
         grace = session.settings.presence_grace_seconds
         online = player_id in session.roster and session.roster[player_id].online
         sub = await self.hub.subscribe(session_id, session.last_event_id)
+        del session  # an idle watch holds no copy of the session for its whole life
         try:
             if player_id:
                 await self.presence.hold(session_id, player_id, grace, online)
@@ -440,7 +441,8 @@ class SessionManager:
             while True:
                 timeout = self._until_tick(window) if ticks else None
                 try:
-                    item = await asyncio.wait_for(sub.queue.get(), timeout)
+                    async with asyncio.timeout(timeout):
+                        item = await sub.get()
                 except TimeoutError:
                     assert window is not None
                     now = self._wall()

@@ -46,6 +46,7 @@ from sessiond.store.protocols import (
     SCAN_LIMIT,
     Change,
     DueWindow,
+    EventsRead,
     PresenceLeases,
     ProfileChange,
     SessionQuery,
@@ -256,6 +257,9 @@ class DurableStore:
 
     async def events_after(self, session_id: str, after_id: int, limit: int) -> list[Event]:
         return await self.hot.events_after(session_id, after_id, limit)
+
+    async def events_after_many(self, after: Mapping[str, int], limit: int) -> dict[str, EventsRead]:
+        return await self.hot.events_after_many(after, limit)
 
     async def wait_events(self, session_id: str, after_id: int, block_seconds: float) -> list[Event]:
         return await self.hot.wait_events(session_id, after_id, block_seconds)

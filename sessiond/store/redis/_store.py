@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import hashlib
 import sys
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -50,6 +50,7 @@ from sessiond.store.outbox import Fact, OutboxStats
 from sessiond.store.protocols import (
     Change,
     DueWindow,
+    EventsRead,
     PresenceLeases,
     ProfileChange,
     SessionQuery,
@@ -440,6 +441,9 @@ class RedisStore:
 
     async def events_after(self, session_id: str, after_id: int, limit: int) -> list[Event]:
         return await self._events.after(session_id, after_id, limit)
+
+    async def events_after_many(self, after: Mapping[str, int], limit: int) -> dict[str, EventsRead]:
+        return await self._events.after_many(after, limit)
 
     async def wait_events(self, session_id: str, after_id: int, block_seconds: float) -> list[Event]:
         return await self._events.wait(session_id, after_id, block_seconds)
