@@ -152,9 +152,12 @@ class WindowCloser:
         return waits
 
     async def sweep(self) -> int:
-        """Try to close every overdue window once; returns how many are overdue."""
+        """Try to close every overdue window once, but those the timer holds (it closes
+        them; a backlog must not be closed twice over); returns how many are overdue."""
         now = await self._store.now()
         overdue = await self._store.windows_due(now)
-        for start in range(0, len(overdue), BATCH):
-            await self.close_many([(due.session_id, due.turn_number) for due in overdue[start : start + BATCH]])
+        windows = [(due.session_id, due.turn_number) for due in overdue]
+        orphans = [key for key in windows if key not in self._due]
+        for start in range(0, len(orphans), BATCH):
+            await self.close_many(orphans[start : start + BATCH])
         return len(overdue)
