@@ -135,6 +135,11 @@ class WindowCloser:
         except SessiondError as exc:  # the store is down: the sweep closes them once it is back
             log.warning("window close failed", windows=len(windows), error=exc.message)
             return [None] * len(windows)
+        except Exception:  # a bug, or a record this version cannot read: only its window may stay open
+            if len(windows) > 1:
+                return [wait for key in windows for wait in await self.close_many([key])]
+            log.exception("window close failed", session_id=windows[0][0], turn=windows[0][1])
+            return [None]
         waits: list[float | None] = []
         now: float | None = None
         for key, outcome in zip(windows, outcomes, strict=True):

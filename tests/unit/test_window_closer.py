@@ -82,3 +82,24 @@ async def test_a_timer_that_fires_before_the_store_deadline_closes_the_window_wh
     finally:
         await closer.stop()
     assert (await store.get("s1")).turn_number == 2 and len(lags) == 1
+
+
+class OneBadRecord(MemoryStore):
+    """A store that fails (not with a domain error) on every change of one session."""
+
+    def _mutate(self, session_id: str, change: Change[T], turn_number: int | None) -> tuple[Session, T]:
+        if session_id == "bad":
+            raise ValueError("a record this version cannot read")
+        return super()._mutate(session_id, change, turn_number)
+
+
+async def test_a_window_whose_close_fails_unexpectedly_does_not_hold_back_its_batch() -> None:
+    store = OneBadRecord()
+    now = await store.now()
+    for session_id in ("a", "bad", "b"):
+        session = make_session(session_id, now)
+        session.window = Window(1, now - 2, now - 1, "p1")
+        await store.create(session, "", 10)
+    closer = WindowCloser(store, sweep_interval=3600.0)
+    assert await closer.close_many([("a", 1), ("bad", 1), ("b", 1)]) == [None, None, None]
+    assert [(await store.get(s)).turn_number for s in ("a", "bad", "b")] == [2, 1, 2]
