@@ -64,8 +64,11 @@ class WindowCloser:
         except SessiondError as exc:  # the store is down: the sweep closes them once it is back
             log.warning("open windows not scheduled at start", error=exc.message)
             return
+        # One origin for all: windows with one deadline get one due time, so one batch.
+        origin = asyncio.get_running_loop().time()
         for due in due_windows:
-            self.schedule(due.session_id, due.turn_number, max(0.0, due.deadline - now))
+            if (due.session_id, due.turn_number) not in self._due:
+                self._push(due.session_id, due.turn_number, origin + max(0.0, due.deadline - now), 0)
 
     async def stop(self) -> None:
         await self._loops.stop()
@@ -76,10 +79,10 @@ class WindowCloser:
         """Close the window of ``turn_number`` after ``delay`` seconds (once per window)."""
         if not self.running or (session_id, turn_number) in self._due:
             return  # not started (unit tests drive sweep() by hand), or already timed
-        self._push(session_id, turn_number, delay, 0)
+        self._push(session_id, turn_number, asyncio.get_running_loop().time() + delay, 0)
 
-    def _push(self, session_id: str, turn_number: int, delay: float, attempt: int) -> None:
-        due = asyncio.get_running_loop().time() + delay
+    def _push(self, session_id: str, turn_number: int, due: float, attempt: int) -> None:
+        """Time the window for ``due`` (the event loop's clock)."""
         self._due[session_id, turn_number] = due
         heapq.heappush(self._heap, (due, session_id, turn_number, attempt))
         if self._heap[0][0] == due:
@@ -107,7 +110,7 @@ class WindowCloser:
             waits = await self.close_many([(s, t) for s, t, _ in batch])
             for (session_id, turn_number, attempt), wait in zip(batch, waits, strict=True):
                 if wait is not None and attempt + 1 < EARLY_FIRE_RETRIES:
-                    self._push(session_id, turn_number, wait, attempt + 1)
+                    self._push(session_id, turn_number, loop.time() + wait, attempt + 1)
                 else:
                     del self._due[session_id, turn_number]
 
