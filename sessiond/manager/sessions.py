@@ -398,6 +398,7 @@ class SessionManager:
             last = after_event_id
         window = (session.window.turn_number, session.window.deadline) if session.window else None
         sub = await self.hub.subscribe(session_id, session.last_event_id)
+        del session  # an idle watch holds no copy of the session for its whole life
         try:
             while batch := await self.store.events_after(session_id, last, 500):
                 for event in batch:
@@ -407,9 +408,8 @@ class SessionManager:
                     last = event.event_id
             while True:
                 try:
-                    # asyncio.timeout, not wait_for: no task per wait (every watcher, every second)
                     async with asyncio.timeout(self._until_tick(window) if ticks else None):
-                        item = await sub.queue.get()
+                        item = await sub.get()
                 except TimeoutError:
                     assert window is not None
                     yield self._ticks.tick(session_id, *window)
