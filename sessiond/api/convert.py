@@ -46,7 +46,8 @@ from sessiond.core.models import (
 from sessiond.core.presence import Seen
 from sessiond.core.requests import RequestTag
 from sessiond.core.window import ChoiceReceipt
-from sessiond.manager.sessions import PlayerView, Stats, Tick, WatchStart
+from sessiond.manager.sessions import PlayerView, Stats, WatchStart
+from sessiond.manager.ticks import Tick
 
 STATE_TO_PB = {
     SessionState.ACTIVE: pb.Session.ACTIVE,

@@ -5,7 +5,7 @@ authentication and the mapping of domain errors to statuses are the call interce
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
@@ -19,9 +19,10 @@ from sessiond.api.event_ranges import reports_event_range
 from sessiond.core.lifecycle import LifecycleAction
 from sessiond.core.models import Event, GraphProgress, Session
 from sessiond.manager.placement import Swapped
-from sessiond.manager.sessions import SessionManager, Tick, WatchStart
+from sessiond.manager.sessions import SessionManager, WatchStart
+from sessiond.manager.ticks import Tick
 
-SERIALIZED_EVENTS = 10_000  # recent events kept serialized for their watchers
+SERIALIZED_EVENTS = 10_000  # recent events and ticks kept serialized for their watchers
 
 STATUS_ACTIONS = {
     spb.PauseSessionRequest: LifecycleAction.PAUSE,
@@ -35,16 +36,22 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
         self._m = manager
         self._version = version
         self._store = manager.store.name
-        self._serialized: OrderedDict[tuple[str, int, float], bytes] = OrderedDict()
+        self._serialized: OrderedDict[tuple[str, int, float] | Tick, bytes] = OrderedDict()
 
     def _event_bytes(self, event: Event) -> bytes:
         """The event serialized once for all its watchers in this process (the stream's
         serializer passes bytes through). Keyed with the event's time too: a session
         deleted and created again restarts its event ids."""
-        key = (event.session_id, event.event_id, event.time)
+        return self._once((event.session_id, event.event_id, event.time), lambda: convert.event_to_pb(event))
+
+    def _tick_bytes(self, tick: Tick) -> bytes:
+        """A countdown tick serialized once for the session's watchers (they share the Tick)."""
+        return self._once(tick, lambda: convert.tick_to_pb(tick))
+
+    def _once(self, key: tuple[str, int, float] | Tick, message: Callable[[], pb.SessionEvent]) -> bytes:
         found = self._serialized.get(key)
         if found is None:
-            found = self._serialized[key] = convert.event_to_pb(event).SerializeToString()
+            found = self._serialized[key] = message().SerializeToString()
             if len(self._serialized) > SERIALIZED_EVENTS:
                 self._serialized.popitem(last=False)
         return found
@@ -137,7 +144,7 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
         watch = self._m.watch(request.session_id, after, ticks=not request.exclude_ticks, player_id=request.player_id)
         async for item in watch:
             if isinstance(item, Tick):
-                yield convert.tick_to_pb(item)
+                yield self._tick_bytes(item)
             elif isinstance(item, WatchStart):
                 yield convert.watch_start_to_pb(item, self._store)
             else:

@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 import structlog
 
 from sessiond.core import facts
-from sessiond.core.errors import ProfileNotFound, SessionNotFound, SessionUnreadable, Unavailable
+from sessiond.core.errors import ProfileNotFound, SessiondError, SessionNotFound, SessionUnreadable, Unavailable
 from sessiond.core.models import Event, GraphProgress, PlayerProfile, Session, SessionState, Turn
 from sessiond.core.paging import SessionKey
 from sessiond.periodic import Loops, periodic
@@ -244,6 +244,18 @@ class DurableStore:
 
     async def mutate(self, session_id: str, change: Change[T], *, turn_number: int | None = None) -> tuple[Session, T]:
         return await self._restored(session_id, lambda: self.hot.mutate(session_id, change, turn_number=turn_number))
+
+    async def mutate_many(self, changes: Sequence[tuple[str, Change[T]]]) -> list[tuple[Session, T] | SessiondError]:
+        """In Redis as a batch; a session Redis does not hold goes through ``mutate``, which
+        restores it from the graph first."""
+        outcomes = await self.hot.mutate_many(changes)
+        for i, outcome in enumerate(outcomes):
+            if isinstance(outcome, SessionNotFound):
+                try:
+                    outcomes[i] = await self.mutate(*changes[i])
+                except SessiondError as exc:
+                    outcomes[i] = exc
+        return outcomes
 
     async def turns(self, session_id: str, before: int | None, limit: int) -> list[Turn]:
         """The whole history, newest first: hot turns, then the graph's (and the outbox's)."""

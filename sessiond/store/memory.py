@@ -11,7 +11,7 @@ import asyncio
 import itertools
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -24,6 +24,7 @@ from sessiond.core import codec
 from sessiond.core.errors import (
     EventsExpired,
     ProfileNotFound,
+    SessiondError,
     SessionExists,
     SessionNotFound,
     TooManySessions,
@@ -151,6 +152,19 @@ class MemoryStore:
     async def mutate(
         self, session_id: str, change: Change[T], *, turn_number: int | None = None
     ) -> tuple[Session, T]:
+        return self._mutate(session_id, change, turn_number)
+
+    async def mutate_many(self, changes: Sequence[tuple[str, Change[T]]]) -> list[tuple[Session, T] | SessiondError]:
+        """One pass, no await in between: the batch commits as one step of the event loop."""
+        outcomes: list[tuple[Session, T] | SessiondError] = []
+        for session_id, change in changes:
+            try:
+                outcomes.append(self._mutate(session_id, change, None))
+            except SessiondError as exc:
+                outcomes.append(exc)
+        return outcomes
+
+    def _mutate(self, session_id: str, change: Change[T], turn_number: int | None) -> tuple[Session, T]:
         entry = self._entry(session_id)
         now = self._clock()
         session = entry.session.clone()

@@ -15,7 +15,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Protocol, TypeAlias
 
-from sessiond.core.errors import EventsExpired, SessionNotFound
+from sessiond.core.errors import EventsExpired, SessiondError, SessionNotFound
 from sessiond.core.models import (
     LINKED_IDS,
     STORED_AS,
@@ -161,6 +161,14 @@ class SessionStore(Protocol):
         from that). With ``turn_number`` the change also gets that turn of the history
         (raises TurnNotFound if absent) and may update it. Raises SessionNotFound and
         whatever ``change`` raises, in which case nothing is written."""
+        ...
+
+    async def mutate_many(self, changes: Sequence[tuple[str, Change[T]]]) -> list[tuple[Session, T] | SessiondError]:
+        """Run each (session id, change) as ``mutate`` runs it, each atomic on its own,
+        in one batch (the window closer's: windows due together close together). The
+        outcome of each, in order: what ``mutate`` returns, or the domain error it raises
+        (SessionNotFound, or what the change raised). Raises Unavailable when the backend
+        cannot serve; changes already committed stay committed then."""
         ...
 
     async def turns(self, session_id: str, before: int | None, limit: int) -> list[Turn]:

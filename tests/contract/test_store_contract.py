@@ -256,6 +256,56 @@ async def test_mutate_round_trips_roster_window_and_settings(store: SessionStore
     assert got.settings.window_seconds == 3.5
 
 
+# Batches (mutate_many: the window closer closes windows due together in one)
+
+
+async def test_mutate_many_runs_each_change_atomically_and_reports_each_outcome(store: SessionStore) -> None:
+    for session_id in ("a", "b", "c"):
+        await created(store, session_id)
+
+    def refuse(s: Session, _t: Turn | None, _now: float) -> tuple[Mutation, int]:
+        s.session_state = {"half": "done"}
+        raise InvalidInput("x", "no")
+
+    changes = [("a", bump()), ("nope", bump()), ("b", refuse), ("c", bump()), ("c", bump())]
+    outcomes = await store.mutate_many(changes)  # type: ignore[arg-type]
+    assert len(outcomes) == len(changes)
+    done_a = outcomes[0]
+    assert isinstance(done_a, tuple) and done_a[1] == 1 and done_a[0] == await store.get("a")
+    assert isinstance(outcomes[1], SessionNotFound)
+    assert isinstance(outcomes[2], InvalidInput)
+    assert (await store.get("b")).session_state == {} and await store.events_after("b", 0, 10) == []
+    # Two changes of one session in a batch: both apply, one after the other.
+    assert sorted(o[1] for o in outcomes[3:] if isinstance(o, tuple)) == [1, 2]
+    c = await store.get("c")
+    assert c.session_state == {"n": 2} and c.last_event_id == 2
+
+
+async def test_windows_due_together_close_exactly_once_in_racing_batches(store: SessionStore) -> None:
+    now = await store.now()
+    ids = [f"w{i:03}" for i in range(150)]
+    for session_id in ids:
+        session = make_session(session_id, now)
+        session.window = Window(1, now - 5, now - 1, "p1")
+        await store.create(session, "", 1000)
+    closes = [(session_id, close_if_due(1)) for session_id in ids]
+    batches = await asyncio.gather(store.mutate_many(closes), store.mutate_many(closes))
+    resolved = [
+        session_id
+        for outcomes in batches
+        for session_id, outcome in zip(ids, outcomes, strict=True)
+        if isinstance(outcome, tuple) and outcome[1] is not None
+    ]
+    assert sorted(resolved) == ids  # each window once, by one batch or the other
+    assert await store.windows_due(math.inf) == []
+    for session_id in ids:
+        session = await store.get(session_id)
+        assert session.window is None and session.turn_number == 2
+        kinds = [e.kind for e in await store.events_after(session_id, 0, 10)]
+        assert kinds == ["turn_resolved"]
+        assert [t.turn_number for t in await store.turns(session_id, None, 10)] == [1]
+
+
 # Turns
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -10,7 +11,8 @@ from sessiond.core.errors import InvalidInput, SessionNotFound, Unavailable
 from sessiond.core.lifecycle import SessionSpec
 from sessiond.core.models import Event
 from sessiond.manager.manager_config import ManagerConfig
-from sessiond.manager.sessions import SessionManager, WatchStart
+from sessiond.manager.sessions import SessionManager, WatchItem, WatchStart
+from sessiond.manager.ticks import Tick
 from sessiond.store.memory import MemoryStore
 
 
@@ -56,3 +58,23 @@ async def test_a_resume_point_ahead_of_the_session_is_refused(small_queue_manage
     await m.create_session(SessionSpec(), "s1", "")
     with pytest.raises(InvalidInput, match="after_event_id"):
         await anext(m.watch("s1", 5, ticks=False))
+
+
+async def test_the_watchers_of_a_session_share_each_countdown_tick() -> None:
+    """Ticks are made once per session and second, not once per watcher."""
+    m = SessionManager(MemoryStore(), ManagerConfig(tick_interval=0.2))
+    await m.create_session(SessionSpec(window_seconds=5.0, early_close=False), "s1", "")
+    await m.submit_choice("s1", "p1", "left")
+    streams = [m.watch("s1", None, ticks=True) for _ in range(3)]
+
+    async def first_tick(stream: AsyncIterator[WatchItem]) -> Tick:
+        async for item in stream:
+            if isinstance(item, Tick):
+                return item
+        raise AssertionError("the watch ended without a tick")
+
+    ticks = await asyncio.wait_for(asyncio.gather(*(first_tick(s) for s in streams)), 5.0)
+    assert ticks[0] is ticks[1] is ticks[2]
+    assert ticks[0].turn_number == 1 and ticks[0].remaining > 0
+    for stream in streams:
+        await stream.aclose()  # type: ignore[attr-defined]

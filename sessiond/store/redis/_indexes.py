@@ -97,11 +97,22 @@ class Indexes:
                     await self._client.zrem(key, *stale)
 
     async def set_deadline(self, session_id: str, deadline: float) -> None:
-        await self._client.zadd(self._keys.deadlines, {session_id: deadline})
+        await self.set_deadlines({session_id: deadline})
+
+    async def set_deadlines(self, deadlines: dict[str, float]) -> None:
+        """One ZADD for every (session id: deadline) given."""
+        if deadlines:
+            await self._client.zadd(self._keys.deadlines, deadlines)
 
     async def drop_deadline(self, session_id: str, deadline: float) -> None:
-        """Remove the entry if it still holds ``deadline`` (not the next window's)."""
-        await self._scripts.deadline_drop(keys=[self._keys.deadlines], args=[session_id, score_arg(deadline)])
+        await self.drop_deadlines([(session_id, deadline)])
+
+    async def drop_deadlines(self, entries: Sequence[tuple[str, float]]) -> None:
+        """Remove each (session id, deadline) entry if it still holds that deadline (not the
+        next window's), all in one script call."""
+        if entries:
+            args = [arg for session_id, deadline in entries for arg in (session_id, score_arg(deadline))]
+            await self._scripts.deadline_drop(keys=[self._keys.deadlines], args=args)
 
     async def raise_expiry(self, session_id: str, expire_time: float) -> None:
         await self._client.zadd(self._keys.expiry, {session_id: expire_time}, gt=True)

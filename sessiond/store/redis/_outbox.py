@@ -69,8 +69,13 @@ class OutboxLog:
     async def mark(self, outbox: str, *, durable: bool = True) -> None:
         """Index ``outbox`` as dirty (a writer calls it before and after its commit);
         not for a change with no facts (an EPHEMERAL session's)."""
-        if self.enabled and durable:
-            await self._index(outbox)
+        if durable:
+            await self.mark_many([outbox])
+
+    async def mark_many(self, outboxes: Sequence[str]) -> None:
+        """``mark`` for the outboxes of several durable changes, in one script call."""
+        if self.enabled and outboxes:
+            await self._index(*outboxes)
 
     # The projector's OutboxSource
 
@@ -184,8 +189,8 @@ class OutboxLog:
 
     # Helpers
 
-    async def _index(self, outbox: str) -> int:
-        return int(await self._scripts.outbox_mark(keys=[self._keys.outbox.dirty], args=[outbox]))
+    async def _index(self, *outboxes: str) -> int:
+        return int(await self._scripts.outbox_mark(keys=[self._keys.outbox.dirty], args=list(outboxes)))
 
     async def _release(self, outbox: str) -> None:
         """Forget an outbox found empty: drop it from the index FIRST, then look again (a

@@ -24,6 +24,7 @@ from typing import Any
 
 from redis.asyncio import Redis, RedisCluster
 from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
 
 # append_facts(outbox, at) appends the facts of a change to an outbox stream, one entry
 # each (field 'f'): ARGV[at] = n, then the n packed facts (n = 0 when the outbox is off).
@@ -216,12 +217,18 @@ if ARGV[5] ~= '' then redis.call('ZREM', KEYS[5], ARGV[5] .. '/' .. ARGV[1]) end
 return 1
 """
 
-# KEYS: deadlines. ARGV: session id, deadline. Removes the entry only if it still has that
-# deadline: a replica that closed a window must not remove the entry of the next one.
+# KEYS: deadlines. ARGV: (session id, deadline) pairs. Removes each entry only if it still
+# has that deadline: a replica that closed a window must not remove the entry of the next
+# one. -> how many were removed
 DEADLINE_DROP = """
-local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if score and tonumber(score) == tonumber(ARGV[2]) then return redis.call('ZREM', KEYS[1], ARGV[1]) end
-return 0
+local dropped = 0
+for i = 1, #ARGV, 2 do
+  local score = redis.call('ZSCORE', KEYS[1], ARGV[i])
+  if score and tonumber(score) == tonumber(ARGV[i + 1]) then
+    dropped = dropped + redis.call('ZREM', KEYS[1], ARGV[i])
+  end
+end
+return dropped
 """
 
 # KEYS: session, outbox, taken. -> 1 the id is (now) taken, 0 left out: no record and
@@ -402,6 +409,30 @@ if ends and tonumber(ends) <= tonumber(ARGV[2]) then
 end
 return 0
 """
+
+
+async def run_many(
+    client: Redis | RedisCluster, script: AsyncScript, calls: Sequence[tuple[Sequence[str], Sequence[Any]]]
+) -> list[Any]:
+    """The replies of ``script`` run once per (keys, args), in one pipeline: one round trip
+    (per node of a cluster, each call going to its keys' node) instead of one per call.
+    Calls the server did not know the script for run again one by one, which loads it.
+    An error reply raises (the calls before it in the pipeline may have run)."""
+    if not calls:
+        return []
+    pipe = client.pipeline(transaction=False)
+    for keys, args in calls:
+        # Not pipe.evalsha: a cluster pipeline refuses that method, yet routes the command
+        # by its keys (all of one call's keys share a slot).
+        pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+    replies = list(await pipe.execute(raise_on_error=False))
+    for i, reply in enumerate(replies):
+        if isinstance(reply, NoScriptError):
+            keys, args = calls[i]
+            replies[i] = await script(keys=keys, args=args)
+        elif isinstance(reply, Exception):
+            raise reply
+    return replies
 
 
 @dataclass(frozen=True, slots=True)

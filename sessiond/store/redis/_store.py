@@ -27,13 +27,15 @@ import hashlib
 import sys
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Generic
 
 from redis.asyncio import RedisCluster
 
 from sessiond.core import facts
 from sessiond.core.errors import (
     ProfileNotFound,
+    SessiondError,
     SessionExists,
     SessionNotFound,
     TooManySessions,
@@ -61,7 +63,7 @@ from sessiond.store.redis import _packing as rc
 from sessiond.store.redis._client import Client, ConnectOptions, connect, unavailable_on_failure
 from sessiond.store.redis._events import EventLog, EventNotices
 from sessiond.store.redis._indexes import Indexes
-from sessiond.store.redis._keys import DEFAULT_PREFIX, Keys
+from sessiond.store.redis._keys import DEFAULT_PREFIX, Keys, SessionKeys
 from sessiond.store.redis._listing import Listing
 from sessiond.store.redis._locks import Leases
 from sessiond.store.redis._outbox import OutboxLog
@@ -70,7 +72,7 @@ from sessiond.store.redis._profiles import Profiles
 from sessiond.store.redis._profiles import encode as encode_profile
 from sessiond.store.redis._registry import CHECK, NEW, IdRegistry
 from sessiond.store.redis._requests import RequestIds
-from sessiond.store.redis._scripts import CommitArgs, Scripts
+from sessiond.store.redis._scripts import CommitArgs, Scripts, run_many
 
 COMMITTED, REPLAYED, CONFLICT, GONE = 1, 2, 0, -1
 TOMBSTONE_TTL_MS = 60_000  # how long a deleted session's stream still tells late readers it is gone
@@ -344,56 +346,119 @@ class RedisStore:
         with unavailable_on_failure():
             async with self._locks.hold(session_id):
                 for attempt in range(self._max_attempts):
-                    done = await self._try_mutate(session_id, change, turn_number)
+                    (done,) = await self._try_mutate([_Attempt(session_id, change, turn_number)])
+                    if isinstance(done, SessiondError):
+                        raise done
                     if done is not None:
                         return done
                     await _backoff(attempt)
         raise Unavailable(f"session {session_id!r} is changed by other replicas too often; retry")
 
+    async def mutate_many(self, changes: Sequence[tuple[str, Change[T]]]) -> list[tuple[Session, T] | SessiondError]:
+        """One attempt for all (reads pipelined, commits pipelined, index writes batched);
+        a change that lost a race to another writer then goes through ``mutate``. Takes no
+        per-session lock: the compare-and-set alone keeps each change atomic."""
+        with unavailable_on_failure():
+            outcomes = await self._try_mutate([_Attempt(sid, change, None) for sid, change in changes])
+
+        async def again(session_id: str, change: Change[T]) -> tuple[Session, T] | SessiondError:
+            try:
+                return await self.mutate(session_id, change)
+            except SessiondError as exc:
+                return exc
+
+        lost = [i for i, outcome in enumerate(outcomes) if outcome is None]
+        retried = await asyncio.gather(*(again(*changes[i]) for i in lost))
+        for i, outcome in zip(lost, retried, strict=True):
+            outcomes[i] = outcome
+        return [outcome for outcome in outcomes if outcome is not None]
+
     async def _try_mutate(
-        self, session_id: str, change: Change[T], turn_number: int | None
-    ) -> tuple[Session, T] | None:
-        """One read -> change -> compare-and-set; None when another replica committed first."""
-        keys = self._keys.session(session_id)
-        reply = await self._scripts.read(
-            keys=[keys.session, keys.turns], args=["" if turn_number is None else str(turn_number)]
+        self, attempts: Sequence[_Attempt[T]]
+    ) -> list[tuple[Session, T] | SessiondError | None]:
+        """One read -> change -> compare-and-set per attempt, the reads of all in one
+        pipeline and their commits in another. Per attempt: the session as committed and
+        the change's result, the domain error that refused it, or None when another
+        replica committed first."""
+        reads = await run_many(
+            self._client,
+            self._scripts.read,
+            [
+                ([keys.session, keys.turns], ["" if a.turn_number is None else str(a.turn_number)])
+                for a in attempts
+                for keys in (self._keys.session(a.session_id),)
+            ],
         )
+        outcomes: list[tuple[Session, T] | SessiondError | None] = []
+        staged: list[tuple[int, _Staged[T]]] = []
+        for attempt, reply in zip(attempts, reads, strict=True):
+            try:
+                ready = self._stage(attempt, reply)
+            except SessiondError as exc:
+                outcomes.append(exc)
+                continue
+            outcomes.append(ready if isinstance(ready, tuple) else None)
+            if isinstance(ready, _Staged):
+                staged.append((len(outcomes) - 1, ready))
+        if not staged:
+            return outcomes
+        await self._before_commit([s for _, s in staged])
+        replies = await run_many(self._client, self._scripts.commit, [(s.keys.with_outbox, s.args) for _, s in staged])
+        committed: list[_Staged[T]] = []
+        gone: list[_Staged[T]] = []
+        for (i, s), reply in zip(staged, replies, strict=True):
+            if reply == GONE:
+                outcomes[i] = SessionNotFound(s.session.session_id)
+                gone.append(s)
+            elif reply in (COMMITTED, REPLAYED):
+                outcomes[i] = (s.session, s.result)
+                committed.append(s)
+        await self._after_commit(committed, gone)
+        return outcomes
+
+    def _stage(self, attempt: _Attempt[T], reply: Any) -> tuple[Session, T] | _Staged[T]:
+        """Run the change on the record read: its outcome if it changed nothing, else what
+        to commit. Raises SessionNotFound, TurnNotFound and what the change raises."""
+        session_id = attempt.session_id
         now = rc.time_seconds(reply[:2])
         if reply[2] is None:
             raise SessionNotFound(session_id)
         raw = rc.as_bytes(reply[2])
         turn: Turn | None = None
-        if turn_number is not None:
+        if attempt.turn_number is not None:
             if reply[3] is None:
-                raise TurnNotFound(session_id, turn_number)
+                raise TurnNotFound(session_id, attempt.turn_number)
             turn = rc.decode_turn(rc.as_bytes(reply[3]))
         before = rc.decode_session(raw, self._legacy)
         session = before.clone()
-        mutation, result = change(session, turn, now)
+        mutation, result = attempt.change(session, turn, now)
         if not mutation.changed:
             return before, result
         events = stamp_commit(session, mutation, now)
         opened, closed = _deadline_change(before, session)
-        if opened is not None:
-            await self._indexes.set_deadline(session_id, opened)  # intent first: never an open window unindexed
-        await self._indexes.add_values(before, session)
-        await self._outbox.mark(keys.outbox, durable=facts.durable(session))
         args = self._commit_args(raw, session, now, events, mutation.new_turn, mutation.updated_turn)
-        outcome = await self._scripts.commit(keys=keys.with_outbox, args=args)
-        if outcome == GONE:
-            if opened is not None:
-                await self._indexes.drop_deadline(session_id, opened)
-            raise SessionNotFound(session_id)
-        if outcome not in (COMMITTED, REPLAYED):
-            return None
-        # again: a projector may have found it empty before the commit
-        await self._outbox.mark(keys.outbox, durable=facts.durable(session))
-        if opened is not None:
-            await self._indexes.set_deadline(session_id, opened)  # again: a sweep may have dropped the intent
-        elif closed is not None:
-            await self._indexes.drop_deadline(session_id, closed)
-        await self._indexes.drop_values(before, session)
-        return session, result
+        return _Staged(self._keys.session(session_id), before, session, result, opened, closed, args)
+
+    async def _before_commit(self, staged: Sequence[_Staged[T]]) -> None:
+        """The index entries a commit needs in place before it (intent first: never an open
+        window unindexed, nor an outbox with facts unlisted)."""
+        await self._indexes.set_deadlines({s.session.session_id: s.opened for s in staged if s.opened is not None})
+        for s in staged:
+            await self._indexes.add_values(s.before, s.session)
+        await self._outbox.mark_many([s.keys.outbox for s in staged if facts.durable(s.session)])
+
+    async def _after_commit(self, committed: Sequence[_Staged[T]], gone: Sequence[_Staged[T]]) -> None:
+        """Index writes once committed; the intents of commits that found their session gone
+        are taken back."""
+        # again: a projector may have found the outbox empty before the commit
+        await self._outbox.mark_many([s.keys.outbox for s in committed if facts.durable(s.session)])
+        # again: a sweep may have dropped the intent
+        await self._indexes.set_deadlines({s.session.session_id: s.opened for s in committed if s.opened is not None})
+        dropped = [(s.session.session_id, s.closed) for s in committed if s.opened is None and s.closed is not None]
+        dropped += [(s.session.session_id, s.opened) for s in gone if s.opened is not None]
+        await self._indexes.drop_deadlines(dropped)
+        for s in committed:
+            await self._indexes.drop_values(s.before, s.session)
 
     def _commit_args(
         self,
@@ -536,6 +601,28 @@ class RedisStore:
         await self._client.aclose()
         if self._blocking is not self._client:
             await self._blocking.aclose()
+
+
+@dataclass(frozen=True, slots=True)
+class _Attempt(Generic[T]):
+    """A change to run on a session (with that turn of its history, when given)."""
+
+    session_id: str
+    change: Change[T]
+    turn_number: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Staged(Generic[T]):
+    """A change computed on the record read, waiting for its compare-and-set."""
+
+    keys: SessionKeys
+    before: Session
+    session: Session
+    result: T
+    opened: float | None  # deadline of a window the change opened or moved
+    closed: float | None  # deadline of the window it closed
+    args: list[Any]  # of COMMIT
 
 
 def _deadline_change(before: Session, after: Session) -> tuple[float | None, float | None]:
