@@ -9,12 +9,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from google.api import field_behavior_pb2
+
 from tests.bench.procs import ROOT, pinned
 from tests.bench.stats import Summary
 
 INSTALL_SCRIPT = Path(__file__).with_name("install-ghz.sh")
 PROTO_DIR = ROOT / "proto"
 PROTO = PROTO_DIR / "sessiond" / "v1" / "session_service.proto"
+# google/api/*.proto (field_behavior) come with googleapis-common-protos, as for gen_proto.
+GOOGLE_API_DIR = Path(field_behavior_pb2.__file__).parents[2]
 # Calls cut short when ghz stops at its time limit (-x) are not the server's errors.
 STOP_ARTEFACTS = ("use of closed network connection", "context canceled", "client connection is closing")
 
@@ -82,7 +86,7 @@ def run_ghz(ghz: str, target: str, call: str, data_file: Path, settings: LoadSet
     (a JSON array, used round-robin)."""
     command = [
         ghz, "--insecure",
-        "--import-paths", str(PROTO_DIR), "--proto", str(PROTO),
+        "--import-paths", f"{PROTO_DIR},{GOOGLE_API_DIR}", "--proto", str(PROTO),
         "--call", call,
         "--data-file", str(data_file),
         "--concurrency", str(settings.concurrency),

@@ -1,20 +1,23 @@
-"""The benchmarks of the "Redis hot store" issue, in one run, printed as one table.
+"""The benchmarks of the "Redis hot store" and unary speed issues, in one run, printed as one table.
 
     PYTHONPATH=.:clients/python python -m tests.bench.run            # full: about 4 minutes
     PYTHONPATH=.:clients/python python -m tests.bench.run --quick    # about 65-95 s
 
-Starts redis-server, the no-op baseline (noop_server) and sessiond on that Redis, each in
-its own process, servers pinned to one CPU and everything else (redis-server, ghz, the
-watcher clients, this process) to the others. Then measures:
+Starts redis-server, the no-op baseline (noop_server), the Go limit (goserver, when Go is
+here), sessiond on that Redis and sessiond on its memory store, each in its own process,
+servers pinned to one CPU and everything else (redis-server, ghz, the watcher clients, this
+process) to the others. Then measures:
 
-1. GetSession, SubmitChoice, UpdateSessionState: requests/s and p50/p99 latency with ghz at
-   the same concurrency and duration against the baseline and sessiond (warm-up first,
-   rounds alternating the order), and each throughput as a ratio to the baseline's;
+1. GetSession, SubmitChoice, UpdateSessionState, JoinSession, CreateSession: requests/s and
+   p50/p99 latency with ghz at the same concurrency and duration against every server
+   (warm-up first, rounds alternating the order), each throughput and p99 as a ratio to the
+   baseline's; a round where the baseline got less than 80% of its core is refused;
 2. close lag: watchers' receive time - deadline of turn_resolved, with many windows
    closing at once (close_lag), with and without countdown ticks;
 3. Redis memory per idle session with the default config and stream-node-max-bytes 512;
 4. the memory store's snapshots (tests/bench/snapshot.py): GetSession p99 while snapshots
-   are written / without, SIGTERM to exit and start-up, with 100,000 sessions.
+   are written / without, SIGTERM to exit and start-up, with 100,000 sessions;
+5. the memory store's RSS per idle 4-player session, with 100,000 sessions (memstore.py).
 
 Everything listens on loopback; every load is bounded in count and in time.
 """
@@ -41,7 +44,9 @@ from tests.bench import colyseus, projection, report, streams
 from tests.bench.close_lag import LagSettings, measure_close_lag
 from tests.bench.fleet import create_sessions
 from tests.bench.ghz import LoadSettings, ensure_ghz, ghz_version
+from tests.bench.golimit import go_server
 from tests.bench.memory import DEFAULT, TUNED, measure_memory
+from tests.bench.memstore import measure_memory_store
 from tests.bench.procs import ROOT, GrpcServer, Machine, PinnedRedis, pin_self
 from tests.bench.snapshot import SnapshotSettings, measure_snapshots
 from tests.bench.snapshot import rows as snapshot_rows
@@ -62,6 +67,7 @@ class Plan:
     sessions: int
     lag: list[LagSettings]
     memory_sessions: int
+    memstore_sessions: int
     snapshot: SnapshotSettings
 
 
@@ -90,10 +96,12 @@ def parse_args() -> argparse.Namespace:
         "--stream-levels", help="streams held at once, per ramp level [1000,5000,10000,20000; quick 1000,5000]"
     )
     parser.add_argument("--storm-levels", help="streams opened at once, per storm [1000,2000,5000; quick 1000,2000]")
+    memstore_help = "idle sessions for the memory store's RSS per session [100000; quick 10000]"
+    parser.add_argument("--memstore-sessions", type=int, help=memstore_help)
     snapshot_help = "sessions of the memory store's snapshot benchmark [100000; quick 20000]"
     parser.add_argument("--snapshot-sessions", type=int, help=snapshot_help)
     parser.add_argument("--projection-seconds", type=float, help="seconds of the outbox lag load [300; quick 45]")
-    parts = "rpc, lag, peer, streams, storm, memory, snapshot, projection"
+    parts = "rpc, lag, peer, streams, storm, memory, memstore, snapshot, projection"
     parser.add_argument("--skip", default="", help=f"comma-separated parts to skip: {parts}")
     parser.add_argument("--work-dir", type=Path, help="logs and ghz reports (default: a new temporary directory)")
     return parser.parse_args()
@@ -142,6 +150,7 @@ def plan_of(args: argparse.Namespace) -> Plan:
         sessions=pick(args.sessions, 1000, 300),
         lag=lag,
         memory_sessions=args.memory_sessions,
+        memstore_sessions=pick(args.memstore_sessions, 100_000, 10_000),
         snapshot=SnapshotSettings(
             sessions=pick(args.snapshot_sessions, 100_000, 20_000),
             duration=load.duration,
@@ -166,32 +175,48 @@ def running(server: GrpcServer) -> Iterator[GrpcServer]:
 
 
 def measure_servers(plan: Plan, skip: set[str], work: Path, ghz: str) -> list[report.Row]:
-    """The RPC and close-lag figures: one redis-server, the baseline and sessiond on it."""
+    """The RPC and close-lag figures: one redis-server, the baselines, sessiond on it and on memory."""
     rows: list[report.Row] = []
     with contextlib.ExitStack() as stack:
         redis = stack.enter_context(PinnedRedis(plan.client_cpus))
         sessiond = stack.enter_context(running(GrpcServer.sessiond("sessiond", redis.url, plan.server_cpus, work)))
         if "rpc" not in skip:
-            with running(GrpcServer.noop(plan.server_cpus, work)) as baseline:
-                sessiond_meters = {"server": sessiond.cpu_seconds, "redis": redis.cpu_seconds}
-                targets = [
-                    Target(report.BASELINE, baseline.address, {"server": baseline.cpu_seconds}),
-                    Target(report.SESSIOND, sessiond.address, sessiond_meters),
-                ]
-                ids = session_ids("bench-", plan.sessions)
-                progress(f"preparing {len(ids)} sessions")
-                asyncio.run(_prepare(sessiond.address, ids))
-                for rpc in RPCS.values():
-                    progress(f"measuring {rpc.method}")
-                    figures = measure_rpc(
-                        ghz, rpc, ids, targets, plan.load, warmup=plan.warmup, rounds=plan.rounds, work_dir=work
-                    )
-                    rows += report.throughput_rows(figures)
+            rows += measure_rpcs(plan, stack, redis, sessiond, work, ghz)
         if "lag" not in skip:
             for settings in plan.lag:
                 progress(f"measuring close lag ({'with' if settings.ticks else 'without'} ticks)")
                 lag = asyncio.run(measure_close_lag(sessiond.address, settings, sessiond.cpu_seconds, work))
                 rows += report.lag_rows(lag)
+    return rows
+
+
+def measure_rpcs(
+    plan: Plan, stack: contextlib.ExitStack, redis: PinnedRedis, on_redis: GrpcServer, work: Path, ghz: str
+) -> list[report.Row]:
+    """Every measured method on the no-op baseline (first: it decides which rounds count),
+    sessiond on memory and on Redis, and the Go limit when Go is here."""
+    rows: list[report.Row] = []
+    baseline = stack.enter_context(running(GrpcServer.noop(plan.server_cpus, work)))
+    on_memory = stack.enter_context(running(GrpcServer.sessiond("sessiond-memory", "", plan.server_cpus, work)))
+    targets = [
+        Target(report.BASELINE, baseline.address, {"server": baseline.cpu_seconds}),
+        Target(report.MEMORY, on_memory.address, {"server": on_memory.cpu_seconds}),
+        Target(report.REDIS, on_redis.address, {"server": on_redis.cpu_seconds, "redis-server": redis.cpu_seconds}),
+    ]
+    go = go_server(plan.server_cpus, work)
+    if isinstance(go, str):
+        rows.append(report.Row(f"{report.GO}", f"not run: {go}"))
+    else:
+        go = stack.enter_context(running(go))
+        targets.append(Target(report.GO, go.address, {"server": go.cpu_seconds}))
+    ids = session_ids("bench-", plan.sessions)
+    progress(f"preparing {len(ids)} sessions on each store")
+    for server in (on_memory, on_redis):
+        asyncio.run(_prepare(server.address, ids))
+    for rpc in RPCS.values():
+        progress(f"measuring {rpc.method}")
+        figures = measure_rpc(ghz, rpc, ids, targets, plan.load, warmup=plan.warmup, rounds=plan.rounds, work_dir=work)
+        rows += report.throughput_rows(figures, rpc.min_ratio)
     return rows
 
 
@@ -321,6 +346,9 @@ def main() -> None:
         rows += measure_storm_rows(plan, levels(args.storm_levels, "1000,2000,5000", "1000,2000", args), work)
     if "memory" not in skip:
         rows += measure_memory_rows(plan, work)
+    if "memstore" not in skip:
+        progress(f"measuring the memory store's RSS per session ({plan.memstore_sessions:,} sessions)")
+        rows += report.memory_store_rows(measure_memory_store(plan.memstore_sessions, plan.server_cpus, work))
     if "snapshot" not in skip:
         progress(f"measuring memory store snapshots ({plan.snapshot.sessions:,} sessions)")
         rows += snapshot_rows(measure_snapshots(plan.snapshot, work))
