@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from google.api import field_behavior_pb2
 
 from tests.bench.procs import ROOT, pinned
 from tests.bench.stats import Summary
@@ -18,7 +17,8 @@ INSTALL_SCRIPT = Path(__file__).with_name("install-ghz.sh")
 PROTO_DIR = ROOT / "proto"
 PROTO = PROTO_DIR / "sessiond" / "v1" / "session_service.proto"
 # google/api/*.proto (field_behavior) come with googleapis-common-protos, as for gen_proto.
-GOOGLE_API_DIR = Path(field_behavior_pb2.__file__).parents[2]
+_FIELD_BEHAVIOR = importlib.util.find_spec("google.api.field_behavior_pb2")
+GOOGLE_API_DIR = Path(str(_FIELD_BEHAVIOR and _FIELD_BEHAVIOR.origin)).parents[2]
 # Calls cut short when ghz stops at its time limit (-x) are not the server's errors.
 STOP_ARTEFACTS = ("use of closed network connection", "context canceled", "client connection is closing")
 

@@ -13,7 +13,7 @@ from tests.bench.memory import MemoryFigures
 from tests.bench.memstore import MemoryStoreFigures
 from tests.bench.stats import Summary
 from tests.bench.streams import StormFigures, StreamsFigures
-from tests.bench.throughput import BASELINE_MIN_CPU, RpcFigures
+from tests.bench.throughput import RpcFigures
 
 BASELINE, GO = "baseline", "Go limit"
 MEMORY, REDIS = "sessiond on memory", "sessiond on Redis"
@@ -51,13 +51,15 @@ def throughput_rows(figures: RpcFigures, min_ratio: float) -> list[Row]:
         shares = ", ".join(f"{100 * share:.0f}%" for share in figures.refused)
         rows.append(
             Row(
-                f"{method}: rounds refused (the baseline got less than {100 * BASELINE_MIN_CPU:.0f}% of its core)",
+                f"{method}: rounds refused (baseline under {100 * figures.min_baseline_cpu:.0f}% of its core)",
                 f"{len(figures.refused)} (baseline CPU {shares}); {len(base.round_rps)} round(s) counted",
             )
         )
     if not base.round_rps:
         return [*rows, Row(f"{method} throughput", "no round counted: the machine is too busy", "", False)]
     base_p99 = base.result.summary().p99
+    shares = ", ".join(f"{100 * share:.0f}%" for share in figures.baseline_cpu)
+    rows.append(Row(f"{method}: the baseline's CPU in the rounds counted", shares))
     for name in SESSIOND_TARGETS:
         if name not in figures.targets:
             continue

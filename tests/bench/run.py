@@ -50,7 +50,7 @@ from tests.bench.memstore import measure_memory_store
 from tests.bench.procs import ROOT, GrpcServer, Machine, PinnedRedis, pin_self
 from tests.bench.snapshot import SnapshotSettings, measure_snapshots
 from tests.bench.snapshot import rows as snapshot_rows
-from tests.bench.throughput import Target, measure_rpc
+from tests.bench.throughput import BASELINE_MIN_CPU, Target, measure_rpc
 from tests.bench.workload import RPCS, WINDOW_SECONDS, session_ids
 from tests.redis_server import free_port
 
@@ -68,6 +68,7 @@ class Plan:
     lag: list[LagSettings]
     memory_sessions: int
     memstore_sessions: int
+    min_baseline_cpu: float
     snapshot: SnapshotSettings
 
 
@@ -83,6 +84,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, help="seconds of ghz warm-up before each run [1.5; quick 1]")
     parser.add_argument("--rounds", type=int, help="rounds of baseline + sessiond runs per method [3; quick 1]")
     parser.add_argument("--sessions", type=int, help="sessions the RPC load cycles through [1000; quick 300]")
+    min_cpu_help = "refuse a round where the baseline got less of its core than this [0.8; 0 counts every round]"
+    parser.add_argument("--min-baseline-cpu", type=float, default=BASELINE_MIN_CPU, help=min_cpu_help)
     parser.add_argument("--max-requests", type=int, default=1_000_000, help="cap of requests per ghz run")
     parser.add_argument("--lag-windows", type=int, default=1000, help="windows closing together [1000]")
     parser.add_argument("--lag-watchers", type=int, default=5, help="watchers per session [5]")
@@ -150,6 +153,7 @@ def plan_of(args: argparse.Namespace) -> Plan:
         sessions=pick(args.sessions, 1000, 300),
         lag=lag,
         memory_sessions=args.memory_sessions,
+        min_baseline_cpu=args.min_baseline_cpu,
         memstore_sessions=pick(args.memstore_sessions, 100_000, 10_000),
         snapshot=SnapshotSettings(
             sessions=pick(args.snapshot_sessions, 100_000, 20_000),
@@ -215,7 +219,17 @@ def measure_rpcs(
         asyncio.run(_prepare(server.address, ids))
     for rpc in RPCS.values():
         progress(f"measuring {rpc.method}")
-        figures = measure_rpc(ghz, rpc, ids, targets, plan.load, warmup=plan.warmup, rounds=plan.rounds, work_dir=work)
+        figures = measure_rpc(
+            ghz,
+            rpc,
+            ids,
+            targets,
+            plan.load,
+            warmup=plan.warmup,
+            rounds=plan.rounds,
+            work_dir=work,
+            min_baseline_cpu=plan.min_baseline_cpu,
+        )
         rows += report.throughput_rows(figures, rpc.min_ratio)
     return rows
 
@@ -309,14 +323,15 @@ def tree_state() -> str:
     return f"{git('rev-parse', '--short', 'HEAD') or 'unknown'} + {len(changed)} uncommitted change(s) under sessiond/"
 
 
-def header(plan: Plan, machine: Machine, ghz_version: str, quick: bool) -> str:
+def header(plan: Plan, machine: Machine, tree: str, ghz_version: str, quick: bool) -> str:
     load = plan.load
     lines = [
         f"sessiond Redis hot store benchmarks, {'quick' if quick else 'full'} run, "
         f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC",
         f"- machine: {machine.nproc} CPUs ({machine.cpu_model}); Python {machine.python}, grpcio {machine.grpcio}, "
         f"redis-server {machine.redis}, ghz {ghz_version}",
-        f"- tree: {tree_state()}",
+        f"- tree: {tree} (when the run started)",
+        f"- a round counts when the baseline got >= {100 * plan.min_baseline_cpu:.0f}% of its core",
         f"- pinning: servers (baseline, sessiond) on CPU {plan.server_cpus or 'any'}; redis-server, ghz, "
         f"watcher clients and this process on CPU {plan.client_cpus or 'any'}",
         f"- RPC load: ghz, {load.concurrency} concurrent calls on {load.connections} connection(s), "
@@ -333,6 +348,7 @@ def main() -> None:
     plan = plan_of(args)
     skip = {part.strip() for part in args.skip.split(",") if part.strip()}
     machine = Machine.now()
+    tree = tree_state()
     ghz = ensure_ghz()
     pin_self(plan.client_cpus)
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="sessiond-bench-"))
@@ -360,7 +376,7 @@ def main() -> None:
     progress("done")
     load_after = os.getloadavg()
     print()
-    print(header(plan, machine, ghz_version(ghz), args.quick))
+    print(header(plan, machine, tree, ghz_version(ghz), args.quick))
     print(
         f"- load average before: {' '.join(f'{x:.2f}' for x in machine.load_before)}; "
         f"after: {' '.join(f'{x:.2f}' for x in load_after)}; run took {time.monotonic() - STARTED:.0f} s; "

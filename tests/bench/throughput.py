@@ -45,6 +45,8 @@ class RpcFigures:
     method: str
     targets: dict[str, TargetFigures]
     refused: list[float] = field(default_factory=list)  # the baseline's CPU share of each refused round
+    baseline_cpu: list[float] = field(default_factory=list)  # ... and of each round counted
+    min_baseline_cpu: float = BASELINE_MIN_CPU
 
     def ratio(self, name: str, baseline: str) -> float:
         base = self.targets[baseline].result.rps
@@ -65,11 +67,12 @@ def measure_rpc(
     warmup: float,
     rounds: int,
     work_dir: Path,
+    min_baseline_cpu: float = BASELINE_MIN_CPU,
 ) -> RpcFigures:
     data_file = work_dir / f"{rpc.method}.json"
     data_file.write_text(json.dumps(rpc.data(session_ids)))
     report = work_dir / f"{rpc.method}.ghz.json"
-    figures = RpcFigures(rpc.method, {t.name: TargetFigures() for t in targets})
+    figures = RpcFigures(rpc.method, {t.name: TargetFigures() for t in targets}, min_baseline_cpu=min_baseline_cpu)
     baseline = targets[0]
     attempts = 0
     while len(figures.targets[baseline.name].round_rps) < rounds and attempts < 2 * rounds:
@@ -83,9 +86,10 @@ def measure_rpc(
             measured[target.name] = result, {name: meter() - before[name] for name, meter in target.meters.items()}
         base_result, base_cpu = measured[baseline.name]
         share = base_cpu["server"] / base_result.seconds if base_result.seconds else 0.0
-        if share < BASELINE_MIN_CPU:
+        if share < min_baseline_cpu:
             figures.refused.append(share)
             continue
+        figures.baseline_cpu.append(share)
         for name, (result, cpu) in measured.items():
             mine = figures.targets[name]
             for meter, seconds in cpu.items():
