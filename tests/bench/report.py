@@ -95,11 +95,12 @@ def throughput_rows(figures: RpcFigures, min_ratio: float) -> list[Row]:
             )
         )
     cpu = ", ".join(
-        f"{name}{'' if meter == 'server' else f' ({meter})'} {target.cpu_percent(meter):.0f}%"
+        f"{name}{'' if meter == 'server' else f' ({meter})'} {target.cpu_percent(meter):.0f}% "
+        f"({_per_call_us(target.cpu[meter], target.result.ok)} us/call)"
         for name, target in figures.targets.items()
         for meter in target.cpu
     )
-    rows.append(Row(f"{method} CPU while measured (100% = one CPU)", cpu))
+    rows.append(Row(f"{method} CPU while measured (100% = one CPU; CPU time per OK call)", cpu))
     for name, target in figures.targets.items():
         if target.result.errors:
             failed = target.result
@@ -257,6 +258,11 @@ def table(rows: Iterable[Row]) -> str:
     lines = ["| figure | measured | target | result |", "| --- | --- | --- | --- |"]
     lines += [f"| {r.figure} | {r.measured} | {r.target} | {r.result} |" for r in rows]
     return "\n".join(lines)
+
+
+def _per_call_us(cpu_seconds: float, calls: int) -> str:
+    """CPU per call: steadier than req/s on a busy machine, where the share of a core varies."""
+    return f"{1e6 * cpu_seconds / calls:,.0f}" if calls else "n/a"
 
 
 def _ms(summary: Summary) -> str:
