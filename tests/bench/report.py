@@ -13,7 +13,7 @@ from tests.bench.memory import MemoryFigures
 from tests.bench.memstore import MemoryStoreFigures
 from tests.bench.stats import Summary
 from tests.bench.streams import StormFigures, StreamsFigures
-from tests.bench.throughput import RpcFigures
+from tests.bench.throughput import RpcFigures, TargetFigures
 
 BASELINE, GO = "baseline", "Go limit"
 MEMORY, REDIS = "sessiond on memory", "sessiond on Redis"
@@ -68,10 +68,12 @@ def throughput_rows(figures: RpcFigures, min_ratio: float) -> list[Row]:
         rounds = figures.round_ratios(name, BASELINE)
         spread = f" (rounds {min(rounds):.2f}-{max(rounds):.2f})" if len(rounds) > 1 else ""
         p99_ratio = mine.result.summary().p99 / base_p99 if base_p99 else math.inf
+        by_cpu = _cpu_per_call(base) / _cpu_per_call(mine) if _cpu_per_call(mine) else 0.0
         rows += [
             Row(
                 f"{method} throughput, {name} / baseline",
-                f"{mine.result.rps:,.0f} / {base.result.rps:,.0f} req/s = **{ratio:.2f}x**{spread}",
+                f"{mine.result.rps:,.0f} / {base.result.rps:,.0f} req/s = **{ratio:.2f}x**{spread}; "
+                f"by CPU per call {by_cpu:.2f}x",
                 f">= {min_ratio}x",
                 ratio >= min_ratio,
             ),
@@ -258,6 +260,11 @@ def table(rows: Iterable[Row]) -> str:
     lines = ["| figure | measured | target | result |", "| --- | --- | --- | --- |"]
     lines += [f"| {r.figure} | {r.measured} | {r.target} | {r.result} |" for r in rows]
     return "\n".join(lines)
+
+
+def _cpu_per_call(target: TargetFigures) -> float:
+    """The server's CPU seconds per OK call."""
+    return target.cpu.get("server", 0.0) / target.result.ok if target.result.ok else 0.0
 
 
 def _per_call_us(cpu_seconds: float, calls: int) -> str:
