@@ -86,7 +86,7 @@ def unpack(stored: bytes) -> bytes:
 
 
 def encode_session(session: Session, compress: bool = True) -> bytes:
-    return pack(dumps(session), compress)  # the JSON of codec.session_to_dict, without the copy
+    return pack(dumps(codec.session_record(session)), compress)
 
 
 def decode_session(stored: bytes, legacy: Persistence) -> Session:
