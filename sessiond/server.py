@@ -141,6 +141,7 @@ class Service:
         await self.manager.hub.close()
         # Calls that arrive from now on are answered UNAVAILABLE (retry elsewhere), not cancelled.
         await self.calls.drain(grace)
+        self.calls.end_streams()  # health watchers have seen NOT_SERVING; none holds the stop
         await self.server.stop(max(0.0, deadline - loop.time()))
         # Probes and scrapes keep answering (NOT_SERVING) through the drain.
         if self.health_listener is not None:

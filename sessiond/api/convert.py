@@ -36,7 +36,7 @@ from sessiond.core.models import (
     PlayerEntry,
     PlayerProfile,
     Session,
-    SessionStatus,
+    SessionState,
     TieBreak,
     Turn,
 )
@@ -45,10 +45,10 @@ from sessiond.core.window import ChoiceReceipt
 from sessiond.manager.sessions import PlayerView, Stats, Tick, WatchStart
 
 STATE_TO_PB = {
-    SessionStatus.ACTIVE: pb.Session.ACTIVE,
-    SessionStatus.PAUSED: pb.Session.PAUSED,
-    SessionStatus.ENDED: pb.Session.ENDED,
-    SessionStatus.EXPIRED: pb.Session.EXPIRED,
+    SessionState.ACTIVE: pb.Session.ACTIVE,
+    SessionState.PAUSED: pb.Session.PAUSED,
+    SessionState.ENDED: pb.Session.ENDED,
+    SessionState.EXPIRED: pb.Session.EXPIRED,
 }
 TIE_BREAK_TO_PB = {
     TieBreak.FIRST_CHOSEN: pb.SessionSettings.FIRST_CHOSEN,
@@ -134,7 +134,7 @@ def spec_from_pb(s: pb.Session) -> SessionSpec:
         title=s.title,
         game_name=s.game_name,
         title_screen_url=s.title_screen_url,
-        state=dict_of("session.session_state", s.session_state),
+        session_state=dict_of("session.session_state", s.session_state),
         options=tuple(s.current_options),
         window_seconds=seconds_of("session.settings.window_duration", settings.window_duration),
         early_close=settings.early_close if settings.HasField("early_close") else None,
@@ -206,9 +206,9 @@ def game_to_pb(s: Session) -> pb.Game:
         game_name=s.game_name,
         channel_id=s.channel_id,
         turn_number=s.turn_number,
-        active=s.status is SessionStatus.ACTIVE,
+        active=s.state is SessionState.ACTIVE,
         title_screen_url=s.title_screen_url,
-        state=STATE_TO_PB[s.status],
+        state=STATE_TO_PB[s.state],
         update_time=ts(s.update_time),
     )
 
@@ -226,8 +226,8 @@ def session_to_pb(s: Session, store: str, graph: GraphProgress | None = None) ->
         title=s.title,
         game_name=s.game_name,
         title_screen_url=s.title_screen_url,
-        state=STATE_TO_PB[s.status],
-        session_state=struct_of(s.state),
+        state=STATE_TO_PB[s.state],
+        session_state=struct_of(s.session_state),
         state_version=s.state_version,
         turn_number=s.turn_number,
         current_options=s.options,
@@ -390,8 +390,8 @@ def watch_start_to_pb(start: WatchStart, store: str) -> pb.SessionEvent:
 def stats_to_pb(stats: Stats, version: str) -> spb.ServiceStats:
     return spb.ServiceStats(
         sessions_by_state=[
-            spb.ServiceStats.StateCount(state=STATE_TO_PB[status], count=n)
-            for status, n in sorted(stats.store_stats.sessions_by_status.items())
+            spb.ServiceStats.StateCount(state=STATE_TO_PB[state], count=n)
+            for state, n in sorted(stats.store_stats.sessions_by_state.items())
         ],
         player_count=stats.store_stats.players,
         open_windows=stats.store_stats.open_windows,

@@ -76,6 +76,8 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         self._last_arrival = 0.0
         self._idle = asyncio.Event()
         self._idle.set()
+        self._streams: set[asyncio.Task[Any]] = set()
+        self._streams_ended = False
 
     async def intercept_service(
         self,
@@ -111,6 +113,14 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         # Polled: the event awaited is an absence (no call for ``quiet`` seconds).
         while time.monotonic() - self._last_arrival < quiet and time.monotonic() < until:  # noqa: ASYNC110
             await asyncio.sleep(quiet)
+
+    def end_streams(self) -> None:
+        """End every stream still open UNAVAILABLE (after the drain: WatchSession streams
+        end with the hub before it; grpc's health Watch would otherwise hold the server's
+        stop for the whole grace)."""
+        self._streams_ended = True
+        for stream in self._streams:
+            stream.cancel()
 
     # -- wrapping, once per method -----------------------------------------------------
 
@@ -165,19 +175,29 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         async def call(raw: bytes, context: Context) -> None:
             start = time.perf_counter()
             code, request, caller = grpc.StatusCode.OK, None, ""
+            stream = asyncio.current_task()
+            assert stream is not None
+            self._streams.add(stream)
             try:
-                caller = await self._admit(method, context)
-                request = await _parsed(method, parse, raw, context)
-                result = behavior(request, context)
-                if inspect.isasyncgen(result):
-                    await _write_all(result, context, write_timeout)
-                else:
-                    await result  # a handler that writes with context.write (grpc's health Watch)
+                try:
+                    caller = await self._admit(method, context)
+                    request = await _parsed(method, parse, raw, context)
+                    result = behavior(request, context)
+                    if inspect.isasyncgen(result):
+                        await _write_all(result, context, write_timeout)
+                    else:
+                        await result  # a handler that writes with context.write (grpc's health Watch)
+                except asyncio.CancelledError:
+                    if not self._streams_ended:
+                        raise
+                    stream.uncancel()
+                    await refuse(context, "SERVER_DRAINING", DRAINING)
             except BaseException as exc:
                 code = _code_of(exc, context)
                 await _answer(method, exc, context)
                 raise
             finally:
+                self._streams.discard(stream)
                 self._finish(method, code, request, caller, time.perf_counter() - start, unary=False)
 
         return call

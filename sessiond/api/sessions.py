@@ -16,7 +16,7 @@ from sessiond_client._proto.sessiond.v1 import session_service_pb2_grpc as spb_g
 from sessiond.api import convert
 from sessiond.api.event_ranges import reports_event_range
 from sessiond.api.serialized import SerializedCache
-from sessiond.core.lifecycle import StatusAction
+from sessiond.core.lifecycle import LifecycleAction
 from sessiond.core.models import Event, GraphProgress, Session
 from sessiond.manager.placement import Swapped
 from sessiond.manager.sessions import SessionManager, Tick, WatchStart
@@ -25,9 +25,9 @@ SERIALIZED_EVENTS = 10_000  # recent events kept serialized for their watchers
 SERIALIZED_SESSIONS = 10_000  # sessions kept serialized for GetSession, at their last revision read
 
 STATUS_ACTIONS = {
-    spb.PauseSessionRequest: StatusAction.PAUSE,
-    spb.ResumeSessionRequest: StatusAction.RESUME,
-    spb.EndSessionRequest: StatusAction.END,
+    spb.PauseSessionRequest: LifecycleAction.PAUSE,
+    spb.ResumeSessionRequest: LifecycleAction.RESUME,
+    spb.EndSessionRequest: LifecycleAction.END,
 }
 
 
@@ -85,28 +85,28 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
         await self._m.delete_session(request.session_id, request.etag)
         return empty_pb2.Empty()
 
-    async def _change_status(self, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> pb.Session:
+    async def _change_state(self, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> pb.Session:
         action = STATUS_ACTIONS[type(request)]
         tag = convert.request_tag(request)
-        return self._pb(await self._m.change_status(request.session_id, action, request.etag, tag))
+        return self._pb(await self._m.change_state(request.session_id, action, request.etag, tag))
 
-    PauseSession = reports_event_range(_change_status)
-    ResumeSession = reports_event_range(_change_status)
-    EndSession = reports_event_range(_change_status)
+    PauseSession = reports_event_range(_change_state)
+    ResumeSession = reports_event_range(_change_state)
+    EndSession = reports_event_range(_change_state)
 
     @reports_event_range
     async def UpdateSessionState(self, request: spb.UpdateSessionStateRequest, context: Any) -> pb.Session:
         patch = convert.dict_of("patch", request.patch)
         expected = request.expected_state_version if request.HasField("expected_state_version") else None
         tag = convert.request_tag(request)
-        return self._pb(await self._m.update_state(request.session_id, patch, expected, tag))
+        return self._pb(await self._m.update_session_state(request.session_id, patch, expected, tag))
 
     @reports_event_range
     async def ResetSessionState(self, request: spb.ResetSessionStateRequest, context: Any) -> pb.Session:
-        state = convert.dict_of("session_state", request.session_state)
+        session_state = convert.dict_of("session_state", request.session_state)
         expected = request.expected_state_version if request.HasField("expected_state_version") else None
         tag = convert.request_tag(request)
-        return self._pb(await self._m.reset_state(request.session_id, state, expected, tag))
+        return self._pb(await self._m.reset_session_state(request.session_id, session_state, expected, tag))
 
     @reports_event_range
     async def JoinSession(self, request: spb.JoinSessionRequest, context: Any) -> pb.Player:

@@ -36,8 +36,8 @@ from sessiond.core.errors import (
     Unavailable,
     VersionConflict,
     WindowOpen,
+    WrongLifecycleState,
     WrongState,
-    WrongStatus,
     WrongTurn,
 )
 
@@ -57,7 +57,7 @@ ERRORS: dict[type[SessiondError], tuple[grpc.StatusCode, str]] = {
     TooManySessions: (grpc.StatusCode.RESOURCE_EXHAUSTED, "TOO_MANY_SESSIONS"),
     RosterFull: (grpc.StatusCode.RESOURCE_EXHAUSTED, "ROSTER_FULL"),
     WrongState: (grpc.StatusCode.FAILED_PRECONDITION, "FAILED_PRECONDITION"),
-    WrongStatus: (grpc.StatusCode.FAILED_PRECONDITION, "WRONG_SESSION_STATE"),
+    WrongLifecycleState: (grpc.StatusCode.FAILED_PRECONDITION, "WRONG_SESSION_STATE"),
     WrongTurn: (grpc.StatusCode.FAILED_PRECONDITION, "WRONG_TURN"),
     WindowOpen: (grpc.StatusCode.FAILED_PRECONDITION, "WINDOW_OPEN"),
     NotOnRoster: (grpc.StatusCode.FAILED_PRECONDITION, "PLAYER_NOT_ON_ROSTER"),

@@ -31,19 +31,24 @@ from sessiond.core.models import (
     PlayerProfile,
     Session,
     SessionSettings,
-    SessionStatus,
+    SessionState,
     TieBreak,
     Turn,
     Window,
+    stored_names,
 )
 from sessiond.core.requests import memos_from_dict
 
+_STORED_KEY = {name: key for name, key in stored_names(Session) if key != name}
+_FIELD_OF_KEY = {key: name for name, key in _STORED_KEY.items()}
+
 
 def session_to_dict(s: Session) -> dict[str, Any]:
-    return asdict(s)
+    """The session under its stored keys (``models.STORED_AS``)."""
+    return {_STORED_KEY.get(k, k): v for k, v in asdict(s).items()}
 
 
-_SESSION_KEYS = tuple((f.name, f.name) for f in fields(Session))  # (field, stored key)
+_SESSION_KEYS = stored_names(Session)  # (field, stored key)
 
 
 def session_record(s: Session) -> dict[str, Any]:
@@ -56,7 +61,7 @@ def session_record(s: Session) -> dict[str, Any]:
 def session_from_dict(d: dict[str, Any], *, legacy: Persistence) -> Session:
     """``legacy``: the persistence of a record written before sessions had one (the
     store's default: DURABLE where a graph keeps them, EPHEMERAL elsewhere)."""
-    d = dict(d)
+    d = {_FIELD_OF_KEY.get(k, k): v for k, v in d.items()}
     settings = dict(d.pop("settings"))
     settings["tie_break"] = TieBreak(settings["tie_break"])
     settings["persistence"] = Persistence(settings.get("persistence", legacy))
@@ -66,8 +71,8 @@ def session_from_dict(d: dict[str, Any], *, legacy: Persistence) -> Session:
         window["choices"] = {pid: ChoiceEntry(**c) for pid, c in window["choices"].items()}
         window = Window(**window)
     return Session(
-        **{k: v for k, v in d.items() if k not in ("status", "roster", "departed", "content", "requests")},
-        status=SessionStatus(d["status"]),
+        **{k: v for k, v in d.items() if k not in ("state", "roster", "departed", "content", "requests")},
+        state=SessionState(d["state"]),
         settings=SessionSettings(**settings),
         window=window,
         roster={pid: PlayerEntry(**p) for pid, p in d["roster"].items()},
@@ -157,7 +162,7 @@ _DECODERS: dict[str, Callable[[dict[str, Any]], KnownEvent]] = {
     PlayerJoined.kind: lambda d: PlayerJoined(PlayerEntry(**d["player"])),
     PlayerLeft.kind: lambda d: PlayerLeft(d["player_id"]),
     StateChanged.kind: lambda d: StateChanged(d["state_version"], d["patch"], d["reset"]),
-    StatusChanged.kind: lambda d: StatusChanged(SessionStatus(d["old"]), SessionStatus(d["new"])),
+    StatusChanged.kind: lambda d: StatusChanged(SessionState(d["old"]), SessionState(d["new"])),
     OptionsChanged.kind: lambda d: OptionsChanged(d["turn_number"], tuple(d["options"])),
     GameMasterChanged.kind: lambda d: GameMasterChanged(d["old"], d["new"]),
 }

@@ -67,7 +67,7 @@ class WrongState(SessiondError):
     """The session's lifecycle state or window does not allow the call."""
 
 
-class WrongStatus(WrongState):
+class WrongLifecycleState(WrongState):
     """The session's lifecycle state (ACTIVE, PAUSED, ENDED, EXPIRED) does not allow the call."""
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, TypeAlias
 
-from sessiond.core.models import PlayerEntry, SessionStatus, Turn
+from sessiond.core.models import PlayerEntry, SessionState, Turn
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +78,8 @@ class StateChanged:
 @dataclass(frozen=True, slots=True)
 class StatusChanged:
     kind: ClassVar[str] = "status_changed"
-    old: SessionStatus
-    new: SessionStatus
+    old: SessionState
+    new: SessionState
 
 
 @dataclass(frozen=True, slots=True)

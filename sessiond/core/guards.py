@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from sessiond.core.errors import RosterFull, StaleEtag, StaleStateVersion, WrongStatus
-from sessiond.core.models import PlayerEntry, Session, SessionStatus
+from sessiond.core.errors import RosterFull, StaleEtag, StaleStateVersion, WrongLifecycleState
+from sessiond.core.models import PlayerEntry, Session, SessionState
 
 
-def require_status(s: Session, wanted: SessionStatus, action: str) -> None:
-    if s.status is not wanted:
-        raise WrongStatus(f"cannot {action}: session {s.session_id!r} is {s.status.value}, not {wanted.value}")
+def require_state(s: Session, wanted: SessionState, action: str) -> None:
+    if s.state is not wanted:
+        raise WrongLifecycleState(f"cannot {action}: session {s.session_id!r} is {s.state.value}, not {wanted.value}")
 
 
 def require_open(s: Session, action: str) -> None:
-    if s.status.final:
-        raise WrongStatus(f"cannot {action}: session {s.session_id!r} is {s.status.value}")
+    if s.state.final:
+        raise WrongLifecycleState(f"cannot {action}: session {s.session_id!r} is {s.state.value}")
 
 
 def check_etag(s: Session, etag: str) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sessiond.core.errors import InvalidInput, NotOnRoster, PlayerNotFound, WindowOpen, WrongStatus
+from sessiond.core.errors import InvalidInput, NotOnRoster, PlayerNotFound, WindowOpen, WrongLifecycleState
 from sessiond.core.events import (
     EventPayload,
     GameMasterChanged,
@@ -19,7 +19,7 @@ from sessiond.core.events import (
     StatusChanged,
 )
 from sessiond.core.guards import add_player, check_etag, check_version, require_open
-from sessiond.core.limits import Limits, check_id, check_options, check_state, check_text
+from sessiond.core.limits import Limits, check_id, check_options, check_session_state, check_text
 from sessiond.core.mergepatch import merge_patch
 from sessiond.core.models import (
     LINKED_IDS,
@@ -32,7 +32,7 @@ from sessiond.core.models import (
     PlayerEntry,
     Session,
     SessionSettings,
-    SessionStatus,
+    SessionState,
     TieBreak,
     Turn,
 )
@@ -40,7 +40,7 @@ from sessiond.core.profiles import check_content
 from sessiond.core.window import close_window
 
 
-class StatusAction(StrEnum):
+class LifecycleAction(StrEnum):
     """The lifecycle calls: PauseSession, ResumeSession, EndSession."""
 
     PAUSE = "pause"
@@ -49,11 +49,11 @@ class StatusAction(StrEnum):
 
 
 # Which lifecycle call moves which states where.
-TRANSITIONS: dict[StatusAction, tuple[frozenset[SessionStatus], SessionStatus]] = {
-    StatusAction.PAUSE: (frozenset({SessionStatus.ACTIVE}), SessionStatus.PAUSED),
+TRANSITIONS: dict[LifecycleAction, tuple[frozenset[SessionState], SessionState]] = {
+    LifecycleAction.PAUSE: (frozenset({SessionState.ACTIVE}), SessionState.PAUSED),
     # An EXPIRED session still held (or restored from the durable graph) can be revived.
-    StatusAction.RESUME: (frozenset({SessionStatus.PAUSED, SessionStatus.EXPIRED}), SessionStatus.ACTIVE),
-    StatusAction.END: (frozenset({SessionStatus.ACTIVE, SessionStatus.PAUSED}), SessionStatus.ENDED),
+    LifecycleAction.RESUME: (frozenset({SessionState.PAUSED, SessionState.EXPIRED}), SessionState.ACTIVE),
+    LifecycleAction.END: (frozenset({SessionState.ACTIVE, SessionState.PAUSED}), SessionState.ENDED),
 }
 
 
@@ -67,22 +67,22 @@ class Defaults:
     max_players: int = 100
 
 
-def change_status(action: StatusAction, etag: str) -> Change[None]:
+def change_state(action: LifecycleAction, etag: str) -> Change[None]:
     """Pause, resume or end. Ending resolves an open window first, so no choice is lost."""
     allowed, target = TRANSITIONS[action]
 
     def change(s: Session, _turn: Turn | None, now: float) -> tuple[Mutation, None]:
         check_etag(s, etag)
-        if s.status not in allowed:
+        if s.state not in allowed:
             names = " or ".join(sorted(a.value for a in allowed))
-            raise WrongStatus(f"cannot {action} session {s.session_id!r}: it is {s.status.value}, not {names}")
+            raise WrongLifecycleState(f"cannot {action} session {s.session_id!r}: it is {s.state.value}, not {names}")
         drafts: list[EventPayload] = []
         new_turn = None
-        if target is SessionStatus.ENDED and s.window is not None:
+        if target is SessionState.ENDED and s.window is not None:
             closed, new_turn = close_window(s, now, CloseReason.SESSION_ENDED)
             drafts.extend(closed.events)
-        drafts.append(StatusChanged(s.status, target))
-        s.status = target
+        drafts.append(StatusChanged(s.state, target))
+        s.state = target
         return Mutation(events=tuple(drafts), new_turn=new_turn), None
 
     return change
@@ -90,32 +90,34 @@ def change_status(action: StatusAction, etag: str) -> Change[None]:
 
 def expire(s: Session, _turn: Turn | None, now: float) -> tuple[Mutation, None]:
     """The janitor's step: only a session still idle past its TTL expires."""
-    if s.status.final or s.expire_time > now:
+    if s.state.final or s.expire_time > now:
         return UNCHANGED, None
-    old = s.status
-    s.status = SessionStatus.EXPIRED
+    old = s.state
+    s.state = SessionState.EXPIRED
     s.window = None
-    return Mutation(events=(StatusChanged(old, SessionStatus.EXPIRED),), activity=False), None
+    return Mutation(events=(StatusChanged(old, SessionState.EXPIRED),), activity=False), None
 
 
-def patch_state(patch: dict[str, Any], expected_version: int | None, limits: Limits) -> Change[None]:
+def patch_session_state(patch: dict[str, Any], expected_version: int | None, limits: Limits) -> Change[None]:
     def change(s: Session, _turn: Turn | None, _now: float) -> tuple[Mutation, None]:
         require_open(s, "change the state")
         check_version(s, expected_version)
-        s.state = check_state("patch", merge_patch(s.state, patch), limits)
+        s.session_state = check_session_state("patch", merge_patch(s.session_state, patch), limits)
         s.state_version += 1
         return Mutation(events=(StateChanged(s.state_version, patch, reset=False),)), None
 
     return change
 
 
-def reset_state(state: dict[str, Any], expected_version: int | None, limits: Limits) -> Change[None]:
+def reset_session_state(
+    session_state: dict[str, Any], expected_version: int | None, limits: Limits
+) -> Change[None]:
     def change(s: Session, _turn: Turn | None, _now: float) -> tuple[Mutation, None]:
         require_open(s, "reset the state")
         check_version(s, expected_version)
-        s.state = check_state("session_state", state, limits)
+        s.session_state = check_session_state("session_state", session_state, limits)
         s.state_version += 1
-        return Mutation(events=(StateChanged(s.state_version, state, reset=True),)), None
+        return Mutation(events=(StateChanged(s.state_version, session_state, reset=True),)), None
 
     return change
 
@@ -196,7 +198,7 @@ class SessionSpec:
     title: str = ""
     game_name: str = ""
     title_screen_url: str = ""
-    state: dict[str, Any] | None = None
+    session_state: dict[str, Any] | None = None
     options: tuple[str, ...] = ()
     window_seconds: float = 0.0
     early_close: bool | None = None
@@ -256,7 +258,7 @@ def new_session(session_id: str, spec: SessionSpec, now: float, defaults: Defaul
     )
     return Session(
         session_id=session_id,
-        status=SessionStatus.ACTIVE,
+        state=SessionState.ACTIVE,
         settings=settings,
         create_time=now,
         update_time=now,
@@ -268,7 +270,7 @@ def new_session(session_id: str, spec: SessionSpec, now: float, defaults: Defaul
         title=spec.title,
         game_name=spec.game_name,
         title_screen_url=spec.title_screen_url,
-        state=check_state("session.session_state", spec.state or {}, limits),
+        session_state=check_session_state("session.session_state", spec.session_state or {}, limits),
         options=check_options("session.current_options", list(spec.options), limits),
         owner_player_id=check_id("owner_player_id", spec.owner_player_id, required=False),
         content=check_content("session.content_settings", spec.content or ContentSettings(), limits),

@@ -76,7 +76,7 @@ def state_depth(state: Any) -> int:
     return deepest
 
 
-def check_state(field: str, state: dict[str, Any], limits: Limits) -> dict[str, Any]:
+def check_session_state(field: str, state: dict[str, Any], limits: Limits) -> dict[str, Any]:
     depth = state_depth(state)
     if depth > limits.max_state_depth:
         raise InvalidInput(field, f"objects and arrays nest {depth} levels deep; the limit is {limits.max_state_depth}")

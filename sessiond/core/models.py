@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from sessiond.core.events import EventPayload
 
 
-class SessionStatus(StrEnum):
+class SessionState(StrEnum):
     ACTIVE = "ACTIVE"
     PAUSED = "PAUSED"
     ENDED = "ENDED"
@@ -21,7 +21,7 @@ class SessionStatus(StrEnum):
 
     @property
     def final(self) -> bool:
-        return self in (SessionStatus.ENDED, SessionStatus.EXPIRED)
+        return self in (SessionState.ENDED, SessionState.EXPIRED)
 
 
 class TieBreak(StrEnum):
@@ -138,6 +138,17 @@ class Turn:
     summary: str = ""
 
 
+STORED_AS = "stored_as"
+"""Field metadata: the key a field is stored under when it is not the field's name. The
+domain took the proto's names (Session.state, Session.session_state); snapshots, Redis
+records, Neo4j properties and page tokens keep the keys they were written with."""
+
+
+def stored_names(record_type: type) -> tuple[tuple[str, str], ...]:
+    """(field name, stored key) of each field of the dataclass ``record_type``, in order."""
+    return tuple((f.name, f.metadata.get(STORED_AS, f.name)) for f in fields(record_type))
+
+
 LINKED_IDS = ("game_id", "channel_id", "character_id", "world_id")
 """The ids that link a session to its game, channel, character and world: what it is
 created with and what ListSessions filters on."""
@@ -146,7 +157,7 @@ created with and what ListSessions filters on."""
 @dataclass(slots=True)
 class Session:
     session_id: str
-    status: SessionStatus
+    state: SessionState = field(metadata={STORED_AS: "status"})
     settings: SessionSettings
     create_time: float
     update_time: float
@@ -159,7 +170,7 @@ class Session:
     game_name: str = ""
     title_screen_url: str = ""
     # Treated as immutable: changes build a new dict (see mergepatch).
-    state: dict[str, Any] = field(default_factory=dict)
+    session_state: dict[str, Any] = field(default_factory=dict, metadata={STORED_AS: "state"})
     state_version: int = 0
     turn_number: int = 1
     options: list[str] = field(default_factory=list)

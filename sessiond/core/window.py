@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from sessiond.core.errors import InvalidInput, NotATie, WrongTurn
 from sessiond.core.events import ChoiceReceived, EventPayload, PlayerJoined, TurnResolved, TurnUpdated, WindowOpened
-from sessiond.core.guards import add_player, require_status
+from sessiond.core.guards import add_player, require_state
 from sessiond.core.limits import Limits, check_text
 from sessiond.core.models import (
     UNCHANGED,
@@ -18,7 +18,7 @@ from sessiond.core.models import (
     CloseReason,
     Mutation,
     Session,
-    SessionStatus,
+    SessionState,
     TieBreak,
     Tier,
     Turn,
@@ -48,7 +48,7 @@ def submit_choice(
     """
 
     def change(s: Session, _turn: Turn | None, now: float) -> tuple[Mutation, ChoiceReceipt]:
-        require_status(s, SessionStatus.ACTIVE, "submit a choice")
+        require_state(s, SessionState.ACTIVE, "submit a choice")
         if turn_number is not None and turn_number != s.turn_number:
             raise WrongTurn(s.session_id, turn_number, s.turn_number)
         check_text("choice", choice, limits.max_choice_chars, required=True)

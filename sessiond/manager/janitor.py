@@ -34,7 +34,7 @@ class Janitor:
         for session_id in await self._store.sessions_idle(now, BATCH):
             try:
                 before = await self._store.get(session_id)
-                if not before.status.final:
+                if not before.state.final:
                     after, _ = await self._store.mutate(session_id, expire)
                     expired += after.revision != before.revision
                 elif before.expire_time + self._retention <= now:

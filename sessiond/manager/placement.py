@@ -20,10 +20,10 @@ from sessiond.core.errors import (
     SessionNotFound,
     SessionUnreadable,
     Unavailable,
-    WrongStatus,
+    WrongLifecycleState,
 )
 from sessiond.core.limits import check_id
-from sessiond.core.models import Session, SessionStatus
+from sessiond.core.models import Session, SessionState
 from sessiond.core.requests import RequestMemo, RequestTag, recall, remember
 from sessiond.manager import commits
 from sessiond.manager.manager_config import ManagerConfig
@@ -73,9 +73,9 @@ class Placement:
         rivals: dict[str, Session] = {}
         queries = []
         if s.channel_id:
-            queries.append(SessionQuery(channel_id=s.channel_id, status=SessionStatus.ACTIVE))
+            queries.append(SessionQuery(channel_id=s.channel_id, state=SessionState.ACTIVE))
         if s.owner_player_id:
-            queries.append(SessionQuery(owner_player_id=s.owner_player_id, status=SessionStatus.ACTIVE))
+            queries.append(SessionQuery(owner_player_id=s.owner_player_id, state=SessionState.ACTIVE))
         for query in queries:
             found, _ = await self._store.find(query, None, SCAN_LIMIT)
             rivals.update((r.session_id, r) for r in found if r.session_id != s.session_id)
@@ -96,7 +96,7 @@ class Placement:
 
     async def _pause(self, s: Session) -> Session:
         paused, _ = await commits.mutate(
-            self._store, s.session_id, lifecycle.change_status(lifecycle.StatusAction.PAUSE, "")
+            self._store, s.session_id, lifecycle.change_state(lifecycle.LifecycleAction.PAUSE, "")
         )
         return paused
 
@@ -104,7 +104,7 @@ class Placement:
         self, s: Session, request: RequestTag | None = None, answer: dict[str, Any] | None = None
     ) -> Session:
         """Resume ``s``; with a request tag, ``answer`` is kept for a repeat of the call."""
-        change = lifecycle.change_status(lifecycle.StatusAction.RESUME, "")
+        change = lifecycle.change_state(lifecycle.LifecycleAction.RESUME, "")
         resumed, _ = await commits.mutate_once(self._store, s.session_id, change, request, keep=lambda _: answer or {})
         return resumed
 
@@ -159,7 +159,7 @@ class Placement:
                 (
                     s
                     for s in mine
-                    if s.character_id == character_id and s.world_id == world_id and not s.status.final
+                    if s.character_id == character_id and s.world_id == world_id and not s.state.final
                 ),
                 None,
             )
@@ -168,7 +168,7 @@ class Placement:
                 target = await self._new_single_player(player_id, character_id, world_id, template)
             paused = None
             for s in mine:
-                if s.status is SessionStatus.ACTIVE and s.session_id != target.session_id:
+                if s.state is SessionState.ACTIVE and s.session_id != target.session_id:
                     paused = await self._pause(s)
             answer = {"paused": paused.session_id if paused else "", "created": created}
             if created:
@@ -177,7 +177,7 @@ class Placement:
                 session, _ = await commits.mutate_once(
                     self._store, session.session_id, join, request, keep=lambda _: answer
                 )
-            elif target.status is SessionStatus.PAUSED:
+            elif target.state is SessionState.PAUSED:
                 session = await self._resume(target, request, answer)
             else:
                 session = target
@@ -255,9 +255,9 @@ class Placement:
             earlier = await self._earlier([game], request)
             if earlier is not None:
                 return await self._swapped_again(*earlier)
-            if game.status.final:
-                raise WrongStatus(f"cannot load session {session_id!r}: it is {game.status.value}")
+            if game.state.final:
+                raise WrongLifecycleState(f"cannot load session {session_id!r}: it is {game.state.value}")
             saved = [await self._pause(r) for r in await self.active_rivals(game)]
-            if game.status is SessionStatus.PAUSED:
+            if game.state is SessionState.PAUSED:
                 game = await self._resume(game, request, {"saved": saved[0].session_id if saved else ""})
             return Swapped(game, saved[0] if saved else None)

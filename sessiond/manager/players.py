@@ -9,7 +9,7 @@ from typing import Any
 from sessiond.core import profiles
 from sessiond.core.errors import Unavailable
 from sessiond.core.limits import check_id
-from sessiond.core.models import PlayerProfile, Session, SessionStatus
+from sessiond.core.models import PlayerProfile, Session, SessionState
 from sessiond.core.requests import RequestMemo, RequestTag, recall, remember
 from sessiond.manager.manager_config import ManagerConfig
 from sessiond.manager.player_history import PlayerHistory
@@ -143,10 +143,10 @@ def _fill_sessions(board: Dashboard, sessions: list[Session], limit: int) -> Non
         return s.roster[me].last_action_time if me in s.roster else s.last_activity_time
 
     by_recency = sorted(sessions, key=last_acted, reverse=True)
-    board.active = [s for s in by_recency if s.status is SessionStatus.ACTIVE]
+    board.active = [s for s in by_recency if s.state is SessionState.ACTIVE]
     board.recent = by_recency[:limit]
-    board.resume = [s for s in by_recency if s.status is SessionStatus.PAUSED]
-    board.sessions_completed = sum(s.status is SessionStatus.ENDED for s in sessions)
+    board.resume = [s for s in by_recency if s.state is SessionState.PAUSED]
+    board.sessions_completed = sum(s.state is SessionState.ENDED for s in sessions)
     board.turns_played = sum(s.roster[me].turns_played for s in sessions if me in s.roster)
     board.last_played = max((last_acted(s) for s in sessions), default=0.0)
     seen: set[str] = set()

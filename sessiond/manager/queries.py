@@ -7,7 +7,7 @@ from typing import TypeVar
 
 from sessiond.core.errors import InvalidInput
 from sessiond.core.limits import check_id
-from sessiond.core.models import LINKED_IDS, Persistence, SessionStatus
+from sessiond.core.models import LINKED_IDS, Persistence, SessionState
 from sessiond.core.paging import parse_filter
 from sessiond.store.protocols import SessionQuery
 
@@ -17,14 +17,14 @@ GAME_FILTER_FIELDS = frozenset({"channel_id", "game_id", "state"})
 
 def session_query(filter_text: str, fields: frozenset[str], *, in_channel: bool = False) -> SessionQuery:
     terms = parse_filter(filter_text, fields)
-    status = _enum_term(terms, "state", SessionStatus)
+    state = _enum_term(terms, "state", SessionState)
     persistence = _enum_term(terms, "persistence", Persistence)
     for name, value in terms.items():
         check_id(f"filter {name}", value)
     return SessionQuery(
         player_id=terms.get("player_id", ""),
         **{name: terms.get(name, "") for name in LINKED_IDS},
-        status=status,
+        state=state,
         persistence=persistence,
         in_channel=in_channel,
     )

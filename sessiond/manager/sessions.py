@@ -24,7 +24,7 @@ from sessiond.core.errors import (
 )
 from sessiond.core.events import StatusChanged, TurnResolved, UnknownEvent, WindowOpened
 from sessiond.core.limits import check_id, check_options, check_text
-from sessiond.core.models import Event, GraphProgress, PlayerEntry, Session, SessionStatus, Tier, Turn
+from sessiond.core.models import Event, GraphProgress, PlayerEntry, Session, SessionState, Tier, Turn
 from sessiond.core.paging import (
     PlayerKey,
     decode_player_key,
@@ -185,18 +185,18 @@ class SessionManager:
     async def delete_session(self, session_id: str, etag: str) -> None:
         await self.store.delete(check_id("session_id", session_id), etag)
 
-    async def change_status(
-        self, session_id: str, action: lifecycle.StatusAction, etag: str, request: RequestTag | None = None
+    async def change_state(
+        self, session_id: str, action: lifecycle.LifecycleAction, etag: str, request: RequestTag | None = None
     ) -> Session:
         """``action`` is pause, resume or end. Resuming a channel's or a player's session
         is refused while another one of theirs is ACTIVE."""
         check_id("session_id", session_id)
         current = await self.store.get(session_id)
-        resuming = action is lifecycle.StatusAction.RESUME
+        resuming = action is lifecycle.LifecycleAction.RESUME
         async with self.placement.exclusive(current) if resuming else contextlib.nullcontext():
-            if resuming and current.status in (SessionStatus.PAUSED, SessionStatus.EXPIRED):
+            if resuming and current.state in (SessionState.PAUSED, SessionState.EXPIRED):
                 await self.placement.require_no_rival(current)
-            change = lifecycle.change_status(action, etag)
+            change = lifecycle.change_state(action, etag)
             session, _ = await commits.mutate_once(self.store, session_id, change, request)
         return session
 
@@ -234,7 +234,7 @@ class SessionManager:
 
     # State
 
-    async def update_state(
+    async def update_session_state(
         self,
         session_id: str,
         patch: dict[str, Any],
@@ -242,19 +242,19 @@ class SessionManager:
         request: RequestTag | None = None,
     ) -> Session:
         check_id("session_id", session_id)
-        change = lifecycle.patch_state(patch, expected_version, self.config.limits)
+        change = lifecycle.patch_session_state(patch, expected_version, self.config.limits)
         session, _ = await commits.mutate_once(self.store, session_id, change, request)
         return session
 
-    async def reset_state(
+    async def reset_session_state(
         self,
         session_id: str,
-        state: dict[str, Any],
+        session_state: dict[str, Any],
         expected_version: int | None,
         request: RequestTag | None = None,
     ) -> Session:
         check_id("session_id", session_id)
-        change = lifecycle.reset_state(state, expected_version, self.config.limits)
+        change = lifecycle.reset_session_state(session_state, expected_version, self.config.limits)
         session, _ = await commits.mutate_once(self.store, session_id, change, request)
         return session
 
@@ -478,7 +478,7 @@ def _track_window(window: tuple[int, float] | None, event: Event) -> tuple[int, 
     match event.payload:
         case WindowOpened(turn_number=turn_number, deadline=deadline):
             return turn_number, deadline
-        case TurnResolved() | StatusChanged(new=SessionStatus.EXPIRED):
+        case TurnResolved() | StatusChanged(new=SessionState.EXPIRED):
             return None
     return window
 

@@ -35,7 +35,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from sessiond.core.models import SessionStatus
+from sessiond.core.models import SessionState
 from sessiond.manager.sessions import Stats
 from sessiond.periodic import periodic
 
@@ -70,9 +70,9 @@ class GaugeFigures:
     @classmethod
     def of(cls, stats: Stats) -> GaugeFigures:
         """The figures of the manager's stats."""
-        by_status = stats.store_stats.sessions_by_status
+        by_state = stats.store_stats.sessions_by_state
         return cls(
-            {status.value: by_status.get(status, 0) for status in SessionStatus},
+            {state.value: by_state.get(state, 0) for state in SessionState},
             stats.store_stats.open_windows,
             stats.watchers,
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sessiond.core.models import Event, Mutation, Persistence, PlayerProfile, Session, SessionStatus
+from sessiond.core.models import Event, Mutation, Persistence, PlayerProfile, Session, SessionState
 from sessiond.store.protocols import StoreStats
 
 
@@ -37,13 +37,13 @@ def stamp_profile(updated: PlayerProfile, player_id: str, stored: PlayerProfile 
 
 
 def tally(sessions: Iterable[Session]) -> StoreStats:
-    """Sessions by status and by persistence, rostered players and open windows of ``sessions``."""
-    by_status: dict[SessionStatus, int] = {}
+    """Sessions by state and by persistence, rostered players and open windows of ``sessions``."""
+    by_state: dict[SessionState, int] = {}
     by_persistence: dict[Persistence, int] = {}
     players = windows = 0
     for s in sessions:
-        by_status[s.status] = by_status.get(s.status, 0) + 1
+        by_state[s.state] = by_state.get(s.state, 0) + 1
         by_persistence[s.settings.persistence] = by_persistence.get(s.settings.persistence, 0) + 1
         players += len(s.roster)
         windows += s.window is not None
-    return StoreStats(by_status, players, windows, sessions_by_persistence=by_persistence)
+    return StoreStats(by_state, players, windows, sessions_by_persistence=by_persistence)

@@ -3,7 +3,7 @@ durable record, fed by the Redis outbox through the Projector.
 
 Reads fall back to the graph when Redis no longer has a session (its TTL passed, or
 Redis lost its data): the session is restored into Redis, then carries on there. A
-restored session comes back PAUSED (an ENDED or EXPIRED one keeps its status; ResumeSession
+restored session comes back PAUSED (an ENDED or EXPIRED one keeps its state; ResumeSession
 revives an EXPIRED one): whoever played it resumes it, and a channel or a player never
 finds two ACTIVE sessions because of a restore. The janitor's freeing of an idle session
 is an ``evict``: it leaves the graph's record, so the session can come back. A session
@@ -35,7 +35,7 @@ import structlog
 
 from sessiond.core import facts
 from sessiond.core.errors import ProfileNotFound, SessionNotFound, SessionUnreadable, Unavailable
-from sessiond.core.models import Event, GraphProgress, PlayerProfile, Session, SessionStatus, Turn
+from sessiond.core.models import Event, GraphProgress, PlayerProfile, Session, SessionState, Turn
 from sessiond.core.paging import SessionKey
 from sessiond.periodic import Loops, periodic
 from sessiond.store.durable_archive import GraphArchive
@@ -176,8 +176,8 @@ class DurableStore:
         if loaded is None:
             return False
         session, turns = loaded
-        if not session.status.final:
-            session = replace(session, status=SessionStatus.PAUSED)
+        if not session.state.final:
+            session = replace(session, state=SessionState.PAUSED)
         now = await self.hot.now()
         # A newer revision than any the graph saw, and a fresh idle clock.
         session = replace(session, revision=session.revision + 1, update_time=now, last_activity_time=now)
@@ -218,7 +218,7 @@ class DurableStore:
                 lambda: self.graph.find_channel_sessions(channel, SCAN_LIMIT), [], f"reading channel {channel!r}"
             )
         for s in cold:
-            if not s.status.final and await self.hot.get_or_none(s.session_id) is None:
+            if not s.state.final and await self.hot.get_or_none(s.session_id) is None:
                 with contextlib.suppress(SessionNotFound, SessionUnreadable, GraphUnavailable):
                     await self._restore(s.session_id)
         return await self.hot.find(query, after, limit)

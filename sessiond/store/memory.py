@@ -237,7 +237,8 @@ class MemoryStore:
             versions = {sid: e.version for sid, e in self._entries.items()}
             self._snapshots.adopt(str(data.get("id", "")), versions)
             log.info("snapshot loaded", path=str(self._snapshots.path), sessions=count)
-        self._loops.start({"snapshots": periodic(self._snapshot_interval, self.save_snapshot, "snapshot")})
+        periodic_save = partial(self.save_snapshot, background=True)
+        self._loops.start({"snapshots": periodic(self._snapshot_interval, periodic_save, "snapshot")})
 
     async def close(self) -> None:
         """Stop the periodic snapshots and write the last one."""
@@ -245,9 +246,10 @@ class MemoryStore:
         if self._snapshots is not None:
             await self.save_snapshot()
 
-    async def save_snapshot(self) -> None:
+    async def save_snapshot(self, *, background: bool = False) -> None:
+        """Write a snapshot now (``background``: see `snapshot.SnapshotWriter.save`)."""
         if self._snapshots is not None:
-            size = await self._snapshots.save()
+            size = await self._snapshots.save(background=background)
             log.info("snapshot written", path=str(self._snapshots.path), bytes=size)
 
     # Snapshots: built in the snapshot writer's child. Records stay dataclasses:

@@ -12,18 +12,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from sessiond.core.models import (
     LINKED_IDS,
+    STORED_AS,
     Event,
     GraphProgress,
     Persistence,
     PlayerProfile,
     Session,
-    SessionStatus,
+    SessionState,
     Turn,
+    stored_names,
 )
 from sessiond.core.models import Change as Change  # the rule shape; backends import it from here
 from sessiond.core.models import T as T
@@ -46,7 +48,7 @@ class SessionQuery:
     character_id: str = ""
     world_id: str = ""
     owner_player_id: str = ""
-    status: SessionStatus | None = None
+    state: SessionState | None = field(default=None, metadata={STORED_AS: "status"})
     persistence: Persistence | None = None
     in_channel: bool = False  # only sessions bound to some channel (the game index)
 
@@ -61,10 +63,11 @@ class SessionQuery:
             return False
         if self.persistence is not None and s.settings.persistence is not self.persistence:
             return False
-        return self.status is None or s.status is self.status
+        return self.state is None or s.state is self.state
 
     def key(self) -> str:
-        return "|".join(f"{f.name}={getattr(self, f.name) or ''}" for f in fields(self))
+        """The query in a page token: stored names, so tokens outlive a renamed field."""
+        return "|".join(f"{key}={getattr(self, name) or ''}" for name, key in stored_names(SessionQuery))
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +79,7 @@ class DueWindow:
 
 @dataclass(frozen=True, slots=True)
 class StoreStats:
-    sessions_by_status: dict[SessionStatus, int]
+    sessions_by_state: dict[SessionState, int]
     players: int
     open_windows: int
     # Durable projection (redis+neo4j only): facts not yet in the graph, the age of the

@@ -29,13 +29,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from sessiond.core.models import stored_names
+
 
 def write(path: Path, data: dict[str, Any]) -> int:
     """Write ``data`` as JSON via a temporary file and a rename, so a crash mid-write
     leaves the previous snapshot intact. Returns the bytes written.
 
-    Dataclasses in ``data`` are written as objects of their fields (as ``asdict`` would,
-    without its deep copies)."""
+    Dataclasses in ``data`` are written as objects of their fields under their stored
+    names (as ``codec`` writes them, without ``asdict``'s deep copies)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     blob = encode(data)
@@ -48,7 +50,7 @@ def write(path: Path, data: dict[str, Any]) -> int:
 
 
 def encode(data: dict[str, Any]) -> bytes:
-    """``data`` as compact JSON, dataclasses as objects of their fields."""
+    """``data`` as compact JSON, dataclasses as objects of their fields (stored names)."""
     return json.dumps(data, separators=(",", ":"), default=_fields_of).encode()
 
 
@@ -57,11 +59,11 @@ def _fields_of(record: Any) -> dict[str, Any]:
     if names is None:
         if not dataclasses.is_dataclass(record) or isinstance(record, type):
             raise TypeError(f"{type(record).__name__} is not JSON serializable")
-        names = _FIELD_NAMES[type(record)] = tuple(f.name for f in dataclasses.fields(record))
-    return {name: getattr(record, name) for name in names}
+        names = _FIELD_NAMES[type(record)] = stored_names(type(record))
+    return {key: getattr(record, name) for name, key in names}
 
 
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+_FIELD_NAMES: dict[type, tuple[tuple[str, str], ...]] = {}
 
 
 def read(path: Path) -> dict[str, Any] | None:
@@ -97,6 +99,9 @@ class Contents:
     header: dict[str, Any]
     sessions: Iterable[tuple[str, int, Callable[[], dict[str, Any]]]]
 
+NO_FULL_COLLECTION = 2**31 - 1
+"""The collector's threshold for its oldest generation while a snapshot's child runs."""
+
 
 class SnapshotWriter:
     """Writes ``contents()`` to ``path`` in a forked child, one snapshot at a time.
@@ -126,8 +131,12 @@ class SnapshotWriter:
             self._index = {sid: (versions[sid], off, size) for sid, (_, off, size) in index.items() if sid in versions}
             self._index_id = snapshot_id
 
-    async def save(self) -> int:
+    async def save(self, *, background: bool = False) -> int:
         """Take the snapshot now (after any in flight) and wait until it is on disk.
+
+        ``background``: the child writes at the lowest CPU priority, with the time serving
+        leaves over (periodic snapshots); otherwise at the server's (the last one, once
+        calls have drained, when nothing else needs the CPU).
 
         Returns its size in bytes; raises OSError if the child could not write it.
         Cancelled, it kills the child (``path`` keeps the previous snapshot): a shutdown
@@ -136,11 +145,15 @@ class SnapshotWriter:
         async with self._lock:
             snapshot_id = secrets.token_hex(8)
             previous = Previous(self._index_id, self._index)
-            # While the child runs, the collector leaves the objects it shares alone: a full
-            # collection writes to every object's header, copying every page of the store.
-            gc.freeze()
+            # While the child runs, no full collection: it writes to every object's header,
+            # copying every page of the store. Young ones go on (cycles made meanwhile are
+            # freed). Not gc.freeze(): a full collection while frozen sizes the oldest
+            # generation as nearly empty, so the first one after gc.unfreeze() came soon and
+            # walked the whole store, a pause of about 350 ms per GB.
+            thresholds = gc.get_threshold()
+            gc.set_threshold(thresholds[0], thresholds[1], NO_FULL_COLLECTION)
             try:
-                pid = _fork_writer(self.path, self._index_path, snapshot_id, self._contents, previous)
+                pid = _fork_writer(self.path, self._index_path, snapshot_id, self._contents, previous, background)
                 child = os.pidfd_open(pid)  # signals the child, never a process that reused its pid
                 done = asyncio.ensure_future(asyncio.to_thread(self._wait, pid))
                 try:
@@ -153,7 +166,7 @@ class SnapshotWriter:
                 finally:
                     os.close(child)
             finally:
-                gc.unfreeze()
+                gc.set_threshold(*thresholds)
             code = os.waitstatus_to_exitcode(status)
             if code != 0:
                 raise OSError(f"the snapshot writer failed (exit {code}); {self.path} keeps the previous snapshot")
@@ -299,7 +312,12 @@ def _id_of(fd: int) -> str:
 
 
 def _fork_writer(
-    path: Path, index_path: Path, snapshot_id: str, contents: Callable[[], Contents], previous: Previous
+    path: Path,
+    index_path: Path,
+    snapshot_id: str,
+    contents: Callable[[], Contents],
+    previous: Previous,
+    background: bool,
 ) -> int:
     pid = os.fork()
     if pid != 0:
@@ -309,6 +327,10 @@ def _fork_writer(
     try:
         # Not the parent's sockets: a child outliving a killed parent must not hold its port.
         os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+        if background:
+            # Serving comes first: the child inherits the server's CPUs (a pinned or
+            # CPU-limited pod may have one) and would take half of a shared core from calls.
+            os.nice(19)
         gc.disable()  # every object is reachable and about to be freed by _exit
         write_indexed(path, index_path, snapshot_id, contents(), previous)
         code = 0

@@ -33,7 +33,7 @@ ROUNDS = 7
 
 
 def bench_session() -> Session:
-    spec = SessionSpec(game_id="bench-game", title="Benchmark session", state=session_state())
+    spec = SessionSpec(game_id="bench-game", title="Benchmark session", session_state=session_state())
     session = new_session("bench-00000", spec, 1_760_000_000.123456, Defaults(), Limits())
     for i, pid in enumerate(PLAYERS):
         session.roster[pid] = PlayerEntry(pid, f"Player {i}", 1_760_000_000.5, 1_760_000_001.25, 1, 0, 0)

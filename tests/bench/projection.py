@@ -31,7 +31,7 @@ from pathlib import Path
 
 from sessiond_client import SessionClient
 
-from sessiond.core.lifecycle import join, patch_state
+from sessiond.core.lifecycle import join, patch_session_state
 from sessiond.core.limits import Limits
 from sessiond.core.models import Mutation, Session, Turn
 from sessiond.core.tiers import TierRules
@@ -122,7 +122,9 @@ async def play(store: RedisStore, session_id: str, rounds: int) -> None:
     """One game through the store's scripts: create, four joins, then ``rounds`` times a
     state patch and the four players' choices (the last closes the turn: early close)."""
     now = await store.now()
-    session = make_session(session_id, now, options=("left", "right"), state=session_state(), game_id="bench-game")
+    session = make_session(
+        session_id, now, options=("left", "right"), session_state=session_state(), game_id="bench-game"
+    )
     await store.create(session, "", 1_000_000)
 
     async def commit(change: Change) -> None:
@@ -131,7 +133,7 @@ async def play(store: RedisStore, session_id: str, rounds: int) -> None:
     for i, player in enumerate(PLAYERS):
         await commit(lambda s, _t, now, p=player, i=i: join(p, f"Player {i}")(s, None, now))  # type: ignore[misc]
     for k in range(rounds):
-        await commit(lambda s, _t, _now, k=k: (patch_state({"round": k}, None, LIMITS)(s, None, 0.0)[0], None))  # type: ignore[misc]
+        await commit(lambda s, _t, _now, k=k: (patch_session_state({"round": k}, None, LIMITS)(s, None, 0.0)[0], None))  # type: ignore[misc]
         for player in PLAYERS:
             choice = random.choice(("left", "right"))
             await commit(lambda s, _t, now, p=player, c=choice: submit_choice(p, c, LIMITS, TIERS)(s, None, now))  # type: ignore[misc]

@@ -89,7 +89,7 @@ def write_snapshot_file(path: Path, sessions: int) -> int:
     async def one_session() -> dict[str, Any]:
         store = MemoryStore()
         manager = SessionManager(store, ManagerConfig())
-        spec = SessionSpec(game_id="bench-game", title="Benchmark", state=session_state(), window_seconds=3600)
+        spec = SessionSpec(game_id="bench-game", title="Benchmark", session_state=session_state(), window_seconds=3600)
         created = await manager.create_session(spec, "template", "")
         for player in PLAYERS:
             await manager.submit_choice(created.session_id, player, "left")

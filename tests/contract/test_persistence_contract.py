@@ -65,7 +65,7 @@ async def test_a_freed_ephemeral_session_is_gone_and_its_id_free_again(store: Se
     with pytest.raises(SessionNotFound):
         await store.get("s1")
     again = await created(store, "s1", persistence=EPHEMERAL)
-    assert again.state == {} and again.revision == 1
+    assert again.session_state == {} and again.revision == 1
 
 
 async def test_a_freed_durable_session_comes_back_only_where_a_graph_keeps_it(store: SessionStore) -> None:
@@ -76,7 +76,7 @@ async def test_a_freed_durable_session_comes_back_only_where_a_graph_keeps_it(st
 
     if has_graph(store):
         back = await store.get("s1")
-        assert back.state == bumped.state and back.settings.persistence is DURABLE
+        assert back.session_state == bumped.session_state and back.settings.persistence is DURABLE
     else:
         with pytest.raises(SessionNotFound):
             await store.get("s1")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from sessiond.core.errors import RequestIdReused, StaleStateVersion
-from sessiond.core.lifecycle import patch_state
+from sessiond.core.lifecycle import patch_session_state
 from sessiond.core.limits import Limits
 from sessiond.core.models import PlayerProfile
 from sessiond.core.requests import MAX_ENTRIES, RequestTag
@@ -22,7 +22,7 @@ LIMITS = Limits()
 
 
 def patch(version: int | None, **values: object) -> object:
-    return patch_state(dict(values), version, LIMITS)
+    return patch_session_state(dict(values), version, LIMITS)
 
 
 async def test_a_repeated_request_id_changes_nothing_and_answers_the_first_range(store: SessionStore) -> None:
@@ -55,7 +55,8 @@ async def test_a_request_id_reused_for_another_request_is_refused_and_changes_no
     with pytest.raises(RequestIdReused):
         await commits.mutate_once(store, "s1", patch(None, hp=2), RequestTag("req-1", "fp-b"))  # type: ignore[arg-type]
     after = await store.get("s1")
-    assert (after.revision, after.state, after.last_event_id) == (before.revision, before.state, before.last_event_id)
+    kept = (before.revision, before.session_state, before.last_event_id)
+    assert (after.revision, after.session_state, after.last_event_id) == kept
 
 
 async def test_the_memo_keeps_only_the_most_recent_request_ids(store: SessionStore) -> None:

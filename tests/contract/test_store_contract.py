@@ -17,9 +17,9 @@ from sessiond.core.errors import (
     TurnNotFound,
     VersionConflict,
 )
-from sessiond.core.lifecycle import patch_state
+from sessiond.core.lifecycle import patch_session_state
 from sessiond.core.limits import Limits
-from sessiond.core.models import UNCHANGED, Mutation, Session, SessionStatus, Turn, Window
+from sessiond.core.models import UNCHANGED, Mutation, Session, SessionState, Turn, Window
 from sessiond.core.paging import session_key
 from sessiond.core.window import close_if_due
 from sessiond.store.protocols import SessionQuery, SessionStore
@@ -39,8 +39,8 @@ def bump(key: str = "n") -> object:
     """A change that increments state[key] and emits one event."""
 
     def change(s: Session, _t: Turn | None, _now: float) -> tuple[Mutation, int]:
-        value = int(s.state.get(key, 0)) + 1
-        return patch_state({key: value}, None, LIMITS)(s, None, 0.0)[0], value
+        value = int(s.session_state.get(key, 0)) + 1
+        return patch_session_state({key: value}, None, LIMITS)(s, None, 0.0)[0], value
 
     return change
 
@@ -78,10 +78,10 @@ async def test_now_is_seconds_since_epoch_and_moves_forward(store: SessionStore)
 
 
 async def test_create_then_get_returns_an_equal_session(store: SessionStore) -> None:
-    made = await created(store, "s1", game_id="g1", title="T", state={"a": {"b": [1, 2]}}, options=("x", "y"))
+    made = await created(store, "s1", game_id="g1", title="T", session_state={"a": {"b": [1, 2]}}, options=("x", "y"))
     got = await store.get("s1")
     assert got == made
-    assert got.state == {"a": {"b": [1, 2]}} and got.options == ["x", "y"] and got.game_id == "g1"
+    assert got.session_state == {"a": {"b": [1, 2]}} and got.options == ["x", "y"] and got.game_id == "g1"
 
 
 async def test_get_unknown_session_raises_not_found(store: SessionStore) -> None:
@@ -158,7 +158,7 @@ async def test_list_filters_pages_and_counts_newest_first(store: SessionStore) -
     by_channel, _ = await store.find(SessionQuery(channel_id="c3"), None, 10)
     assert [s.session_id for s in by_channel] == ["s3"]
     await store.mutate("s3", lambda s, _t, _now: (_pause(s), None))
-    paused, total = await store.find(SessionQuery(status=SessionStatus.PAUSED), None, 10)
+    paused, total = await store.find(SessionQuery(state=SessionState.PAUSED), None, 10)
     assert [s.session_id for s in paused] == ["s3"] and total == 1
     everything, total = await store.find(SessionQuery(), None, 100)
     assert total == 7 and len(everything) == 7
@@ -172,9 +172,9 @@ def _join(s: Session, player_id: str, now: float) -> tuple[Mutation, None]:
 
 
 def _pause(s: Session) -> Mutation:
-    from sessiond.core.lifecycle import change_status
+    from sessiond.core.lifecycle import change_state
 
-    return change_status("pause", "")(s, None, 0.0)[0]
+    return change_state("pause", "")(s, None, 0.0)[0]
 
 
 # Mutate
@@ -184,7 +184,7 @@ async def test_mutate_commits_the_change_with_revision_time_and_event_ids(store:
     made = await created(store, "s1")
     after, result = await store.mutate("s1", bump())
     assert result == 1
-    assert after.state == {"n": 1} and after.state_version == 1
+    assert after.session_state == {"n": 1} and after.state_version == 1
     assert after.revision == made.revision + 1 and after.etag != made.etag
     assert after.update_time >= made.update_time and after.last_activity_time >= made.last_activity_time
     assert after.last_event_id == 1
@@ -198,7 +198,7 @@ async def test_a_refused_change_writes_nothing(store: SessionStore) -> None:
     before = await store.get("s1")
 
     def refuse(s: Session, _t: Turn | None, _now: float) -> tuple[Mutation, None]:
-        s.state = {"half": "done"}
+        s.session_state = {"half": "done"}
         s.roster.clear()
         raise InvalidInput("x", "no")
 
@@ -236,7 +236,7 @@ async def test_concurrent_mutations_are_never_lost(store: SessionStore) -> None:
     results = await asyncio.gather(*(store.mutate("s1", bump()) for _ in range(50)))
     assert sorted(r for _, r in results) == list(range(1, 51))
     final = await store.get("s1")
-    assert final.state == {"n": 50} and final.last_event_id == 50
+    assert final.session_state == {"n": 50} and final.last_event_id == 50
 
 
 async def test_mutate_round_trips_roster_window_and_settings(store: SessionStore) -> None:
@@ -374,7 +374,7 @@ async def test_stats_count_sessions_players_and_windows(store: SessionStore) -> 
     await store.mutate("b", lambda s, _t, t: _join(s, "p3", t))
     await store.mutate("b", lambda s, _t, _n: (_pause(s), None))
     stats = await store.stats()
-    assert stats.sessions_by_status == {SessionStatus.ACTIVE: 1, SessionStatus.PAUSED: 1}
+    assert stats.sessions_by_state == {SessionState.ACTIVE: 1, SessionState.PAUSED: 1}
     assert stats.players == 3 and stats.open_windows == 1
 
 
@@ -415,7 +415,7 @@ async def test_a_deleted_session_leaves_every_listing_and_frees_its_place(store:
     assert await store.find(SessionQuery(), None, 10) == ([], 0)
     assert await store.find(SessionQuery(player_id="p1"), None, 10) == ([], 0)
     stats = await store.stats()
-    assert stats.sessions_by_status == {} and stats.players == 0 and stats.open_windows == 0
+    assert stats.sessions_by_state == {} and stats.players == 0 and stats.open_windows == 0
     await store.create(make_session("next", now), "", 1)
 
 

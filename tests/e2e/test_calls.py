@@ -248,8 +248,14 @@ async def test_health_watch_reports_the_drain(start_server: StartServer) -> None
         call = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest(service=""), timeout=10)
         replies = aiter(call)
         assert (await anext(replies)).status == health_pb2.HealthCheckResponse.SERVING
-        stopping = asyncio.create_task(server.stop(1))
+        stopping = asyncio.create_task(server.stop(60))
         assert (await anext(replies)).status == health_pb2.HealthCheckResponse.NOT_SERVING
+        # Then the stream ends, UNAVAILABLE, once the drain is done: it does not hold the
+        # server's stop until the grace runs out (and is then cancelled).
+        with pytest.raises(grpc.aio.AioRpcError) as ended:
+            await anext(replies)
+        assert ended.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert ended.value.details() == "the server is shutting down; retry the call on another replica"
         await stopping
 
 

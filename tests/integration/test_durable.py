@@ -247,7 +247,7 @@ async def test_after_redis_lost_everything_each_way_back_restores_the_session_fr
             session, turns = loaded_back
             assert session.revision == revision(hot.etag) and session.turn_number == hot.turn_number
             assert [t.turn_number for t in turns] == list(range(hot.turn_number - 1, 0, -1))
-            assert session.state == struct_to_dict(hot.session_state)
+            assert session.session_state == struct_to_dict(hot.session_state)
         durable_profile = await clean.profile("solo")
         assert durable_profile is not None and durable_profile.revision == revision(changed.etag)
         assert durable_profile.display_name == "Solo Three"

@@ -19,7 +19,7 @@ import pytest
 
 from sessiond.core import facts
 from sessiond.core.errors import Unavailable
-from sessiond.core.lifecycle import change_status, join, leave, patch_state
+from sessiond.core.lifecycle import change_state, join, leave, patch_session_state
 from sessiond.core.limits import Limits
 from sessiond.core.models import ContentSettings, Mutation, PlayerProfile, Session, TieBreak, Turn
 from sessiond.core.tiers import TierRules
@@ -67,11 +67,11 @@ def summarizes(summary: str, winner: str = "") -> Change:
 
 
 def patches(patch: dict[str, Any]) -> Change:
-    return lambda s, _t, _now: (patch_state(patch, None, LIMITS)(s, None, 0.0)[0], None)
+    return lambda s, _t, _now: (patch_session_state(patch, None, LIMITS)(s, None, 0.0)[0], None)
 
 
 def goes(action: str) -> Change:
-    return lambda s, _t, now: (change_status(action, "")(s, None, now)[0], None)
+    return lambda s, _t, now: (change_state(action, "")(s, None, now)[0], None)
 
 
 class Story:

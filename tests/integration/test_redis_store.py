@@ -19,9 +19,9 @@ from redis.crc import key_slot
 
 from sessiond.core import codec, events
 from sessiond.core.errors import SessionNotFound, Unavailable
-from sessiond.core.lifecycle import join, patch_state
+from sessiond.core.lifecycle import join, patch_session_state
 from sessiond.core.limits import Limits
-from sessiond.core.models import CloseReason, Mutation, PlayerProfile, Session, SessionStatus, Turn, Window
+from sessiond.core.models import CloseReason, Mutation, PlayerProfile, Session, SessionState, Turn, Window
 from sessiond.core.tiers import TierRules
 from sessiond.core.window import close_if_due, close_window, submit_choice
 from sessiond.store.protocols import SessionQuery
@@ -40,8 +40,8 @@ LIMITS = Limits()
 
 def bump(key: str = "n") -> Callable[[Session, Turn | None, float], tuple[Mutation, int]]:
     def change(s: Session, _t: Turn | None, _now: float) -> tuple[Mutation, int]:
-        value = int(s.state.get(key, 0)) + 1
-        return patch_state({key: value}, None, LIMITS)(s, None, 0.0)[0], value
+        value = int(s.session_state.get(key, 0)) + 1
+        return patch_session_state({key: value}, None, LIMITS)(s, None, 0.0)[0], value
 
     return change
 
@@ -181,7 +181,7 @@ async def test_a_session_redis_expired_leaves_listing_sweeps_and_counts(
     assert await store.sessions_idle(now, 10) == ["kept"]
     page, total = await store.find(SessionQuery(), None, 10)
     assert [s.session_id for s in page] == ["new", "kept"] and total == 2
-    assert sum((await store.stats()).sessions_by_status.values()) == 2
+    assert sum((await store.stats()).sessions_by_state.values()) == 2
     for index in store.keys.index.all:
         assert await admin.zscore(index, "gone") is None
     with pytest.raises(SessionNotFound):
@@ -221,7 +221,7 @@ async def test_two_replicas_racing_on_one_session_lose_no_mutation(replicas: tup
     results = await asyncio.gather(*(store.mutate("s1", bump()) for store in (a, b) * 25))
     assert sorted(r for _, r in results) == list(range(1, 51))
     final = await b.get("s1")
-    assert final.state == {"n": 50} and final.last_event_id == 50 and final.revision == 51
+    assert final.session_state == {"n": 50} and final.last_event_id == 50 and final.revision == 51
     assert [e.event_id for e in await a.events_after("s1", 0, 100)] == list(range(1, 51))
 
 
@@ -238,7 +238,7 @@ async def test_in_process_contention_never_burns_a_retry(store: RedisStore, monk
     await created(store, "s1")
     await asyncio.gather(*(store.mutate("s1", bump()) for _ in range(50)))
     assert retries == 0
-    assert (await store.get("s1")).state == {"n": 50}
+    assert (await store.get("s1")).session_state == {"n": 50}
 
 
 async def test_racing_closes_of_one_window_resolve_exactly_one_turn(
@@ -404,7 +404,7 @@ async def test_a_channel_or_owner_query_reads_only_their_sessions(
     assert [s.session_id for s in page] == ["lobby-2", "lobby-1"] and total == 2
     assert sorted(read) == ["lobby-1", "lobby-2"]
     read.clear()
-    page, total = await store.find(SessionQuery(owner_player_id="ann", status=SessionStatus.ACTIVE), None, 10)
+    page, total = await store.find(SessionQuery(owner_player_id="ann", state=SessionState.ACTIVE), None, 10)
     assert [s.session_id for s in page] == ["lobby-2"] and read == ["lobby-2"]
 
 
@@ -522,7 +522,7 @@ async def test_values_are_deflated_and_readable_whichever_way_they_were_written(
     try:
         state: dict[str, Any] = {"party": {f"p{i}": {"hp": 30, "inventory": ["rope", "potion"]} for i in range(4)}}
         state["log"] = ["The party entered the library.", "A ghost demanded silence."] * 8
-        await created(packed, "s1", state=state)
+        await created(packed, "s1", session_state=state)
         for i in range(4):
             await packed.mutate("s1", joins(f"player-{i}"))
         record_key = packed.keys.session("s1").session
@@ -532,7 +532,7 @@ async def test_values_are_deflated_and_readable_whichever_way_they_were_written(
         await plain.mutate("s1", bump())
         assert (await stored(admin, record_key)).startswith(b"{")
         await packed.mutate("s1", bump())
-        assert (await plain.get("s1")).state["n"] == 2 and (await packed.get("s1")).state["n"] == 2
+        assert (await plain.get("s1")).session_state["n"] == 2 and (await packed.get("s1")).session_state["n"] == 2
         assert [e.kind for e in await plain.events_after("s1", 0, 10)] == ["player_joined"] * 4 + ["state_changed"] * 2
         assert await packed.events_after("s1", 0, 10) == await plain.events_after("s1", 0, 10)
     finally:

@@ -49,7 +49,7 @@ def test_an_unknown_kind_is_kept_as_stored_and_never_converted_empty() -> None:
 async def test_a_watch_skips_an_event_of_an_unknown_kind(manager: SessionManager) -> None:
     await manager.create_session(SessionSpec(), "s1", "")
     await manager.store.mutate("s1", lambda s, _t, _n: (Mutation(events=(UnknownEvent("from_the_future", {}),)), None))
-    await manager.update_state("s1", {"n": 1}, None)
+    await manager.update_session_state("s1", {"n": 1}, None)
     watch = manager.watch("s1", 0, ticks=False)
     first = await anext(watch)
     assert isinstance(first, Event) and first.event_id == 2 and first.kind == "state_changed"

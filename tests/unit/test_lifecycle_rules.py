@@ -14,7 +14,7 @@ from sessiond.core.errors import (
     WrongState,
 )
 from sessiond.core.lifecycle import SessionSpec
-from sessiond.core.models import SessionStatus
+from sessiond.core.models import SessionState
 from sessiond.manager.sessions import SessionManager
 from sessiond.store.memory import MemoryStore
 from tests.support import FakeClock
@@ -22,9 +22,9 @@ from tests.support import FakeClock
 
 async def test_create_generates_an_id_and_applies_defaults(manager: SessionManager) -> None:
     s = await manager.create_session(SessionSpec(game_id="g1"), "", "")
-    assert len(s.session_id) == 32 and s.status is SessionStatus.ACTIVE
+    assert len(s.session_id) == 32 and s.state is SessionState.ACTIVE
     assert s.settings.window_seconds == 10.0 and s.settings.early_close and s.settings.idle_ttl_seconds == 4 * 3600
-    assert s.turn_number == 1 and s.state == {} and s.state_version == 0
+    assert s.turn_number == 1 and s.session_state == {} and s.state_version == 0
 
 
 async def test_create_is_idempotent_per_request_id(manager: SessionManager) -> None:
@@ -46,7 +46,7 @@ async def test_create_is_idempotent_per_request_id(manager: SessionManager) -> N
         ("ok", SessionSpec(idle_ttl_seconds=10), "idle_ttl"),
         ("ok", SessionSpec(max_players=1001), "max_players"),
         ("ok", SessionSpec(title="t" * 201), "title"),
-        ("ok", SessionSpec(state={"blob": "x" * 70_000}), "session_state"),
+        ("ok", SessionSpec(session_state={"blob": "x" * 70_000}), "session_state"),
         ("ok", SessionSpec(options=("a", "a")), "current_options"),
         ("ok", SessionSpec(options=("",)), "current_options"),
     ],
@@ -69,38 +69,38 @@ async def test_session_limit_answers_limit_reached(manager: SessionManager) -> N
 async def test_lifecycle_transitions_and_their_refusals(manager: SessionManager) -> None:
     s = await manager.create_session(SessionSpec(), "s1", "")
     with pytest.raises(WrongState, match="cannot resume"):
-        await manager.change_status("s1", "resume", "")
-    paused = await manager.change_status("s1", "pause", s.etag)
-    assert paused.status is SessionStatus.PAUSED
+        await manager.change_state("s1", "resume", "")
+    paused = await manager.change_state("s1", "pause", s.etag)
+    assert paused.state is SessionState.PAUSED
     with pytest.raises(VersionConflict, match="stale"):
-        await manager.change_status("s1", "resume", s.etag)
-    resumed = await manager.change_status("s1", "resume", paused.etag)
-    assert resumed.status is SessionStatus.ACTIVE
-    ended = await manager.change_status("s1", "end", "")
-    assert ended.status is SessionStatus.ENDED
+        await manager.change_state("s1", "resume", s.etag)
+    resumed = await manager.change_state("s1", "resume", paused.etag)
+    assert resumed.state is SessionState.ACTIVE
+    ended = await manager.change_state("s1", "end", "")
+    assert ended.state is SessionState.ENDED
     for action in ("pause", "resume", "end"):
         with pytest.raises(WrongState):
-            await manager.change_status("s1", action, "")
+            await manager.change_state("s1", action, "")
 
 
 async def test_merge_patch_with_version_check(manager: SessionManager) -> None:
-    await manager.create_session(SessionSpec(state={"hp": 10, "inv": {"sword": 1, "rope": 2}}), "s1", "")
-    s = await manager.update_state("s1", {"hp": 7, "inv": {"rope": None, "torch": 1}}, 0)
-    assert s.state == {"hp": 7, "inv": {"sword": 1, "torch": 1}} and s.state_version == 1
+    await manager.create_session(SessionSpec(session_state={"hp": 10, "inv": {"sword": 1, "rope": 2}}), "s1", "")
+    s = await manager.update_session_state("s1", {"hp": 7, "inv": {"rope": None, "torch": 1}}, 0)
+    assert s.session_state == {"hp": 7, "inv": {"sword": 1, "torch": 1}} and s.state_version == 1
     with pytest.raises(VersionConflict, match="expected state_version 0"):
-        await manager.update_state("s1", {"hp": 0}, 0)
+        await manager.update_session_state("s1", {"hp": 0}, 0)
     with pytest.raises(InvalidInput, match="limit is 65536"):
-        await manager.update_state("s1", {"blob": "x" * 70_000}, None)
-    assert (await manager.get_session("s1")).state == {"hp": 7, "inv": {"sword": 1, "torch": 1}}
-    reset = await manager.reset_state("s1", {}, 1)
-    assert reset.state == {} and reset.state_version == 2
+        await manager.update_session_state("s1", {"blob": "x" * 70_000}, None)
+    assert (await manager.get_session("s1")).session_state == {"hp": 7, "inv": {"sword": 1, "torch": 1}}
+    reset = await manager.reset_session_state("s1", {}, 1)
+    assert reset.session_state == {} and reset.state_version == 2
 
 
 async def test_state_of_an_ended_session_is_frozen(manager: SessionManager) -> None:
     await manager.create_session(SessionSpec(), "s1", "")
-    await manager.change_status("s1", "end", "")
+    await manager.change_state("s1", "end", "")
     with pytest.raises(WrongState):
-        await manager.update_state("s1", {"a": 1}, None)
+        await manager.update_session_state("s1", {"a": 1}, None)
 
 
 async def test_roster_join_leave_and_limits(manager: SessionManager) -> None:
@@ -155,7 +155,7 @@ async def test_unknown_ids_are_not_found(manager: SessionManager) -> None:
     for call in (
         manager.get_session("nope"),
         manager.submit_choice("nope", "p1", "x"),
-        manager.update_state("nope", {}, None),
+        manager.update_session_state("nope", {}, None),
         manager.delete_session("nope", ""),
         manager.list_turns("nope", 0, ""),
     ):
@@ -169,11 +169,11 @@ async def test_idle_sessions_expire_then_are_freed(
     await manager.create_session(SessionSpec(idle_ttl_seconds=600), "idle", "")
     await manager.create_session(SessionSpec(idle_ttl_seconds=600), "busy", "")
     clock.advance(500)
-    await manager.update_state("busy", {"tick": 1}, None)
+    await manager.update_session_state("busy", {"tick": 1}, None)
     clock.advance(101)
     assert await manager.janitor.run_once() == (1, 0)
-    assert (await manager.get_session("idle")).status is SessionStatus.EXPIRED
-    assert (await manager.get_session("busy")).status is SessionStatus.ACTIVE
+    assert (await manager.get_session("idle")).state is SessionState.EXPIRED
+    assert (await manager.get_session("busy")).state is SessionState.ACTIVE
     clock.advance(manager.config.expired_retention)
     assert await manager.janitor.run_once() == (1, 1)  # busy expires, idle is freed
     with pytest.raises(SessionNotFound):
@@ -185,7 +185,7 @@ async def test_an_expired_session_refuses_changes_until_resumed(manager: Session
     clock.advance(601)
     assert await manager.janitor.run_once() == (1, 0)
     with pytest.raises(WrongState, match="EXPIRED"):
-        await manager.update_state("s1", {"a": 1}, None)
-    revived = await manager.change_status("s1", "resume", "")
-    assert revived.status is SessionStatus.ACTIVE
-    assert (await manager.update_state("s1", {"a": 1}, None)).state == {"a": 1}
+        await manager.update_session_state("s1", {"a": 1}, None)
+    revived = await manager.change_state("s1", "resume", "")
+    assert revived.state is SessionState.ACTIVE
+    assert (await manager.update_session_state("s1", {"a": 1}, None)).session_state == {"a": 1}

@@ -20,7 +20,7 @@ from sessiond.store.redis import _packing as rc
 
 def a_session(state: dict[str, object] | None = None) -> Session:
     state = state or {"scene": "harbour é ✓", "hp": [1, 2.5, None, True], "deep": {"a": {"b": 0.1}}}
-    spec = SessionSpec(game_id="g", title="T", state=state)
+    spec = SessionSpec(game_id="g", title="T", session_state=state)
     session = new_session("s1", spec, 1760000000.123456, Defaults(), Limits())
     session.roster = {f"p{i}": PlayerEntry(f"p{i}", f"P {i}", 1760000000.5, 1760000001.25, 1, 0, 0) for i in range(4)}
     session.window = Window(1, 1760000000.5, 1760003600.5, "p0", {"p0": ChoiceEntry("p0", "left", 1760000000.5, 1)}, 2)

@@ -4,7 +4,9 @@ the snapshot was asked for, loaded by ``start``, written last by ``close``."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+import os
 import time
 from pathlib import Path
 
@@ -35,10 +37,10 @@ async def test_a_snapshot_is_the_store_when_asked_for_whatever_changes_while_it_
     path = tmp_path / "snap.json"
     store = MemoryStore(snapshot_path=path)
     manager = SessionManager(store, ManagerConfig())
-    await manager.create_session(SessionSpec(state={"hp": 1}), "s1", "")
+    await manager.create_session(SessionSpec(session_state={"hp": 1}), "s1", "")
     saving = asyncio.create_task(store.save_snapshot())
     await asyncio.sleep(0)  # the child is forked: what follows is not in this snapshot
-    await manager.update_state("s1", {"hp": 2}, None)
+    await manager.update_session_state("s1", {"hp": 2}, None)
     await manager.create_session(SessionSpec(), "s2", "")
     await saving
     written = json.loads(path.read_text())
@@ -50,12 +52,12 @@ async def test_close_writes_the_last_snapshot_and_start_loads_it(tmp_path: Path)
     path = tmp_path / "snap.json"
     first = MemoryStore(snapshot_path=path, snapshot_interval=3600)
     await first.start()  # no file yet: an empty store
-    await SessionManager(first, ManagerConfig()).create_session(SessionSpec(state={"hp": 3}), "s1", "")
+    await SessionManager(first, ManagerConfig()).create_session(SessionSpec(session_state={"hp": 3}), "s1", "")
     await first.close()
     second = MemoryStore(snapshot_path=path, snapshot_interval=3600)
     await second.start()
     try:
-        assert (await second.get("s1")).state == {"hp": 3}
+        assert (await second.get("s1")).session_state == {"hp": 3}
     finally:
         await second.close()
 
@@ -96,9 +98,9 @@ async def test_sessions_unchanged_since_the_last_snapshot_are_copied_and_the_fil
     store = MemoryStore(snapshot_path=path)
     manager = SessionManager(store, ManagerConfig())
     for n in range(6):
-        await manager.create_session(SessionSpec(state={"n": n}), f"s{n}", "")
+        await manager.create_session(SessionSpec(session_state={"n": n}), f"s{n}", "")
     await store.save_snapshot()
-    await manager.update_state("s2", {"n": 20}, None)
+    await manager.update_session_state("s2", {"n": 20}, None)
     await manager.delete_session("s4", "")
     await manager.create_session(SessionSpec(), "s6", "")
     unchanged = {"s0", "s1", "s3", "s5"}  # copied in runs: s0-s1, s3, s5
@@ -116,7 +118,7 @@ async def test_sessions_unchanged_since_the_last_snapshot_are_copied_and_the_fil
     restarted = MemoryStore(snapshot_path=path)
     await restarted.start()
     unchanged.discard("s3")
-    await SessionManager(restarted, ManagerConfig()).update_state("s3", {"late": True}, None)
+    await SessionManager(restarted, ManagerConfig()).update_session_state("s3", {"late": True}, None)
     await restarted.close()
     assert written(path) == encoded(restarted)
 
@@ -124,10 +126,41 @@ async def test_sessions_unchanged_since_the_last_snapshot_are_copied_and_the_fil
 async def test_a_file_that_is_not_the_indexed_one_is_not_copied_from(tmp_path: Path) -> None:
     path = tmp_path / "snap.json"
     store = MemoryStore(snapshot_path=path)
-    await SessionManager(store, ManagerConfig()).create_session(SessionSpec(state={"mine": 1}), "s1", "")
+    await SessionManager(store, ManagerConfig()).create_session(SessionSpec(session_state={"mine": 1}), "s1", "")
     await store.save_snapshot()
     # Another writer's file of the same size, in the place of ours (an interrupted save).
     foreign = path.read_bytes().replace(b'"mine"', b'"xxxx"')
     path.write_bytes(b'{"id":"0000000000000000",' + foreign[len(b'{"id":"0000000000000000",') :])
     await store.save_snapshot()
     assert written(path) == encoded(store)
+
+
+@pytest.mark.parametrize(("background", "niceness"), [(True, 19), (False, 0)])
+async def test_a_background_snapshot_is_written_at_the_lowest_cpu_priority(
+    tmp_path: Path, background: bool, niceness: int
+) -> None:
+    """A periodic snapshot's child must not take a shared core from serving; the last one,
+    written once calls have drained, runs at the server's priority."""
+    seen = tmp_path / "niceness"
+
+    def contents() -> snapshot.Contents:
+        seen.write_text(str(os.getpriority(os.PRIO_PROCESS, 0)))  # in the child
+        return EMPTY
+
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    await snapshot.SnapshotWriter(tmp_path / "snap.json", contents).save(background=background)
+    assert int(seen.read_text()) == min(base + niceness, 19)
+
+
+async def test_no_full_collection_runs_while_the_child_writes_and_the_collector_is_as_before_after(
+    tmp_path: Path,
+) -> None:
+    """A full collection while the child runs would write to every object's header and copy
+    the store's pages; young collections go on; afterwards the collector is as it was."""
+    before = gc.get_threshold()
+    saving = asyncio.create_task(snapshot.SnapshotWriter(tmp_path / "snap.json", lambda: EMPTY).save())
+    await asyncio.sleep(0)  # the child is forked; the writer waits for it
+    during = gc.get_threshold()
+    await saving
+    assert during == (before[0], before[1], snapshot.NO_FULL_COLLECTION)
+    assert gc.get_threshold() == before and gc.isenabled()

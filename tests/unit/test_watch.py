@@ -27,10 +27,10 @@ async def test_a_watcher_that_falls_behind_is_cut_with_its_resume_point(small_qu
     assert isinstance(first, WatchStart)
     reader = asyncio.create_task(anext(stream))
     await asyncio.sleep(0)  # the watch goes live: it now waits for the hub
-    await m.update_state("s1", {"i": -1}, None)
+    await m.update_session_state("s1", {"i": -1}, None)
     received = [await asyncio.wait_for(reader, 5.0)]  # its consumer then stalls
     for i in range(10):
-        await m.update_state("s1", {"i": i}, None)
+        await m.update_session_state("s1", {"i": i}, None)
     with pytest.raises(Unavailable, match=r"fell too far behind; reconnect with after_event_id=\d+") as err:
         while True:
             received.append(await asyncio.wait_for(anext(stream), 5.0))

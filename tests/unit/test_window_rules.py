@@ -6,7 +6,7 @@ import pytest
 
 from sessiond.core.errors import InvalidInput, WrongState
 from sessiond.core.lifecycle import SessionSpec
-from sessiond.core.models import CloseReason, SessionStatus, TieBreak, Tier
+from sessiond.core.models import CloseReason, SessionState, TieBreak, Tier
 from sessiond.core.window import turn_seed
 from sessiond.manager.sessions import SessionManager
 from tests.support import FakeClock
@@ -198,7 +198,7 @@ async def test_free_text_choices_without_options(manager: SessionManager) -> Non
 @pytest.mark.parametrize("action", ["pause", "end"])
 async def test_choices_on_a_paused_or_ended_session_are_refused(manager: SessionManager, action: str) -> None:
     await new(manager)
-    await manager.change_status("s1", action, "")
+    await manager.change_state("s1", action, "")
     before = await manager.get_session("s1")
     with pytest.raises(WrongState, match="not ACTIVE"):
         await manager.submit_choice("s1", "p1", "go")
@@ -208,8 +208,8 @@ async def test_choices_on_a_paused_or_ended_session_are_refused(manager: Session
 async def test_ending_a_session_resolves_its_open_window(manager: SessionManager) -> None:
     await new(manager, early_close=False)
     await manager.submit_choice("s1", "p1", "go")
-    ended = await manager.change_status("s1", "end", "")
-    assert ended.status is SessionStatus.ENDED and ended.window is None
+    ended = await manager.change_state("s1", "end", "")
+    assert ended.state is SessionState.ENDED and ended.window is None
     [turn] = (await manager.list_turns("s1", 0, "")).items
     assert turn.close_reason is CloseReason.SESSION_ENDED and turn.choices[0].choice == "go"
 
@@ -217,7 +217,7 @@ async def test_ending_a_session_resolves_its_open_window(manager: SessionManager
 async def test_a_paused_session_keeps_its_window_which_still_closes(manager: SessionManager, clock: FakeClock) -> None:
     await new(manager, early_close=False)
     await manager.submit_choice("s1", "p1", "go")
-    await manager.change_status("s1", "pause", "")
+    await manager.change_state("s1", "pause", "")
     clock.advance(10)
     assert await manager.windows.sweep() == 1
     assert (await manager.get_session("s1")).turn_number == 2

@@ -65,7 +65,7 @@ def _session(fact: Mapping[str, Any]) -> dict[str, Any]:
         "revision": s.revision,
         "create_time": s.create_time,
         "update_time": s.update_time,
-        "status": s.status.value,
+        "status": s.state.value,
         "owner_player_id": s.owner_player_id,
         "title": s.title,
         "record": _json(codec.session_to_dict(s)),

@@ -154,7 +154,7 @@ class GraphReads:
         return _profile(records[0]["profile"]) if records else None
 
     async def find_channel_sessions(self, channel_id: str, limit: int = 1000) -> list[Session]:
-        """Sessions bound to the channel (its games, any status), most recently updated
+        """Sessions bound to the channel (its games, any state), most recently updated
         first. For LoadGame/SwapGame when the channel's sessions are not hot."""
         records = await self._read(
             _CHANNEL_SESSIONS, f"reading sessions of channel {channel_id!r}", channel_id=channel_id, limit=limit

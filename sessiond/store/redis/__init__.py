@@ -14,7 +14,7 @@ Design (the module docstrings say why of each part):
 - Indexes (_indexes, _listing): sorted sets in their own slot (created, expiry,
   deadlines, channel, owner), written outside the session's script in an order that
   never loses an open window; readers check entries against the records and prune
-  those of sessions Redis expired. Other filters (player, game, status...) read the
+  those of sessions Redis expired. Other filters (player, game, state...) read the
   records: O(sessions) per call, fine at the default 10k sessions, and cheaper in
   memory than an index entry per player per session.
 - Values (_packing) are compact JSON deflated with a preset dictionary (~0.6 KB for a

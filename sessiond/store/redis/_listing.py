@@ -149,6 +149,6 @@ def _needles(query: SessionQuery) -> list[bytes]:
         for name in (*LINKED_IDS, "owner_player_id", "player_id")
         if (value := getattr(query, name))
     ]
-    if query.status is not None:
-        needles.append(rc.field_needle("status", query.status.value))
+    if query.state is not None:
+        needles.append(rc.field_needle("status", query.state.value))  # its stored key
     return needles
