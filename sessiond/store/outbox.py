@@ -8,7 +8,8 @@ applies them to the graph and removes them only once the graph committed them:
   projector; an entry stays pending on its reader until acknowledged, after the apply.
   Facts are idempotent, so a redelivered fact changes nothing.
 - In order per owner. One projector at a time holds entries of an outbox (the source
-  guarantees it); its facts go to the graph in the order they were committed.
+  guarantees it); its facts go to the graph in the order they were committed. Of the
+  batches a projector has in flight at once, no two hold facts of the same outbox.
 - An outage delays, never drops. Any failure of the applier other than ``permanent``
   (Neo4j down, a leader switch, a timeout, a bug) leaves the batch pending; the
   projector backs off (exponential, capped) and reads the same facts again.
@@ -42,6 +43,11 @@ from sessiond.periodic import Loops, periodic
 from sessiond.store._backoff import backoff_delay
 
 log = structlog.get_logger(__name__)
+
+MAX_FANOUT = 64  # outboxes claimed in one go at most
+# Redis calls of one projector in progress at once at most: it shares the store's
+# connection pool with the calls sessiond serves, which must not wait for a connection.
+CONCURRENT_CALLS = 16
 
 Fact = dict[str, Any]
 Apply = Callable[[list[Fact]], Awaitable[None]]
@@ -129,7 +135,8 @@ class Projector:
     acknowledged, so a second group would miss it). ``consumer`` names this projector
     (unique per process; the default is). One ``apply`` call gets at most
     ``batch_size`` facts, from as many outboxes as it takes, oldest first; a pass
-    looks at ``outboxes_per_round`` outboxes at most. ``claim_idle``: seconds after
+    looks at ``outboxes_per_round`` outboxes at most; ``in_flight`` batches (of
+    different outboxes) are applied at once at most. ``claim_idle``: seconds after
     which the entries of a silent projector are taken over. ``poll_interval``: the
     pause when there was nothing to do; ``sweep_interval``: between sweeps (SCANs);
     ``backoff_min``..``backoff_max``: the pauses after failures, doubling.
@@ -146,14 +153,15 @@ class Projector:
         consumer: str | None = None,
         batch_size: int = 100,
         outboxes_per_round: int = 1000,
+        in_flight: int = 2,
         claim_idle: float = 30.0,
         poll_interval: float = 0.5,
         sweep_interval: float = 60.0,
         backoff_min: float = 0.1,
         backoff_max: float = 5.0,
     ) -> None:
-        if batch_size < 1 or outboxes_per_round < 1:
-            raise ValueError("batch_size and outboxes_per_round must be at least 1")
+        if min(batch_size, outboxes_per_round, in_flight) < 1:
+            raise ValueError("batch_size, outboxes_per_round and in_flight must be at least 1")
         if min(claim_idle, poll_interval, sweep_interval, backoff_min, backoff_max) <= 0:
             raise ValueError("claim_idle, poll_interval, sweep_interval and the backoffs must be positive")
         self._source = source
@@ -163,6 +171,9 @@ class Projector:
         self.consumer = consumer if consumer is not None else default_consumer()
         self._batch_size = batch_size
         self._outboxes_per_round = outboxes_per_round
+        self._in_flight = in_flight
+        self._facts_per_outbox = 1.0  # claimed per outbox, on average: how many to claim at once
+        self._calls = asyncio.Semaphore(CONCURRENT_CALLS)
         self._claim_idle = claim_idle
         self._poll_interval = poll_interval
         self._sweep_interval = sweep_interval
@@ -202,28 +213,54 @@ class Projector:
 
     async def drain_once(self) -> int:
         """One pass over the outboxes with facts, oldest first; returns how many facts it
-        applied. Raises on an outage of the graph or of Redis; nothing is lost then."""
+        applied. Raises on an outage of the graph or of Redis; nothing is lost then.
+
+        Up to ``in_flight`` batches are applied at once: the next batch is claimed and
+        handed over while the earlier ones are in the graph. A pass takes each outbox once,
+        so batches in flight never share an outbox and each owner's facts stay in order;
+        the pass ends only when all of its batches have."""
         queue = deque(await self._source.dirty(self._outboxes_per_round))
         applied = 0
-        while queue and not self._stopping.is_set():
-            claims = await self._claim(queue)
-            if claims:
-                applied += await self._project(claims)
+        flying: set[asyncio.Task[int]] = set()
+        try:
+            while queue and not self._stopping.is_set():
+                if claims := await self._claim(queue):
+                    while len(flying) >= self._in_flight:
+                        applied += await _first_done(flying)
+                    flying.add(asyncio.create_task(self._project(claims)))
+            while flying:
+                applied += await _first_done(flying)
+        except BaseException as exc:
+            await _settle_all(flying, cancel=isinstance(exc, asyncio.CancelledError))
+            raise
         return applied
 
     async def _claim(self, queue: deque[str]) -> list[_Claim]:
-        """Entries of the next outboxes of ``queue``, up to a batch (busy and empty ones skipped)."""
+        """Entries of the next outboxes of ``queue``, up to a batch (busy and empty ones
+        skipped). Outboxes are claimed several at once (concurrent calls), as many as the
+        facts per outbox seen so far say fill the batch; the entries of an outbox larger
+        than that are cut at the batch's size and the rest stay pending on this consumer,
+        first in line at the outbox's claim in the next pass."""
         claims: list[_Claim] = []
         size = 0
         while queue and size < self._batch_size:
-            outbox = queue.popleft()
-            entries = await self._source.claim(
-                outbox, self.group, self.consumer, self._batch_size - size, self._claim_idle
-            )
-            if entries:
-                claims.append(_Claim(outbox, entries))
-                size += len(entries)
+            room = self._batch_size - size
+            fanout = min(len(queue), MAX_FANOUT, max(1, int(room // self._facts_per_outbox)))
+            outboxes = [queue.popleft() for _ in range(fanout)]
+            claimed = await asyncio.gather(*(self._claim_one(outbox, room) for outbox in outboxes))
+            for outbox, entries in zip(outboxes, claimed, strict=True):
+                if not entries:
+                    continue
+                self._facts_per_outbox += (len(entries) - self._facts_per_outbox) / 8  # a moving average
+                if size < self._batch_size:
+                    entries = entries[: self._batch_size - size]
+                    claims.append(_Claim(outbox, entries))
+                    size += len(entries)
         return claims
+
+    async def _claim_one(self, outbox: str, count: int) -> list[OutboxEntry] | None:
+        async with self._calls:
+            return await self._source.claim(outbox, self.group, self.consumer, count, self._claim_idle)
 
     async def _project(self, claims: list[_Claim]) -> int:
         """Apply the claimed facts as one batch, then ack them; one by one if one is refused."""
@@ -235,12 +272,16 @@ class Projector:
             except self._permanent as exc:
                 self._log.info("outbox_batch_refused", facts=len(facts), error=str(exc))
                 return await self._one_by_one(claims)
-            for claim in claims:
-                for entry in claim.entries:
-                    if entry.fact is None:
-                        await self._park(claim.outbox, entry, entry.error)
-                await self._source.ack(claim.outbox, self.group, claim.ids)
+            await asyncio.gather(*(self._settle(claim) for claim in claims))
         return len(facts)
+
+    async def _settle(self, claim: _Claim) -> None:
+        """Park what does not decode, then ack the claim's entries."""
+        async with self._calls:
+            for entry in claim.entries:
+                if entry.fact is None:
+                    await self._park(claim.outbox, entry, entry.error)
+            await self._source.ack(claim.outbox, self.group, claim.ids)
 
     async def _one_by_one(self, claims: list[_Claim]) -> int:
         """Apply each fact alone, parking those refused for good. On an outage, the facts
@@ -298,3 +339,25 @@ class Projector:
         """Sleep, but wake up at once on ``stop``."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), seconds)
+
+
+async def _first_done(tasks: set[asyncio.Task[int]]) -> int:
+    """Wait for one of ``tasks`` to end, remove it, and return its result (or raise its error)."""
+    done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    task = done.pop()
+    tasks.discard(task)
+    return task.result()
+
+
+async def _settle_all(tasks: set[asyncio.Task[int]], *, cancel: bool) -> None:
+    """Let the batches still in flight end (their facts acked if applied: less to redeliver),
+    or cancel them (their facts are redelivered); their own errors are the ones already raised."""
+    if not tasks:
+        return
+    if cancel:
+        for task in tasks:
+            task.cancel()
+    await asyncio.wait(tasks)
+    for task in tasks:
+        if not task.cancelled():
+            task.exception()  # retrieved: asyncio would log it as never retrieved

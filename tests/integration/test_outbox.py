@@ -27,7 +27,7 @@ from sessiond.core.errors import InvalidInput, SessionNotFound, VersionConflict
 from sessiond.core.limits import Limits
 from sessiond.core.models import UNCHANGED, Mutation, PlayerProfile, Session, Turn
 from sessiond.core.window import set_turn_summary
-from sessiond.store.outbox import Fact, OutboxEntry, Projector
+from sessiond.store.outbox import Fact, OutboxEntry, OutboxSource, Projector
 from sessiond.store.redis import RedisStore
 from sessiond.store.redis import _outbox as outbox_module
 from sessiond.store.redis import _packing as rc
@@ -51,7 +51,8 @@ class Permanent(Exception):
 class Recorder:
     """Applies facts by recording them, all or nothing per call. ``failing`` calls raise
     Transient first; a batch holding a fact ``refuse`` picks raises Permanent; ``delay``
-    makes each call slow; ``gate`` (when set) must open before a call returns."""
+    makes each call slow; ``gate`` (when set) must open before a call returns; with
+    ``together`` set, no call returns before that many calls have been in progress at once."""
 
     def __init__(
         self,
@@ -60,6 +61,7 @@ class Recorder:
         refuse: Callable[[Fact], bool] = lambda _fact: False,
         delay: float = 0.0,
         gate: asyncio.Event | None = None,
+        together: int = 0,
     ) -> None:
         self.facts: list[Fact] = []
         self.calls: list[float] = []  # monotonic time of each call
@@ -70,6 +72,9 @@ class Recorder:
         self.started = asyncio.Event()
         self.in_flight: set[tuple[Any, ...]] = set()
         self.overlaps: list[tuple[Any, ...]] = []
+        self.together = together
+        self.calls_in_progress = 0
+        self.were_together = asyncio.Event()
 
     async def __call__(self, batch: list[Fact]) -> None:
         self.calls.append(time.monotonic())
@@ -83,12 +88,17 @@ class Recorder:
         ids = [ident(f) for f in batch]
         self.overlaps += [i for i in ids if i in self.in_flight]
         self.in_flight.update(ids)
+        self.calls_in_progress += 1
         try:
+            if self.calls_in_progress >= self.together:
+                self.were_together.set()
+            await self.were_together.wait()
             if self.delay:
                 await asyncio.sleep(self.delay)
             if self.gate is not None:
                 await self.gate.wait()
         finally:
+            self.calls_in_progress -= 1
             self.in_flight.difference_update(ids)
         self.facts.extend(batch)
 
@@ -347,6 +357,51 @@ async def test_the_projector_applies_every_fact_once_in_order_and_cleans_up(
     await store.mutate("s10", bump())
     assert await drain(projector(store, applied)) == 1
     assert revisions(applied.facts, "s10")[-2:] == [5, 6]
+
+
+class ClaimCounter:
+    """An OutboxSource that counts the claims in progress at once (the rest is the store's)."""
+
+    def __init__(self, source: OutboxSource) -> None:
+        self.source = source
+        self.in_progress = 0
+        self.most = 0
+
+    async def claim(
+        self, outbox: str, group: str, consumer: str, count: int, min_idle: float
+    ) -> list[OutboxEntry] | None:
+        self.in_progress += 1
+        self.most = max(self.most, self.in_progress)
+        try:
+            return await self.source.claim(outbox, group, consumer, count, min_idle)
+        finally:
+            self.in_progress -= 1
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.source, name)
+
+
+async def test_batches_of_different_sessions_are_in_flight_at_once_each_in_order(
+    store: RedisStore, admin: aioredis.Redis
+) -> None:
+    """The next batch is claimed and applied while the previous one is still in the graph
+    (two calls of the applier in progress at once: without that, the first call never
+    returns and the drain times out), and outboxes are claimed several at a time; yet no
+    fact is applied twice and each session's facts arrive in commit order."""
+    for i in range(12):
+        await created(store, f"s{i}")
+        for _ in range(3):
+            await store.mutate(f"s{i}", bump())
+    expected = {f"s{i}": await outbox_facts(admin, store.keys.session(f"s{i}").outbox) for i in range(12)}
+    applied = Recorder(together=2)
+    source = ClaimCounter(store.outbox_log)
+    runner = Projector(source, applied, Permanent, batch_size=8, in_flight=2)
+    assert await drain(runner) == 12 * 4
+    assert applied.overlaps == []
+    assert len(applied.calls) >= 6 and source.most > 1
+    for sid, committed in expected.items():
+        assert [f for f in applied.facts if f["session_id"] == sid] == committed
+    assert await admin.zcard(store.keys.outbox.dirty) == 0
 
 
 async def test_an_outage_applies_and_acks_nothing_then_everything_after_backoff(

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sessiond.core import codec, facts
-from sessiond.core.models import Persistence, Session, Turn
+from sessiond.core.models import Persistence, Session
 from sessiond.store.neo4j._failures import PermanentFactError
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -68,7 +68,10 @@ def _session(fact: Mapping[str, Any]) -> dict[str, Any]:
         "status": s.state.value,
         "owner_player_id": s.owner_player_id,
         "title": s.title,
-        "record": _json(codec.session_to_dict(s)),
+        # The fact's own dict, not the decoded record encoded again: it decodes to the same
+        # session (the reads decode it as parse does), and re-encoding cost the projector
+        # half of its CPU (docs/benchmarks.md).
+        "record": _json(fact["session"]),
         "links": {
             "USES_CHARACTER": s.character_id,
             "IN_WORLD": s.world_id,
@@ -110,22 +113,20 @@ def _turn(fact: Mapping[str, Any]) -> dict[str, Any]:
         "turn_key": turn_key(t.session_id, t.turn_number),
         "revision": revision,
         "open_time": t.open_time,
-        "turn": _turn_properties(t),
+        "turn": _turn_properties(fact["turn"]),
         "winner": t.winner,
         "summary": t.summary,
         "choices": [{"player_id": c.player_id, "choice": c.choice, "time": c.time, "seq": c.seq} for c in t.choices],
     }
 
 
-def _turn_properties(t: Turn) -> dict[str, Any]:
+def _turn_properties(turn: Mapping[str, Any]) -> dict[str, Any]:
     """The turn as node properties (winner and summary apart: they follow the ordering
-    rules); nested values (choices, tally) as JSON strings."""
-    record = codec.turn_to_dict(t)
-    del record["winner"], record["summary"]
+    rules); nested values (choices, tally) as JSON strings. From the fact's own dict once
+    it decoded (as the session's record is), not the decoded turn encoded again."""
+    record = {k: v for k, v in turn.items() if k not in ("winner", "summary")}
     record["choices"] = _json(record["choices"])
     record["tally"] = _json(record["tally"])
-    record["tie_break"] = t.tie_break.value
-    record["close_reason"] = t.close_reason.value
     return record
 
 
