@@ -320,6 +320,7 @@ async def _write_all(items: Any, context: Context, seconds: float) -> None:
                     await context.write(item)
             except TimeoutError:
                 break
+            del item  # an idle stream holds not its last message (a snapshot is kilobytes)
         else:
             return
     await refuse(

@@ -145,6 +145,7 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
                 yield convert.watch_start_to_pb(item, self._store)
             else:
                 yield self._event_bytes(item)
+            del item  # an idle stream holds not its last item (the start is a whole session)
 
     async def ListTurns(self, request: spb.ListTurnsRequest, context: Any) -> spb.ListTurnsResponse:
         page = await self._m.list_turns(request.session_id, request.page_size, request.page_token)

@@ -407,6 +407,7 @@ class SessionManager:
             last = after_event_id
         window = (session.window.turn_number, session.window.deadline) if session.window else None
         sub = await self.hub.subscribe(session_id, session.last_event_id)
+        del session  # an idle watch holds no copy of the session for its whole life
         try:
             while batch := await self.store.events_after(session_id, last, 500):
                 for event in batch:
@@ -417,7 +418,8 @@ class SessionManager:
             while True:
                 timeout = self._until_tick(window) if ticks else None
                 try:
-                    item = await asyncio.wait_for(sub.queue.get(), timeout)
+                    async with asyncio.timeout(timeout):
+                        item = await sub.get()
                 except TimeoutError:
                     assert window is not None
                     now = self._wall()

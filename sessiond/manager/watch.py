@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -35,28 +36,52 @@ RETRY_SECONDS = 1.0  # pause after a failed read (the store is down)
 
 @dataclass(eq=False, slots=True)
 class Subscription:
+    """One watcher's mailbox: at most ``limit`` items, then FELL_BEHIND.
+
+    Not an asyncio.Queue: a queue holds four deques and an Event (about 3 KiB) for its
+    whole life, and an idle watch holds none of this mailbox's parts but the object
+    itself; the deque comes with the first item and the future only while the watcher waits.
+    """
+
     session_id: str
-    queue: asyncio.Queue[Item]
+    limit: int
+    items: deque[Item] | None = None
+    waiter: asyncio.Future[None] | None = None
     closed: bool = False
 
     def offer(self, item: Item) -> bool:
         """Queue ``item``; on overflow replace everything with FELL_BEHIND and close."""
         if self.closed:
             return False
-        try:
-            self.queue.put_nowait(item)
-            return True
-        except asyncio.QueueFull:
+        if self.items is None:
+            self.items = deque()
+        elif len(self.items) >= self.limit:
             self.end(WatchEnd.FELL_BEHIND)
             return False
+        self.items.append(item)
+        self._wake()
+        return True
 
     def end(self, reason: WatchEnd) -> None:
         if self.closed:
             return
         self.closed = True
-        while not self.queue.empty():
-            self.queue.get_nowait()
-        self.queue.put_nowait(reason)
+        self.items = deque((reason,))
+        self._wake()
+
+    async def get(self) -> Item:
+        """The next item, once there is one (a cancelled wait loses nothing)."""
+        while not self.items:
+            self.waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self.waiter
+            finally:
+                self.waiter = None
+        return self.items.popleft()
+
+    def _wake(self) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
 
 
 @dataclass(eq=False, slots=True)
@@ -69,9 +94,11 @@ class WatchHub:
     """Fans each watched session's new events out to its watchers in this process.
 
     One follower task serves every watched session: it hears from the store which
-    sessions changed (`SessionStore.changed_sessions`) and reads their new events in
-    batches of at most ``read_concurrency`` sessions at a time, so the store's
-    connections stay bounded whatever the number of watchers. Every ``resync_seconds``
+    sessions changed (`SessionStore.changed_sessions`) and reads their new events with
+    one `SessionStore.events_after_many` per ``read_sessions`` of them, one call at a
+    time: the store's connections stay bounded (one) whatever the number of watchers,
+    and a burst over thousands of sessions costs a few round trips. Each event is handed
+    to the watchers as one shared object (serialized once by the servicer). Every ``resync_seconds``
     it reads all watched sessions again (a deleted or expired one ends its watches).
     """
 
@@ -80,12 +107,12 @@ class WatchHub:
         store: SessionStore,
         queue_size: int,
         resync_seconds: float = 30.0,
-        read_concurrency: int = 16,
+        read_sessions: int = 2000,
     ) -> None:
         self._store = store
         self._queue_size = queue_size
         self._resync_seconds = resync_seconds
-        self._read_concurrency = read_concurrency
+        self._read_sessions = read_sessions
         self._feeds: dict[str, _Feed] = {}
         self._closing = False
         self._open: set[Subscription] = set()
@@ -102,7 +129,7 @@ class WatchHub:
     async def subscribe(self, session_id: str, after_id: int) -> Subscription:
         """Register a watcher; it receives every event with id > ``after_id`` committed
         from now on (older ones it replays from the store itself)."""
-        sub = Subscription(session_id, asyncio.Queue(maxsize=self._queue_size))
+        sub = Subscription(session_id, self._queue_size)
         self._open.add(sub)
         if self._closing:
             sub.end(WatchEnd.SHUTDOWN)
@@ -172,36 +199,43 @@ class WatchHub:
             self._wake.clear()
             dirty, self._dirty = self._dirty, set()
             ids = [s for s in dirty if s in self._feeds]
-            for i in range(0, len(ids), self._read_concurrency):
-                await asyncio.gather(*(self._read(s) for s in ids[i : i + self._read_concurrency]))
+            for i in range(0, len(ids), self._read_sessions):
+                await self._read(ids[i : i + self._read_sessions])
 
-    async def _read(self, session_id: str) -> None:
-        """Hand the session's new events to its subscribers; mark it again if more are due."""
-        feed = self._feeds.get(session_id)
-        if feed is None:
-            return
+    async def _read(self, session_ids: list[str]) -> None:
+        """Hand the sessions' new events to their subscribers (one events_after_many for
+        all of them: one round trip per pipeline, not one per session); mark a session
+        again if more are due."""
+        after = {sid: feed.last for sid in session_ids if (feed := self._feeds.get(sid)) is not None}
         try:
-            batch = await self._store.events_after(session_id, feed.last, READ_BATCH)
-        except SessionNotFound:
-            self._end_feed(session_id, feed, WatchEnd.DELETED)
-            return
-        except EventsExpired:
-            self._end_feed(session_id, feed, WatchEnd.FELL_BEHIND)
-            return
+            found = await self._store.events_after_many(after, READ_BATCH)
         except SessiondError as exc:
-            log.warning("watch read failed; retrying", session_id=session_id, error=exc.message)
+            log.warning("watch read failed; retrying", sessions=len(after), error=exc.message)
             await asyncio.sleep(RETRY_SECONDS)
-            self._mark((session_id,))
+            self._mark(after)
             return
-        for event in batch:
+        for session_id, read in found.items():
+            feed = self._feeds.get(session_id)
+            if feed is None or feed.last != after[session_id]:
+                continue  # unwatched, or watched anew while we read: its next read covers it
+            if isinstance(read, SessionNotFound):
+                self._end_feed(session_id, feed, WatchEnd.DELETED)
+            elif isinstance(read, EventsExpired):
+                self._end_feed(session_id, feed, WatchEnd.FELL_BEHIND)
+            else:
+                self._hand_out(feed, read)
+                if len(read) == READ_BATCH:
+                    self._mark((session_id,))
+
+    @staticmethod
+    def _hand_out(feed: _Feed, events: list[Event]) -> None:
+        for event in events:
             if event.event_id <= feed.last:
                 continue
             for sub in list(feed.subscribers):
                 if not sub.offer(event):
                     feed.subscribers.discard(sub)
             feed.last = event.event_id
-        if len(batch) == READ_BATCH:
-            self._mark((session_id,))
 
     def _end_feed(self, session_id: str, feed: _Feed, reason: WatchEnd) -> None:
         for sub in feed.subscribers:

@@ -42,7 +42,16 @@ from sessiond.store.durable_archive import GraphArchive
 from sessiond.store.durable_gate import GraphGate
 from sessiond.store.neo4j import GraphAuthFailed, GraphStore, GraphUnavailable, PermanentFactError
 from sessiond.store.outbox import Projector
-from sessiond.store.protocols import SCAN_LIMIT, Change, DueWindow, ProfileChange, SessionQuery, StoreStats, T
+from sessiond.store.protocols import (
+    SCAN_LIMIT,
+    Change,
+    DueWindow,
+    EventsRead,
+    ProfileChange,
+    SessionQuery,
+    StoreStats,
+    T,
+)
 from sessiond.store.redis import RedisStore
 
 log = structlog.get_logger(__name__)
@@ -245,6 +254,9 @@ class DurableStore:
 
     async def events_after(self, session_id: str, after_id: int, limit: int) -> list[Event]:
         return await self.hot.events_after(session_id, after_id, limit)
+
+    async def events_after_many(self, after: Mapping[str, int], limit: int) -> dict[str, EventsRead]:
+        return await self.hot.events_after_many(after, limit)
 
     async def wait_events(self, session_id: str, after_id: int, block_seconds: float) -> list[Event]:
         return await self.hot.wait_events(session_id, after_id, block_seconds)

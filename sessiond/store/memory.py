@@ -11,7 +11,7 @@ import asyncio
 import itertools
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -35,10 +35,10 @@ from sessiond.core.models import Event, Persistence, PlayerProfile, Session, Tur
 from sessiond.core.paging import SessionKey, newest_first
 from sessiond.periodic import Loops, periodic
 from sessiond.store import snapshot
-from sessiond.store._bookkeeping import stamp_commit, stamp_profile, tally
+from sessiond.store._bookkeeping import Tally, stamp_commit, stamp_profile
 from sessiond.store._keyed_locks import KeyedLocks
 from sessiond.store.notices import ChangeNotices
-from sessiond.store.protocols import Change, DueWindow, ProfileChange, SessionQuery, StoreStats, T
+from sessiond.store.protocols import Change, DueWindow, EventsRead, ProfileChange, SessionQuery, StoreStats, T
 
 log = structlog.get_logger("sessiond")
 
@@ -80,6 +80,7 @@ class MemoryStore:
         self._event_retention = event_retention
         self._request_id_ttl = request_id_ttl
         self._entries: dict[str, _Entry] = {}
+        self._tally = Tally()  # of _entries' sessions: stats without a scan
         self._requests: dict[str, tuple[str, float]] = {}  # request id -> (session id, expiry)
         self._profiles: dict[str, PlayerProfile] = {}
         self._locks = KeyedLocks()
@@ -113,6 +114,7 @@ class MemoryStore:
         if len(self._entries) >= max_sessions:
             raise TooManySessions(f"the server holds its maximum of {max_sessions} sessions; end or delete some")
         self._entries[session.session_id] = self._new_entry(session.clone())
+        self._tally.add(session)
         if request_id:
             self._requests[request_id] = (session.session_id, now + self._request_id_ttl)
         return session.clone(), True
@@ -128,6 +130,7 @@ class MemoryStore:
         entry = self._entry(session_id)
         check_etag(entry.session, etag)
         del self._entries[session_id]
+        self._tally.remove(entry.session)
         entry.notify()
         self._notices.notify((session_id,))
 
@@ -153,6 +156,7 @@ class MemoryStore:
         if mutation.updated_turn is not None:
             index = entry.turns.index(_find_turn(entry, mutation.updated_turn.turn_number))
             entry.turns[index] = mutation.updated_turn
+        self._tally.replace(entry.session, session)
         entry.session = session
         entry.version = next(self._versions)
         entry.notify()
@@ -173,6 +177,15 @@ class MemoryStore:
             raise EventsExpired(session_id, after_id, oldest)
         start = after_id - oldest + 1  # ids are consecutive within the ring
         return [entry.events[i] for i in range(start, min(len(entry.events), start + limit))]
+
+    async def events_after_many(self, after: Mapping[str, int], limit: int) -> dict[str, EventsRead]:
+        found: dict[str, EventsRead] = {}
+        for session_id, after_id in after.items():
+            try:
+                found[session_id] = await self.events_after(session_id, after_id, limit)
+            except (SessionNotFound, EventsExpired) as exc:
+                found[session_id] = exc
+        return found
 
     async def wait_events(self, session_id: str, after_id: int, block_seconds: float) -> list[Event]:
         entry = self._entry(session_id)
@@ -201,7 +214,7 @@ class MemoryStore:
         return idle[:limit]
 
     async def stats(self) -> StoreStats:
-        return tally(e.session for e in self._entries.values())
+        return self._tally.stats()
 
     async def get_profile(self, player_id: str) -> PlayerProfile:
         profile = await self.find_profile(player_id)
@@ -281,6 +294,7 @@ class MemoryStore:
             entry.turns.extend(codec.turn_from_dict(t) for t in item["turns"])
             entry.events.extend(codec.event_from_dict(ev) for ev in item["events"])
             self._entries[entry.session.session_id] = entry
+        self._tally = Tally.of(e.session for e in self._entries.values())
         self._requests = {rid: (v[0], float(v[1])) for rid, v in data.get("requests", {}).items()}
         profiles = (codec.profile_from_dict(p) for p in data.get("profiles", []))
         self._profiles = {p.player_id: p for p in profiles}

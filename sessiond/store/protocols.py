@@ -10,11 +10,12 @@ so replicas sharing a backend share one clock.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeAlias
 
+from sessiond.core.errors import EventsExpired, SessionNotFound
 from sessiond.core.models import (
     LINKED_IDS,
     STORED_AS,
@@ -68,6 +69,10 @@ class SessionQuery:
     def key(self) -> str:
         """The query in a page token: stored names, so tokens outlive a renamed field."""
         return "|".join(f"{key}={getattr(self, name) or ''}" for name, key in stored_names(SessionQuery))
+
+
+EventsRead: TypeAlias = list[Event] | SessionNotFound | EventsExpired
+"""What events_after_many found for one session: its events, or why there are none to read."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +151,13 @@ class SessionStore(Protocol):
     async def events_after(self, session_id: str, after_id: int, limit: int) -> list[Event]:
         """Stored events with id > after_id, oldest first. Raises SessionNotFound, and
         EventsExpired when events after ``after_id`` were already dropped."""
+        ...
+
+    async def events_after_many(self, after: Mapping[str, int], limit: int) -> dict[str, EventsRead]:
+        """``events_after(session_id, after_id, limit)`` of every ``session_id: after_id`` of
+        ``after``, in few round trips (the watch follower reads thousands of sessions at once);
+        a session's error (SessionNotFound, EventsExpired) is its value, not raised. Raises
+        StoreUnavailable."""
         ...
 
     async def wait_events(self, session_id: str, after_id: int, block_seconds: float) -> list[Event]:

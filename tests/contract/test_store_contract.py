@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
+import random
 
 import pytest
 
@@ -310,6 +312,25 @@ async def test_events_older_than_the_retention_are_reported_expired(store: Sessi
         await store.events_after("s1", 3, 100)
 
 
+async def test_events_after_many_reads_each_session_as_events_after_does(store: SessionStore) -> None:
+    for sid in ("s1", "s2", "old"):
+        await created(store, sid)
+    for _ in range(3):
+        await store.mutate("s1", bump())
+    await store.mutate("s2", bump())
+    for _ in range(EVENT_RETENTION + 5):
+        await store.mutate("old", bump())
+    found = await store.events_after_many({"s1": 1, "s2": 1, "old": 3, "gone": 0}, 100)
+    assert set(found) == {"s1", "s2", "old", "gone"}
+    assert [e.event_id for e in found["s1"]] == [2, 3] == [e.event_id for e in await store.events_after("s1", 1, 100)]
+    assert found["s2"] == []
+    assert isinstance(found["old"], EventsExpired)
+    assert isinstance(found["gone"], SessionNotFound)
+    await store.delete("s1")
+    assert isinstance((await store.events_after_many({"s1": 0}, 10))["s1"], SessionNotFound)
+    assert [e.event_id for e in (await store.events_after_many({"s2": 0}, 1))["s2"]] == [1]
+
+
 async def test_wait_events_wakes_on_a_commit_and_times_out_empty(store: SessionStore) -> None:
     await created(store, "s1")
     assert await store.wait_events("s1", 0, 0.05) == []
@@ -376,6 +397,51 @@ async def test_stats_count_sessions_players_and_windows(store: SessionStore) -> 
     stats = await store.stats()
     assert stats.sessions_by_state == {SessionState.ACTIVE: 1, SessionState.PAUSED: 1}
     assert stats.players == 3 and stats.open_windows == 1
+
+
+async def test_stats_equal_a_recount_after_a_random_sequence_of_writes(store: SessionStore) -> None:
+    from sessiond.core.errors import WrongLifecycleState
+    from sessiond.core.lifecycle import LifecycleAction, change_state
+    from sessiond.core.models import Persistence
+    from sessiond.store._bookkeeping import tally
+
+    rng = random.Random(11)
+    live: list[str] = []
+    for step in range(120):
+        op = rng.choice(["create", "create", "join", "state", "state", "window", "delete"])
+        if op == "create" or not live:
+            sid = f"s{step}"
+            await created(store, sid, persistence=rng.choice(list(Persistence)))
+            live.append(sid)
+            continue
+        sid = rng.choice(live)
+        if op in ("join", "state"):
+            change = (
+                (lambda s, _t, t, p=f"p{step}": _join(s, p, t))
+                if op == "join"
+                else change_state(rng.choice(list(LifecycleAction)), "")
+            )
+            with contextlib.suppress(WrongLifecycleState):  # an ended session refuses both
+                await store.mutate(sid, change)
+        elif op == "window":
+            await store.mutate(sid, lambda s, _t, t: (_open_window(s, t), None))
+        else:
+            await store.delete(sid)
+            live.remove(sid)
+    everything, total = await store.find(SessionQuery(), None, 1000)
+    assert total == len(live)
+    recount, stats = tally(everything), await store.stats()
+    assert stats.sessions_by_state == recount.sessions_by_state
+    assert stats.sessions_by_persistence == recount.sessions_by_persistence
+    assert (stats.players, stats.open_windows) == (recount.players, recount.open_windows)
+    assert stats.players > 0 and stats.open_windows > 0 and len(stats.sessions_by_state) > 1
+
+
+def _open_window(s: Session, now: float) -> Mutation:
+    """Opens a window if none is open (a change that edits the session without an event)."""
+    if s.window is None:
+        s.window = Window(s.turn_number, now, now + 60, "p1")
+    return Mutation(changed=True)
 
 
 async def test_ping_succeeds_on_a_healthy_store(store: SessionStore) -> None:

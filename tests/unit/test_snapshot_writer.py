@@ -12,11 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from sessiond.core.lifecycle import SessionSpec
+from sessiond.core.lifecycle import LifecycleAction, SessionSpec
+from sessiond.core.models import SessionState
 from sessiond.manager.manager_config import ManagerConfig
 from sessiond.manager.sessions import SessionManager
 from sessiond.store import snapshot
+from sessiond.store._bookkeeping import tally
 from sessiond.store.memory import MemoryStore
+from sessiond.store.protocols import SessionQuery
 
 EMPTY = snapshot.Contents({"format": 1}, [])
 
@@ -58,6 +61,29 @@ async def test_close_writes_the_last_snapshot_and_start_loads_it(tmp_path: Path)
     await second.start()
     try:
         assert (await second.get("s1")).session_state == {"hp": 3}
+    finally:
+        await second.close()
+
+
+async def test_stats_after_a_restart_count_what_the_snapshot_held_and_stay_exact(tmp_path: Path) -> None:
+    path = tmp_path / "snap.json"
+    first = MemoryStore(snapshot_path=path, snapshot_interval=3600)
+    await first.start()
+    manager = SessionManager(first, ManagerConfig())
+    for sid in ("s1", "s2", "s3"):
+        await manager.create_session(SessionSpec(), sid, "")
+        await manager.join(sid, "p1", "", None)
+    await manager.change_state("s2", LifecycleAction.END, "", None)
+    before = await first.stats()
+    await first.close()
+    second = MemoryStore(snapshot_path=path, snapshot_interval=3600)
+    await second.start()
+    try:
+        assert await second.stats() == before
+        await SessionManager(second, ManagerConfig()).delete_session("s1", "")
+        everything, _ = await second.find(SessionQuery(), None, 10)
+        assert await second.stats() == tally(everything)
+        assert (await second.stats()).sessions_by_state == {SessionState.ACTIVE: 1, SessionState.ENDED: 1}
     finally:
         await second.close()
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import structlog
@@ -21,6 +21,7 @@ from redis.asyncio import RedisCluster
 from sessiond.core.errors import EventsExpired, SessionNotFound
 from sessiond.core.models import Event
 from sessiond.store.notices import ChangeNotices
+from sessiond.store.protocols import EventsRead
 from sessiond.store.redis import _packing as rc
 from sessiond.store.redis._client import FAILURES, Client, unavailable_on_failure
 from sessiond.store.redis._keys import Keys
@@ -31,6 +32,7 @@ log = structlog.get_logger(__name__)
 WAIT_BATCH = 1000  # events returned by one wait, as in the memory store
 RESUBSCRIBE_SECONDS = 0.5  # pause before subscribing again after the connection failed
 DRAIN_BATCH = 1000  # notices taken at once before followers are told
+PIPELINE_BATCH = 500  # sessions read per pipeline by after_many
 
 
 class EventNotices:
@@ -94,6 +96,16 @@ class EventNotices:
         return changed
 
 
+def _read_of(session_id: str, after_id: int, exists: bool, entries: Sequence[Any]) -> EventsRead:
+    """What one session's EXISTS and XRANGE replies of ``EventLog.after_many`` say."""
+    if not exists or any(rc.is_tombstone(fields) for _, fields in entries):
+        return SessionNotFound(session_id)
+    events = [rc.decode_event(session_id, entry_id, fields) for entry_id, fields in entries]
+    if events and events[0].event_id > after_id + 1:
+        return EventsExpired(session_id, after_id, events[0].event_id)
+    return events
+
+
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
@@ -122,6 +134,26 @@ class EventLog:
         if after_id < first_kept - 1:
             raise EventsExpired(session_id, after_id, first_kept)
         return [rc.decode_event(session_id, entry_id, rc.entry_fields(fields)) for entry_id, fields in rows[:limit]]
+
+    async def after_many(self, after: Mapping[str, int], limit: int) -> dict[str, EventsRead]:
+        """``after`` of many sessions, pipelined (split by node on a cluster), in batches of
+        ``PIPELINE_BATCH`` sessions on one connection each. Plain commands, not the EVENTS
+        script: a gap before the first entry read (not the oldest kept) says events were
+        trimmed, and a delete between the two commands shows as its tombstone entry."""
+        found: dict[str, EventsRead] = {}
+        ids = list(after)
+        for start in range(0, len(ids), PIPELINE_BATCH):
+            batch = ids[start : start + PIPELINE_BATCH]
+            with unavailable_on_failure():
+                pipe = self._client.pipeline(transaction=False)
+                for sid in batch:
+                    keys = self._keys.session(sid)
+                    pipe.exists(keys.session)
+                    pipe.xrange(keys.events, rc.stream_id(max(0, after[sid]) + 1), "+", count=max(1, limit))
+                replies = await pipe.execute()
+            for i, sid in enumerate(batch):
+                found[sid] = _read_of(sid, after[sid], bool(replies[2 * i]), replies[2 * i + 1])
+        return found
 
     async def wait(self, session_id: str, after_id: int, block_seconds: float) -> list[Event]:
         """Like ``after``, but waits up to ``block_seconds`` for an event ([] then)."""

@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import hashlib
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -47,7 +47,7 @@ from sessiond.store._backoff import backoff_delay
 from sessiond.store._bookkeeping import stamp_commit
 from sessiond.store._keyed_locks import KeyedLocks
 from sessiond.store.outbox import Fact, OutboxStats
-from sessiond.store.protocols import Change, DueWindow, ProfileChange, SessionQuery, StoreStats, T
+from sessiond.store.protocols import Change, DueWindow, EventsRead, ProfileChange, SessionQuery, StoreStats, T
 from sessiond.store.redis import _packing as rc
 from sessiond.store.redis._client import Client, ConnectOptions, connect, unavailable_on_failure
 from sessiond.store.redis._events import EventLog, EventNotices
@@ -430,6 +430,9 @@ class RedisStore:
 
     async def events_after(self, session_id: str, after_id: int, limit: int) -> list[Event]:
         return await self._events.after(session_id, after_id, limit)
+
+    async def events_after_many(self, after: Mapping[str, int], limit: int) -> dict[str, EventsRead]:
+        return await self._events.after_many(after, limit)
 
     async def wait_events(self, session_id: str, after_id: int, block_seconds: float) -> list[Event]:
         return await self._events.wait(session_id, after_id, block_seconds)
