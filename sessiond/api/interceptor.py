@@ -128,7 +128,8 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         parse = _parser(handler.request_deserializer)
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
-                self._unary(method, parse, handler.unary_unary), response_serializer=handler.response_serializer
+                self._unary(method, parse, handler.unary_unary),
+                response_serializer=_passing_bytes(handler.response_serializer),
             )
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
@@ -270,8 +271,8 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
 
 
 def _passing_bytes(serializer: Callable[[Any], bytes] | None) -> Callable[[Any], bytes] | None:
-    """A stream's serializer that sends bytes as they are: a message serialized once
-    can go to every watcher of it (see SessionServicer.WatchSession)."""
+    """A serializer that sends bytes as they are: a message serialized once can answer
+    many calls (see sessiond/api/serialized.py)."""
     if serializer is None:
         return None
     return lambda message: message if isinstance(message, bytes) else serializer(message)

@@ -4,8 +4,7 @@ authentication and the mapping of domain errors to statuses are the call interce
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -16,6 +15,7 @@ from sessiond_client._proto.sessiond.v1 import session_service_pb2_grpc as spb_g
 
 from sessiond.api import convert
 from sessiond.api.event_ranges import reports_event_range
+from sessiond.api.serialized import SerializedCache
 from sessiond.core.lifecycle import LifecycleAction
 from sessiond.core.models import Event, GraphProgress, Session
 from sessiond.manager.placement import Swapped
@@ -23,6 +23,7 @@ from sessiond.manager.sessions import SessionManager, WatchStart
 from sessiond.manager.ticks import Tick
 
 SERIALIZED_EVENTS = 10_000  # recent events and ticks kept serialized for their watchers
+SERIALIZED_SESSIONS = 10_000  # sessions kept serialized for GetSession, at their last revision read
 
 STATUS_ACTIONS = {
     spb.PauseSessionRequest: LifecycleAction.PAUSE,
@@ -36,25 +37,25 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
         self._m = manager
         self._version = version
         self._store = manager.store.name
-        self._serialized: OrderedDict[tuple[str, int, float] | Tick, bytes] = OrderedDict()
+        self._events = SerializedCache(SERIALIZED_EVENTS)
+        self._sessions = SerializedCache(SERIALIZED_SESSIONS)
 
     def _event_bytes(self, event: Event) -> bytes:
-        """The event serialized once for all its watchers in this process (the stream's
-        serializer passes bytes through). Keyed with the event's time too: a session
-        deleted and created again restarts its event ids."""
-        return self._once((event.session_id, event.event_id, event.time), lambda: convert.event_to_pb(event))
+        """The event serialized once for all its watchers in this process. Keyed with the
+        event's time too: a session deleted and created again restarts its event ids."""
+        key = (event.session_id, event.event_id, event.time)
+        return self._events.get(key, None, lambda: convert.event_to_pb(event))
 
     def _tick_bytes(self, tick: Tick) -> bytes:
         """A countdown tick serialized once for the session's watchers (they share the Tick)."""
-        return self._once(tick, lambda: convert.tick_to_pb(tick))
+        return self._events.get(tick, None, lambda: convert.tick_to_pb(tick))
 
-    def _once(self, key: tuple[str, int, float] | Tick, message: Callable[[], pb.SessionEvent]) -> bytes:
-        found = self._serialized.get(key)
-        if found is None:
-            found = self._serialized[key] = message().SerializeToString()
-            if len(self._serialized) > SERIALIZED_EVENTS:
-                self._serialized.popitem(last=False)
-        return found
+    def _session_bytes(self, session: Session) -> bytes:
+        """The session as GetSession answers it, serialized once per revision read. Every
+        commit moves the revision; create_time tells a session deleted and created again
+        apart, and the times cover any write that would leave the revision (none should)."""
+        version = (session.create_time, session.revision, session.update_time, session.last_activity_time)
+        return self._sessions.get(session.session_id, version, lambda: self._pb(session))
 
     def _pb(self, session: Session, graph: GraphProgress | None = None) -> pb.Session:
         return convert.session_to_pb(session, self._store, graph)
@@ -70,10 +71,11 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
         spec = convert.spec_from_pb(request.session)
         return self._pb(await self._m.create_session(spec, request.session_id, request.request_id))
 
-    async def GetSession(self, request: spb.GetSessionRequest, context: Any) -> pb.Session:
+    async def GetSession(self, request: spb.GetSessionRequest, context: Any) -> pb.Session | bytes:
         session = await self._m.get_session(request.session_id)
-        graph = await self._m.graph_progress([session])
-        return self._pb(session, graph.get(session.session_id))
+        graph = (await self._m.graph_progress([session])).get(session.session_id)
+        # The graph's progress moves without the session: answered fresh when there is one.
+        return self._pb(session, graph) if graph is not None else self._session_bytes(session)
 
     async def ListSessions(self, request: spb.ListSessionsRequest, context: Any) -> spb.ListSessionsResponse:
         page = await self._m.list_sessions(request.filter, request.page_size, request.page_token)

@@ -51,6 +51,16 @@ def session_to_dict(s: Session) -> dict[str, Any]:
     return {_STORED_KEY.get(k, k): v for k, v in asdict(s).items()}
 
 
+_SESSION_KEYS = stored_names(Session)  # (field, stored key)
+
+
+def session_record(s: Session) -> dict[str, Any]:
+    """``session_to_dict`` without its deep copy: the top level under the stored keys, the
+    nested records left as dataclasses, for an encoder that writes a dataclass as its
+    fields (core/compact_json). Only Session's own fields have stored keys of their own."""
+    return {key: getattr(s, name) for name, key in _SESSION_KEYS}
+
+
 def session_from_dict(d: dict[str, Any], *, legacy: Persistence) -> Session:
     """``legacy``: the persistence of a record written before sessions had one (the
     store's default: DURABLE where a graph keeps them, EPHEMERAL elsewhere)."""

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
+from sessiond.core import compact_json
 from sessiond.core.errors import InvalidInput
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -61,7 +61,7 @@ def check_text(field: str, value: str, max_chars: int, *, required: bool = False
 
 def state_size(state: dict[str, Any]) -> int:
     """Bytes of the state as compact JSON: the size the 64 KiB limit is about."""
-    return len(json.dumps(state, separators=(",", ":"), ensure_ascii=False).encode())
+    return len(compact_json.dumps(state))
 
 
 def state_depth(state: Any) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -15,6 +16,9 @@ from tests.bench.stats import Summary
 INSTALL_SCRIPT = Path(__file__).with_name("install-ghz.sh")
 PROTO_DIR = ROOT / "proto"
 PROTO = PROTO_DIR / "sessiond" / "v1" / "session_service.proto"
+# google/api/*.proto (field_behavior) come with googleapis-common-protos, as for gen_proto.
+_FIELD_BEHAVIOR = importlib.util.find_spec("google.api.field_behavior_pb2")
+GOOGLE_API_DIR = Path(str(_FIELD_BEHAVIOR and _FIELD_BEHAVIOR.origin)).parents[2]
 # Calls cut short when ghz stops at its time limit (-x) are not the server's errors.
 STOP_ARTEFACTS = ("use of closed network connection", "context canceled", "client connection is closing")
 
@@ -82,7 +86,7 @@ def run_ghz(ghz: str, target: str, call: str, data_file: Path, settings: LoadSet
     (a JSON array, used round-robin)."""
     command = [
         ghz, "--insecure",
-        "--import-paths", str(PROTO_DIR), "--proto", str(PROTO),
+        "--import-paths", f"{PROTO_DIR},{GOOGLE_API_DIR}", "--proto", str(PROTO),
         "--call", call,
         "--data-file", str(data_file),
         "--concurrency", str(settings.concurrency),

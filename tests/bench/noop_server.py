@@ -20,13 +20,14 @@ import grpc
 from sessiond_client import pb
 from sessiond_client._proto.sessiond.v1 import session_service_pb2_grpc as spb_grpc
 
-from tests.bench.workload import canned_receipt, canned_session
+from tests.bench.workload import canned_player, canned_receipt, canned_session
 
 
 class NoopSessionService(spb_grpc.SessionServiceServicer):
     def __init__(self) -> None:
         self._session = canned_session()
         self._receipt = canned_receipt()
+        self._player = canned_player()
         self._snapshot = pb.SessionEvent(session_id=self._session.session_id, snapshot=self._session)
 
     async def GetSession(self, request: Any, context: Any) -> Any:
@@ -36,6 +37,12 @@ class NoopSessionService(spb_grpc.SessionServiceServicer):
         return self._receipt
 
     async def UpdateSessionState(self, request: Any, context: Any) -> Any:
+        return self._session
+
+    async def JoinSession(self, request: Any, context: Any) -> Any:
+        return self._player
+
+    async def CreateSession(self, request: Any, context: Any) -> Any:
         return self._session
 
     async def WatchSession(self, request: Any, context: Any) -> Any:

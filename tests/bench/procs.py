@@ -102,13 +102,20 @@ class GrpcServer:
     """A Python gRPC server in its own pinned process; ready once it answers GetSession."""
 
     def __init__(
-        self, name: str, argv: Callable[[str], list[str]], cpus: str, log_dir: Path, env: dict[str, str] | None = None
+        self,
+        name: str,
+        argv: Callable[[str], list[str]],
+        cpus: str,
+        log_dir: Path,
+        env: dict[str, str] | None = None,
+        *,
+        program: str = sys.executable,
     ) -> None:
-        """``argv(address)``: the arguments after ``python`` that serve on ``address``."""
+        """``argv(address)``: the arguments after ``program`` (python) that serve on ``address``."""
         self.name = name
         self.port = free_port()
         self.address = f"{HOST}:{self.port}"
-        self._command = pinned([sys.executable, *argv(self.address)], cpus)
+        self._command = pinned([program, *argv(self.address)], cpus)
         self._env = env or {}
         self.log_path = log_dir / f"{name}.log"
         self._process: subprocess.Popen[bytes] | None = None

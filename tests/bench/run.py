@@ -1,20 +1,23 @@
-"""The benchmarks of the "Redis hot store" issue, in one run, printed as one table.
+"""The benchmarks of the "Redis hot store" and unary speed issues, in one run, printed as one table.
 
     PYTHONPATH=.:clients/python python -m tests.bench.run            # full: about 4 minutes
     PYTHONPATH=.:clients/python python -m tests.bench.run --quick    # about 65-95 s
 
-Starts redis-server, the no-op baseline (noop_server) and sessiond on that Redis, each in
-its own process, servers pinned to one CPU and everything else (redis-server, ghz, the
-watcher clients, this process) to the others. Then measures:
+Starts redis-server, the no-op baseline (noop_server), the Go limit (goserver, when Go is
+here), sessiond on that Redis and sessiond on its memory store, each in its own process,
+servers pinned to one CPU and everything else (redis-server, ghz, the watcher clients, this
+process) to the others. Then measures:
 
-1. GetSession, SubmitChoice, UpdateSessionState: requests/s and p50/p99 latency with ghz at
-   the same concurrency and duration against the baseline and sessiond (warm-up first,
-   rounds alternating the order), and each throughput as a ratio to the baseline's;
+1. GetSession, SubmitChoice, UpdateSessionState, JoinSession, CreateSession: requests/s and
+   p50/p99 latency with ghz at the same concurrency and duration against every server
+   (warm-up first, rounds alternating the order), each throughput and p99 as a ratio to the
+   baseline's; a round where the baseline got less than 80% of its core is refused;
 2. close lag: watchers' receive time - deadline of turn_resolved, with many windows
    closing at once (close_lag), with and without countdown ticks;
 3. Redis memory per idle session with the default config and stream-node-max-bytes 512;
 4. the memory store's snapshots (tests/bench/snapshot.py): GetSession p99 while snapshots
-   are written / without, SIGTERM to exit and start-up, with 100,000 sessions.
+   are written / without, SIGTERM to exit and start-up, with 100,000 sessions;
+5. the memory store's RSS per idle 4-player session, with 100,000 sessions (memstore.py).
 
 Everything listens on loopback; every load is bounded in count and in time.
 """
@@ -41,11 +44,13 @@ from tests.bench import colyseus, projection, report, streams
 from tests.bench.close_lag import LagSettings, measure_close_lag
 from tests.bench.fleet import create_sessions
 from tests.bench.ghz import LoadSettings, ensure_ghz, ghz_version
+from tests.bench.golimit import go_server
 from tests.bench.memory import DEFAULT, TUNED, measure_memory
+from tests.bench.memstore import measure_memory_store
 from tests.bench.procs import ROOT, GrpcServer, Machine, PinnedRedis, pin_self
 from tests.bench.snapshot import SnapshotSettings, measure_snapshots
 from tests.bench.snapshot import rows as snapshot_rows
-from tests.bench.throughput import Target, measure_rpc
+from tests.bench.throughput import BASELINE_MIN_CPU, Target, measure_rpc
 from tests.bench.workload import RPCS, WINDOW_SECONDS, session_ids
 from tests.redis_server import free_port
 
@@ -62,6 +67,8 @@ class Plan:
     sessions: int
     lag: list[LagSettings]
     memory_sessions: int
+    memstore_sessions: int
+    min_baseline_cpu: float
     snapshot: SnapshotSettings
 
 
@@ -77,6 +84,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, help="seconds of ghz warm-up before each run [1.5; quick 1]")
     parser.add_argument("--rounds", type=int, help="rounds of baseline + sessiond runs per method [3; quick 1]")
     parser.add_argument("--sessions", type=int, help="sessions the RPC load cycles through [1000; quick 300]")
+    min_cpu_help = "refuse a round where the baseline got less of its core than this [0.8; 0 counts every round]"
+    parser.add_argument("--min-baseline-cpu", type=float, default=BASELINE_MIN_CPU, help=min_cpu_help)
     parser.add_argument("--max-requests", type=int, default=1_000_000, help="cap of requests per ghz run")
     parser.add_argument("--lag-windows", type=int, default=1000, help="windows closing together [1000]")
     parser.add_argument("--lag-watchers", type=int, default=5, help="watchers per session [5]")
@@ -92,10 +101,12 @@ def parse_args() -> argparse.Namespace:
     presence_help = "streams with player ids vs without, per presence level [20000; quick 1000]"
     parser.add_argument("--presence-levels", help=presence_help)
     parser.add_argument("--storm-levels", help="streams opened at once, per storm [1000,2000,5000; quick 1000,2000]")
+    memstore_help = "idle sessions for the memory store's RSS per session [100000; quick 10000]"
+    parser.add_argument("--memstore-sessions", type=int, help=memstore_help)
     snapshot_help = "sessions of the memory store's snapshot benchmark [100000; quick 20000]"
     parser.add_argument("--snapshot-sessions", type=int, help=snapshot_help)
     parser.add_argument("--projection-seconds", type=float, help="seconds of the outbox lag load [300; quick 45]")
-    parts = "rpc, lag, peer, streams, presence, storm, memory, snapshot, projection"
+    parts = "rpc, lag, peer, streams, presence, storm, memory, memstore, snapshot, projection"
     parser.add_argument("--skip", default="", help=f"comma-separated parts to skip: {parts}")
     parser.add_argument("--work-dir", type=Path, help="logs and ghz reports (default: a new temporary directory)")
     return parser.parse_args()
@@ -144,6 +155,8 @@ def plan_of(args: argparse.Namespace) -> Plan:
         sessions=pick(args.sessions, 1000, 300),
         lag=lag,
         memory_sessions=args.memory_sessions,
+        min_baseline_cpu=args.min_baseline_cpu,
+        memstore_sessions=pick(args.memstore_sessions, 100_000, 10_000),
         snapshot=SnapshotSettings(
             sessions=pick(args.snapshot_sessions, 100_000, 20_000),
             duration=load.duration,
@@ -168,32 +181,58 @@ def running(server: GrpcServer) -> Iterator[GrpcServer]:
 
 
 def measure_servers(plan: Plan, skip: set[str], work: Path, ghz: str) -> list[report.Row]:
-    """The RPC and close-lag figures: one redis-server, the baseline and sessiond on it."""
+    """The RPC and close-lag figures: one redis-server, the baselines, sessiond on it and on memory."""
     rows: list[report.Row] = []
     with contextlib.ExitStack() as stack:
         redis = stack.enter_context(PinnedRedis(plan.client_cpus))
         sessiond = stack.enter_context(running(GrpcServer.sessiond("sessiond", redis.url, plan.server_cpus, work)))
         if "rpc" not in skip:
-            with running(GrpcServer.noop(plan.server_cpus, work)) as baseline:
-                sessiond_meters = {"server": sessiond.cpu_seconds, "redis": redis.cpu_seconds}
-                targets = [
-                    Target(report.BASELINE, baseline.address, {"server": baseline.cpu_seconds}),
-                    Target(report.SESSIOND, sessiond.address, sessiond_meters),
-                ]
-                ids = session_ids("bench-", plan.sessions)
-                progress(f"preparing {len(ids)} sessions")
-                asyncio.run(_prepare(sessiond.address, ids))
-                for rpc in RPCS.values():
-                    progress(f"measuring {rpc.method}")
-                    figures = measure_rpc(
-                        ghz, rpc, ids, targets, plan.load, warmup=plan.warmup, rounds=plan.rounds, work_dir=work
-                    )
-                    rows += report.throughput_rows(figures)
+            rows += measure_rpcs(plan, stack, redis, sessiond, work, ghz)
         if "lag" not in skip:
             for settings in plan.lag:
                 progress(f"measuring close lag ({'with' if settings.ticks else 'without'} ticks)")
                 lag = asyncio.run(measure_close_lag(sessiond.address, settings, sessiond.cpu_seconds, work))
                 rows += report.lag_rows(lag)
+    return rows
+
+
+def measure_rpcs(
+    plan: Plan, stack: contextlib.ExitStack, redis: PinnedRedis, on_redis: GrpcServer, work: Path, ghz: str
+) -> list[report.Row]:
+    """Every measured method on the no-op baseline (first: it decides which rounds count),
+    sessiond on memory and on Redis, and the Go limit when Go is here."""
+    rows: list[report.Row] = []
+    baseline = stack.enter_context(running(GrpcServer.noop(plan.server_cpus, work)))
+    on_memory = stack.enter_context(running(GrpcServer.sessiond("sessiond-memory", "", plan.server_cpus, work)))
+    targets = [
+        Target(report.BASELINE, baseline.address, {"server": baseline.cpu_seconds}),
+        Target(report.MEMORY, on_memory.address, {"server": on_memory.cpu_seconds}),
+        Target(report.REDIS, on_redis.address, {"server": on_redis.cpu_seconds, "redis-server": redis.cpu_seconds}),
+    ]
+    go = go_server(plan.server_cpus, work)
+    if isinstance(go, str):
+        rows.append(report.Row(f"{report.GO}", f"not run: {go}"))
+    else:
+        go = stack.enter_context(running(go))
+        targets.append(Target(report.GO, go.address, {"server": go.cpu_seconds}))
+    ids = session_ids("bench-", plan.sessions)
+    progress(f"preparing {len(ids)} sessions on each store")
+    for server in (on_memory, on_redis):
+        asyncio.run(_prepare(server.address, ids))
+    for rpc in RPCS.values():
+        progress(f"measuring {rpc.method}")
+        figures = measure_rpc(
+            ghz,
+            rpc,
+            ids,
+            targets,
+            plan.load,
+            warmup=plan.warmup,
+            rounds=plan.rounds,
+            work_dir=work,
+            min_baseline_cpu=plan.min_baseline_cpu,
+        )
+        rows += report.throughput_rows(figures, rpc.min_ratio)
     return rows
 
 
@@ -304,14 +343,15 @@ def tree_state() -> str:
     return f"{git('rev-parse', '--short', 'HEAD') or 'unknown'} + {len(changed)} uncommitted change(s) under sessiond/"
 
 
-def header(plan: Plan, machine: Machine, ghz_version: str, quick: bool) -> str:
+def header(plan: Plan, machine: Machine, tree: str, ghz_version: str, quick: bool) -> str:
     load = plan.load
     lines = [
         f"sessiond Redis hot store benchmarks, {'quick' if quick else 'full'} run, "
         f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC",
         f"- machine: {machine.nproc} CPUs ({machine.cpu_model}); Python {machine.python}, grpcio {machine.grpcio}, "
         f"redis-server {machine.redis}, ghz {ghz_version}",
-        f"- tree: {tree_state()}",
+        f"- tree: {tree} (when the run started)",
+        f"- a round counts when the baseline got >= {100 * plan.min_baseline_cpu:.0f}% of its core",
         f"- pinning: servers (baseline, sessiond) on CPU {plan.server_cpus or 'any'}; redis-server, ghz, "
         f"watcher clients and this process on CPU {plan.client_cpus or 'any'}",
         f"- RPC load: ghz, {load.concurrency} concurrent calls on {load.connections} connection(s), "
@@ -328,6 +368,7 @@ def main() -> None:
     plan = plan_of(args)
     skip = {part.strip() for part in args.skip.split(",") if part.strip()}
     machine = Machine.now()
+    tree = tree_state()
     ghz = ensure_ghz()
     pin_self(plan.client_cpus)
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="sessiond-bench-"))
@@ -343,6 +384,9 @@ def main() -> None:
         rows += measure_storm_rows(plan, levels(args.storm_levels, "1000,2000,5000", "1000,2000", args), work)
     if "memory" not in skip:
         rows += measure_memory_rows(plan, work)
+    if "memstore" not in skip:
+        progress(f"measuring the memory store's RSS per session ({plan.memstore_sessions:,} sessions)")
+        rows += report.memory_store_rows(measure_memory_store(plan.memstore_sessions, plan.server_cpus, work))
     if "snapshot" not in skip:
         progress(f"measuring memory store snapshots ({plan.snapshot.sessions:,} sessions)")
         rows += snapshot_rows(measure_snapshots(plan.snapshot, work))
@@ -354,7 +398,7 @@ def main() -> None:
     progress("done")
     load_after = os.getloadavg()
     print()
-    print(header(plan, machine, ghz_version(ghz), args.quick))
+    print(header(plan, machine, tree, ghz_version(ghz), args.quick))
     print(
         f"- load average before: {' '.join(f'{x:.2f}' for x in machine.load_before)}; "
         f"after: {' '.join(f'{x:.2f}' for x in load_after)}; run took {time.monotonic() - STARTED:.0f} s; "

@@ -66,6 +66,28 @@ def update_state_data(ids: list[str]) -> list[dict[str, Any]]:
     ]
 
 
+def join_session_data(ids: list[str]) -> list[dict[str, Any]]:
+    """Every player of every session joining again (a rejoin refreshes the player's entry
+    and display name: a full write, while the roster keeps its size)."""
+    return [
+        {"session_id": sid, "player_id": pid, "display_name": f"Player {j} ({i % 2})"}
+        for j, pid in enumerate(PLAYERS)
+        for i, sid in enumerate(ids)
+    ]
+
+
+def create_session_data(ids: list[str]) -> list[dict[str, Any]]:
+    """One request used over and over: no session_id, so every call creates a new session
+    (id generated) with 1 KiB of state, as the prepared ones."""
+    session = {
+        "game_id": "bench-game",
+        "title": "Benchmark session",
+        "session_state": session_state(),
+        "settings": {"window_duration": f"{WINDOW_SECONDS:g}s", "early_close": False},
+    }
+    return [{"session": session}]
+
+
 @dataclass(frozen=True, slots=True)
 class Rpc:
     """One measured method: its name, its request data, and the baseline's canned answer."""
@@ -73,6 +95,7 @@ class Rpc:
     method: str
     data: Callable[[list[str]], list[dict[str, Any]]]
     canned: Callable[[], message.Message]
+    min_ratio: float  # the issue's target: sessiond's req/s over the no-op baseline's
 
     @property
     def full_name(self) -> str:
@@ -129,6 +152,17 @@ def canned_session() -> pb.Session:
     )
 
 
+def canned_player() -> pb.Player:
+    return pb.Player(
+        player_id="p0",
+        display_name="Player 0 (1)",
+        tier=pb.ACTIVE,
+        join_time=_ts(NOW),
+        last_action_time=_ts(NOW + 1),
+        last_action_turn=1,
+    )
+
+
 def canned_receipt() -> pb.SubmitChoiceResponse:
     return pb.SubmitChoiceResponse(
         turn_number=1,
@@ -143,8 +177,10 @@ def canned_receipt() -> pb.SubmitChoiceResponse:
 RPCS: dict[str, Rpc] = {
     rpc.method: rpc
     for rpc in (
-        Rpc("GetSession", get_session_data, canned_session),
-        Rpc("SubmitChoice", submit_choice_data, canned_receipt),
-        Rpc("UpdateSessionState", update_state_data, canned_session),
+        Rpc("GetSession", get_session_data, canned_session, 0.6),
+        Rpc("SubmitChoice", submit_choice_data, canned_receipt, 0.4),
+        Rpc("UpdateSessionState", update_state_data, canned_session, 0.4),
+        Rpc("JoinSession", join_session_data, canned_player, 0.4),
+        Rpc("CreateSession", create_session_data, canned_session, 0.3),
     )
 }

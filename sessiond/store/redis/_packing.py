@@ -16,12 +16,11 @@ re-encoded ones, so replicas with different zlib builds interoperate.
 
 from __future__ import annotations
 
-import json
 import zlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sessiond.core import codec
+from sessiond.core import codec, compact_json
 from sessiond.core.events import EventPayload
 from sessiond.core.models import Event, Persistence, Session, Turn
 
@@ -59,17 +58,21 @@ DICTIONARY_V1 = (  # rarest first: deflate reaches the end of the dictionary mos
     b'"last_action_turn":1,"consecutive_skips":0,"turns_played":0,"leave_time":0.0}'
 )
 _WBITS = -15  # raw deflate: the format byte replaces zlib's 2-byte header and 4-byte checksum
+# Primed once with the dictionary; each value is (de)compressed by a copy, which skips
+# loading the dictionary again and gives the same bytes.
+_DEFLATE = zlib.compressobj(6, zlib.DEFLATED, _WBITS, 9, zlib.Z_DEFAULT_STRATEGY, DICTIONARY_V1)
+_INFLATE = zlib.decompressobj(_WBITS, DICTIONARY_V1)
 
-
-def dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+# Compact JSON of plain values and of records themselves (dataclasses: as codec's dicts).
+dumps = compact_json.dumps
+loads = compact_json.loads
 
 
 def pack(plain: bytes, compress: bool = True) -> bytes:
     """``plain`` JSON as stored: deflated when that makes it smaller."""
     if not compress:
         return plain
-    deflate = zlib.compressobj(6, zlib.DEFLATED, _WBITS, 9, zlib.Z_DEFAULT_STRATEGY, DICTIONARY_V1)
+    deflate = _DEFLATE.copy()
     packed = FORMAT_V1 + deflate.compress(plain) + deflate.flush()
     return packed if len(packed) < len(plain) else plain
 
@@ -78,25 +81,25 @@ def unpack(stored: bytes) -> bytes:
     """The JSON of a stored value, whichever format it was written in."""
     if stored[:1] != FORMAT_V1:
         return stored
-    inflate = zlib.decompressobj(_WBITS, DICTIONARY_V1)
+    inflate = _INFLATE.copy()
     return inflate.decompress(stored[1:]) + inflate.flush()
 
 
 def encode_session(session: Session, compress: bool = True) -> bytes:
-    return pack(dumps(codec.session_to_dict(session)), compress)
+    return pack(dumps(codec.session_record(session)), compress)
 
 
 def decode_session(stored: bytes, legacy: Persistence) -> Session:
     """``legacy``: the persistence of a record older than the field (see codec)."""
-    return codec.session_from_dict(json.loads(unpack(stored)), legacy=legacy)
+    return codec.session_from_dict(loads(unpack(stored)), legacy=legacy)
 
 
 def encode_turn(turn: Turn, compress: bool = True) -> bytes:
-    return pack(dumps(codec.turn_to_dict(turn)), compress)
+    return pack(dumps(turn), compress)
 
 
 def decode_turn(stored: bytes) -> Turn:
-    return codec.turn_from_dict(json.loads(unpack(stored)))
+    return codec.turn_from_dict(loads(unpack(stored)))
 
 
 def encode_event_data(payload: EventPayload, compress: bool = True) -> bytes:
@@ -149,5 +152,5 @@ def decode_event(session_id: str, entry_id: bytes | str, fields: Mapping[bytes, 
         event_id_of(entry_id),
         session_id,
         float(fields[TIME]),
-        codec.event_payload(fields[KIND].decode(), json.loads(unpack(fields[DATA]))),
+        codec.event_payload(fields[KIND].decode(), loads(unpack(fields[DATA]))),
     )

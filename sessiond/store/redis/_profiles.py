@@ -6,7 +6,6 @@ the profile's fact to its outbox (same hash tag) when the outbox is on."""
 from __future__ import annotations
 
 import hashlib
-import json
 
 from sessiond.core import codec, facts
 from sessiond.core.models import PlayerProfile
@@ -22,11 +21,11 @@ WRITTEN, REPLAYED = 1, 2
 
 
 def encode(profile: PlayerProfile, compress: bool) -> bytes:
-    return rc.pack(rc.dumps(codec.profile_to_dict(profile)), compress)
+    return rc.pack(rc.dumps(profile), compress)
 
 
 def decode(stored: bytes) -> PlayerProfile:
-    return codec.profile_from_dict(json.loads(rc.unpack(stored)))
+    return codec.profile_from_dict(rc.loads(rc.unpack(stored)))
 
 
 class Profiles:
