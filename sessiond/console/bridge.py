@@ -41,6 +41,11 @@ class _Method:
     response_type: type[message.Message]
     servicer: Any
 
+    def message(self, answer: message.Message | bytes) -> message.Message:
+        """A servicer's answer as a message: it may answer with bytes it serialized once
+        (an event for every watcher, a session for every read of its revision)."""
+        return self.response_type.FromString(answer) if isinstance(answer, bytes) else answer
+
 
 class _Context:
     """What the servicers ask of a call's context outside gRPC."""
@@ -86,7 +91,7 @@ class Bridge:
             response = await getattr(found.servicer, found.descriptor.name)(request, _Context())
         except SessiondError as exc:
             raise CallFailed(status_of(exc), exc.message) from exc
-        return to_json(response)
+        return to_json(found.message(response))
 
     async def stream(self, method: str, request: message.Message) -> AsyncGenerator[dict[str, Any], None]:
         """The messages of a server-streaming method, as JSON."""
@@ -95,8 +100,7 @@ class Bridge:
             raise CallFailed(grpc.StatusCode.UNIMPLEMENTED, f"{method} is not a streaming method of this server")
         try:
             async for item in getattr(found.servicer, found.descriptor.name)(request, _Context()):
-                # A stream may send messages it serialized once for every watcher.
-                yield to_json(found.response_type.FromString(item) if isinstance(item, bytes) else item)
+                yield to_json(found.message(item))
         except SessiondError as exc:
             raise CallFailed(status_of(exc), exc.message) from exc
 

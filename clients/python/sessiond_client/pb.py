@@ -20,6 +20,7 @@ from sessiond_client._proto.sessiond.v1.player_service_pb2 import (
     GetPlayerProfileRequest,
     PlayerDashboard,
     ProgressHighlights,
+    SessionPresence,
     UpsertPlayerProfileRequest,
 )
 from sessiond_client._proto.sessiond.v1.resources_pb2 import (
@@ -40,6 +41,7 @@ from sessiond_client._proto.sessiond.v1.resources_pb2 import (
     Player,
     PlayerLeft,
     PlayerProfile,
+    PresenceChanged,
     PrivacySettings,
     Session,
     SessionEvent,
@@ -109,6 +111,7 @@ __all__ = [
     "CountdownTick",
     "OptionsChanged",
     "PlayerLeft",
+    "PresenceChanged",
     "SessionEvent",
     "StateChanged",
     "StatusChanged",
@@ -154,5 +157,6 @@ __all__ = [
     "GetPlayerProfileRequest",
     "PlayerDashboard",
     "ProgressHighlights",
+    "SessionPresence",
     "UpsertPlayerProfileRequest",
 ]
