@@ -152,7 +152,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         async def call(raw: bytes, context: Context) -> Any:
             start = time.perf_counter()
             code, request, caller = grpc.StatusCode.OK, None, ""
-            self._enter()
+            runs = self._enter()
             try:
                 caller = await self._admit(method, context)
                 request = await _parsed(method, parse, raw, context)
@@ -162,7 +162,8 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                 await _answer(method, exc, context)
                 raise
             finally:
-                self._leave()
+                if runs:
+                    self._leave()
                 self._finish(method, code, request, caller, time.perf_counter() - start, unary=True)
 
         return call
@@ -240,10 +241,16 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             await refuse(context, verdict.code.name, verdict.message)  # UNAUTHENTICATED or PERMISSION_DENIED
         return verdict or ""
 
-    def _enter(self) -> None:
-        self._in_flight += 1
+    def _enter(self) -> bool:
+        """Note a unary call's arrival; whether it runs (it arrived before the drain). Calls
+        refused by the drain are not waited for: under steady load they never stop coming,
+        and counting them held the drain for its whole grace."""
         self._last_arrival = time.monotonic()
+        if self._draining:
+            return False
+        self._in_flight += 1
         self._idle.clear()
+        return True
 
     def _leave(self) -> None:
         self._in_flight -= 1
