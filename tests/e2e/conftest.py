@@ -4,12 +4,13 @@ the Python client."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
-from sessiond_client import SessionClient, pb
+from sessiond_client import SessionClient, SessionWatch, pb
 
 from sessiond.config import Config, load
 from sessiond.server import Service
@@ -54,18 +55,21 @@ async def client(server: Service) -> AsyncIterator[SessionClient]:
 class Recorder:
     """Consumes a watch in the background so a test can await the event it expects."""
 
-    def __init__(self, events: AsyncIterator[pb.SessionEvent]) -> None:
+    def __init__(self, events: AsyncGenerator[pb.SessionEvent, None] | SessionWatch) -> None:
         self.events: list[pb.SessionEvent] = []
         self.error: BaseException | None = None
         self._changed = asyncio.Condition()
         self._task = asyncio.create_task(self._consume(events))
 
-    async def _consume(self, events: AsyncIterator[pb.SessionEvent]) -> None:
+    async def _consume(self, events: AsyncGenerator[pb.SessionEvent, None] | SessionWatch) -> None:
         try:
-            async for event in events:
-                async with self._changed:
-                    self.events.append(event)
-                    self._changed.notify_all()
+            # Closed however the loop ends: `stop` may cancel it between two events, where
+            # `async for` would leave the stream open until the watch is garbage-collected.
+            async with contextlib.aclosing(events):
+                async for event in events:
+                    async with self._changed:
+                        self.events.append(event)
+                        self._changed.notify_all()
         except Exception as exc:
             self.error = exc
         async with self._changed:
