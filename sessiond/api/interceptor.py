@@ -108,7 +108,8 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         self._draining = True
         start = time.monotonic()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._idle.wait(), grace)
+            async with asyncio.timeout(grace):
+                await self._idle.wait()
         until = min(start + grace, time.monotonic() + settle)
         # Polled: the event awaited is an absence (no call for ``quiet`` seconds).
         while time.monotonic() - self._last_arrival < quiet and time.monotonic() < until:  # noqa: ASYNC110

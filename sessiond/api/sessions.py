@@ -4,6 +4,7 @@ authentication and the mapping of domain errors to statuses are the call interce
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -144,14 +145,18 @@ class SessionServicer(spb_grpc.SessionServiceServicer):
     ) -> AsyncIterator[pb.SessionEvent | bytes]:
         after = request.after_event_id if request.HasField("after_event_id") else None
         watch = self._m.watch(request.session_id, after, ticks=not request.exclude_ticks, player_id=request.player_id)
-        async for item in watch:
-            if isinstance(item, Tick):
-                yield self._tick_bytes(item)
-            elif isinstance(item, WatchStart):
-                yield convert.watch_start_to_pb(item, self._store)
-            else:
-                yield self._event_bytes(item)
-            del item  # an idle stream holds not its last item (the start is a whole session)
+        # Closed with this stream, not when collected: a stream cancelled while one of its
+        # messages is being written closes this generator at its yield, and the watch
+        # (its subscription, its player's presence lease) must end then too.
+        async with contextlib.aclosing(watch):
+            async for item in watch:
+                if isinstance(item, Tick):
+                    yield self._tick_bytes(item)
+                elif isinstance(item, WatchStart):
+                    yield convert.watch_start_to_pb(item, self._store)
+                else:
+                    yield self._event_bytes(item)
+                del item  # an idle stream holds not its last item (the start is a whole session)
 
     async def ListTurns(self, request: spb.ListTurnsRequest, context: Any) -> spb.ListTurnsResponse:
         page = await self._m.list_turns(request.session_id, request.page_size, request.page_token)

@@ -9,6 +9,7 @@ console shows exactly what a gRPC caller would see.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -98,9 +99,11 @@ class Bridge:
         found = self._methods.get(method)
         if found is None or not found.descriptor.server_streaming:
             raise CallFailed(grpc.StatusCode.UNIMPLEMENTED, f"{method} is not a streaming method of this server")
+        items = getattr(found.servicer, found.descriptor.name)(request, _Context())
         try:
-            async for item in getattr(found.servicer, found.descriptor.name)(request, _Context()):
-                yield to_json(found.message(item))
+            async with contextlib.aclosing(items):  # closed with the page's stream, not when collected
+                async for item in items:
+                    yield to_json(found.message(item))
         except SessiondError as exc:
             raise CallFailed(status_of(exc), exc.message) from exc
 

@@ -117,7 +117,8 @@ class PlayerManager:
             return board
         _fill_sessions(board, sessions, limit)
         try:
-            found = await asyncio.wait_for(self._history.companions(player_id, COMPANIONS), left())
+            async with asyncio.timeout(left()):
+                found = await self._history.companions(player_id, COMPANIONS)
             board.companions = [Companion(*c) for c in found]
         except (TimeoutError, Unavailable):
             board.incomplete.append("companions")

@@ -8,7 +8,7 @@ import contextlib
 import math
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar, assert_never
 
@@ -397,7 +397,7 @@ class SessionManager:
 
     async def watch(
         self, session_id: str, after_event_id: int | None, ticks: bool = True, player_id: str = ""
-    ) -> AsyncIterator[WatchItem]:
+    ) -> AsyncGenerator[WatchItem, None]:
         """Stored events after ``after_event_id`` (or the session as it starts), then live ones,
         each once and in order, with countdown ticks in between while a window is open.
         With ``player_id`` (on the roster) the player is ONLINE while the watch lasts."""

@@ -74,7 +74,8 @@ class GraphGate:
                 f"so {doing} is not possible now; retry later"
             )
         try:
-            return await asyncio.wait_for(call(), self._call_timeout)
+            async with asyncio.timeout(self._call_timeout):
+                return await call()
         except TimeoutError as exc:
             await self.mark_down(f"no answer within {self._call_timeout}s")
             raise GraphUnavailable(
@@ -118,7 +119,8 @@ class GraphGate:
 
     async def _probe(self) -> None:
         try:
-            await asyncio.wait_for(self._ping(), self._call_timeout + self._probe_interval)
+            async with asyncio.timeout(self._call_timeout + self._probe_interval):
+                await self._ping()
         except (GraphUnavailable, TimeoutError) as exc:
             await self.mark_down(exc.message if isinstance(exc, GraphUnavailable) else "ping timed out")
             return

@@ -219,7 +219,8 @@ class MemoryStore:
         if found:
             return found
         try:
-            await asyncio.wait_for(signal.wait(), block_seconds)
+            async with asyncio.timeout(block_seconds):
+                await signal.wait()
         except TimeoutError:
             return []
         return await self.events_after(session_id, after_id, 1000)

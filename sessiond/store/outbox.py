@@ -338,7 +338,8 @@ class Projector:
     async def _pause(self, seconds: float) -> None:
         """Sleep, but wake up at once on ``stop``."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self._stopping.wait()
 
 
 async def _first_done(tasks: set[asyncio.Task[int]]) -> int:

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import pytest
 from sessiond_client import pb
+from sessiond_client._proto.sessiond.v1 import session_service_pb2 as spb
 
 from sessiond.api.convert import view_to_pb
 from sessiond.api.players import dashboard_to_pb
+from sessiond.api.sessions import SessionServicer
 from sessiond.core.errors import InvalidInput, PlayerNotFound
 from sessiond.core.events import GameMasterChanged, PresenceChanged, TurnResolved
 from sessiond.core.lifecycle import SessionSpec
@@ -198,3 +200,17 @@ async def test_list_players_and_the_dashboard_show_presence(manager: SessionMana
     assert views["p2"].presence == pb.Player.OFFLINE and not views["p2"].HasField("last_seen_time")
     board = dashboard_to_pb(Dashboard("p1", active=[await manager.get_session("s1")]), "memory")
     assert [(p.session_id, p.presence) for p in board.presences] == [("s1", pb.Player.ONLINE)]
+
+
+async def test_a_stream_closed_at_a_message_ends_its_watch_and_lease_at_once(manager: SessionManager) -> None:
+    """gRPC closes a watch stream's generator at its ``yield`` when the call is cancelled
+    while a message is being written; the watch inside it (its subscription, its player's
+    lease) must end then, not whenever the garbage collector finds the generator."""
+    await started(manager, "p1")
+    servicer = SessionServicer(manager, "test")
+    stream = servicer.WatchSession(spb.WatchSessionRequest(session_id="s1", player_id="p1"), None)
+    await anext(stream)  # the watch start
+    await anext(stream)  # p1 came online: the stream is at this message
+    assert manager.presence.held == 1 and manager.hub.watchers == 1
+    await stream.aclose()
+    assert manager.presence.held == 0 and manager.hub.watchers == 0

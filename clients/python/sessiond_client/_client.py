@@ -896,7 +896,8 @@ class SessionClient:
             return False
         while state is not grpc.ChannelConnectivity.READY:
             try:
-                await asyncio.wait_for(self._channel.wait_for_state_change(state), deadline - time.monotonic())
+                async with asyncio.timeout(deadline - time.monotonic()):
+                    await self._channel.wait_for_state_change(state)
             except TimeoutError:
                 return False
             state = self._channel.get_state(try_to_connect=True)

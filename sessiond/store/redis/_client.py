@@ -12,6 +12,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 
 from sessiond.core.errors import Unavailable
+from sessiond.store.redis import _cancellation
 
 Client = Redis | RedisCluster
 
@@ -43,6 +44,7 @@ def _retry(options: ConnectOptions) -> Retry:
 def connect(url: str, *, cluster: bool, options: ConnectOptions) -> tuple[Client, Client]:
     """Two clients on ``url`` (redis://, rediss://, user:password@, /db): one for commands and
     one whose connections may block in XREAD for as long as a watcher waits."""
+    _cancellation.install()
     if cluster:
         return _cluster(url, options, options.command_timeout), _cluster(url, options, None)
     return _single(url, options, options.command_timeout, options.max_connections), _single(

@@ -164,10 +164,10 @@ class EventLog:
         block_ms = max(1, round(block_seconds * 1000))
         with unavailable_on_failure():
             # BLOCK bounds the wait on the server; a dead connection must not hang us either.
-            reply = await asyncio.wait_for(
-                self._blocking.xread({keys.events: rc.stream_id(max(0, after_id))}, count=WAIT_BATCH, block=block_ms),
-                block_seconds + self._command_timeout,
-            )
+            async with asyncio.timeout(block_seconds + self._command_timeout):
+                reply = await self._blocking.xread(
+                    {keys.events: rc.stream_id(max(0, after_id))}, count=WAIT_BATCH, block=block_ms
+                )
             entries = _xread_entries(reply)
             if not entries:
                 if not await self._client.exists(keys.session):
