@@ -9,7 +9,6 @@ Imports nothing from sessiond, so every layer may use it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -39,6 +38,21 @@ async def periodic(interval: Interval, fn: Callable[[], Awaitable[object]], name
 
 def _seconds(interval: Interval) -> float:
     return interval() if callable(interval) else interval
+
+
+async def cancel_and_wait(*tasks: asyncio.Task[Any]) -> None:
+    """Cancel ``tasks`` and wait until each has ended. Their own CancelledError is
+    expected and dropped; a cancellation of the caller while it waits is not (suppressing
+    CancelledError around the wait would swallow it, and the caller would run on)."""
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        try:
+            await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise
 
 
 class Loops:
@@ -77,9 +91,7 @@ class Loops:
         task, self._task = self._task, None
         if task is None:
             return
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait(task)
         for loop in self._loops:
             loop.close()  # a loop stopped before it ever ran
         self._loops = []

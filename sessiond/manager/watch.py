@@ -15,6 +15,7 @@ import structlog
 
 from sessiond.core.errors import EventsExpired, SessiondError, SessionNotFound
 from sessiond.core.models import Event
+from sessiond.periodic import cancel_and_wait
 from sessiond.store.protocols import SessionStore
 
 log = structlog.get_logger(__name__)
@@ -163,11 +164,7 @@ class WatchHub:
             for sub in feed.subscribers:
                 sub.end(WatchEnd.SHUTDOWN)
         self._feeds.clear()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(*self._tasks)
         self._tasks = []
 
     def _mark(self, session_ids: Iterable[str]) -> None:

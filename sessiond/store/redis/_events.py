@@ -20,6 +20,7 @@ from redis.asyncio import RedisCluster
 
 from sessiond.core.errors import EventsExpired, SessionNotFound
 from sessiond.core.models import Event
+from sessiond.periodic import cancel_and_wait
 from sessiond.store.notices import ChangeNotices
 from sessiond.store.protocols import EventsRead
 from sessiond.store.redis import _packing as rc
@@ -51,9 +52,7 @@ class EventNotices:
 
     async def close(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
 
     async def _follow(self) -> None:
         pattern = self._keys.events_pattern()

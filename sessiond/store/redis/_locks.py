@@ -7,6 +7,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator
 
+from sessiond.periodic import cancel_and_wait
 from sessiond.store._backoff import backoff_delay
 from sessiond.store._keyed_locks import KeyedLocks
 from sessiond.store.redis._client import Client, unavailable_on_failure
@@ -41,9 +42,7 @@ class Leases:
             try:
                 yield
             finally:
-                renewal.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await renewal
+                await cancel_and_wait(renewal)
                 # If Redis is unreachable now, the lease simply runs out.
                 with contextlib.suppress(Exception):
                     await asyncio.shield(self._scripts.value_delete(keys=[key], args=[token]))
