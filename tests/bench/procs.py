@@ -26,6 +26,7 @@ from tests.redis_server import HOST, RedisServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT = 30.0
+BENCH_MAX_SESSIONS = 10_000_000  # above any load a bench run makes
 STOP_TIMEOUT = 15.0  # sessiond's default shutdown grace is 10 s
 
 
@@ -133,8 +134,13 @@ class GrpcServer:
             store = ["--store", "redis", "--redis-url", redis_url] if redis_url else ["--store", "memory"]
             return ["-m", "sessiond", "serve", "--listen", address, *store]
 
-        # Its metrics listener on loopback too, on a port of its own (the default is 0.0.0.0:9464).
-        env = {"SESSIOND_METRICS_LISTEN": f"{HOST}:{free_port()}", "SESSIOND_CONSOLE_LISTEN": ""}
+        # Its metrics listener on loopback too, on a port of its own (the default is 0.0.0.0:9464);
+        # no session limit in reach: the CreateSession load makes more than the default 10,000.
+        env = {
+            "SESSIOND_METRICS_LISTEN": f"{HOST}:{free_port()}",
+            "SESSIOND_CONSOLE_LISTEN": "",
+            "SESSIOND_MAX_SESSIONS": str(BENCH_MAX_SESSIONS),
+        }
         return cls(name, argv, cpus, log_dir, env)
 
     @property
