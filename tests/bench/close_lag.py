@@ -46,6 +46,7 @@ class LagSettings:
     cpus: str = ""  # of the client processes
     prefix: str = "lag-"  # of the session ids (one per run on a sessiond)
     player_ids: bool = False  # each stream watches for a rostered player (presence leases)
+    rostered: bool = False  # the sessions have per_session players joined (implied by player_ids)
 
     @property
     def watchers(self) -> int:

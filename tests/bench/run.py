@@ -293,20 +293,29 @@ def measure_streams_rows(plan: Plan, counts: list[int], work: Path) -> list[repo
 
 
 def measure_presence_rows(plan: Plan, counts: list[int], work: Path) -> list[report.Row]:
-    """Per level, on one sessiond on Redis: the streams without player ids, then with."""
+    """Per level and round: the same sessions and streams, without and then with player
+    ids (the order alternating by round), each on a fresh sessiond and redis-server, so
+    neither variant runs on what the other left behind."""
     rows: list[report.Row] = []
     for count in counts:
-        progress(f"measuring {count:,} streams with and without player ids (redis)")
-        with contextlib.ExitStack() as stack:
-            redis = stack.enter_context(PinnedRedis(plan.client_cpus))
-            server = stack.enter_context(
-                running(GrpcServer.sessiond(f"sessiond-presence-{count}", redis.url, plan.server_cpus, work))
-            )
-            meters = streams.Meters(server.rss_bytes, server.cpu_seconds, functools.partial(redis_clients, redis))
-            figures = asyncio.run(
-                streams.measure_presence(server.address, count, 5, 4, plan.client_cpus, meters, work)
-            )
-        rows += report.presence_rows(figures)
+        found: dict[bool, list[streams.StreamsFigures]] = {False: [], True: []}
+        for round_ in range(plan.rounds):
+            for player_ids in (False, True) if round_ % 2 == 0 else (True, False):
+                kind = "with" if player_ids else "without"
+                progress(f"measuring {count:,} streams {kind} player ids (redis), round {round_ + 1}/{plan.rounds}")
+                settings = streams.presence_settings(count, 5, 4, plan.client_cpus, player_ids=player_ids)
+                with contextlib.ExitStack() as stack:
+                    redis = stack.enter_context(PinnedRedis(plan.client_cpus))
+                    name = f"sessiond-presence-{count}-{kind}-{round_ + 1}"
+                    server = stack.enter_context(running(GrpcServer.sessiond(name, redis.url, plan.server_cpus, work)))
+                    meters = streams.Meters(
+                        server.rss_bytes, server.cpu_seconds, functools.partial(redis_clients, redis)
+                    )
+                    label = f"{kind} player ids"
+                    found[player_ids].append(
+                        asyncio.run(streams.measure_streams(label, server.address, settings, meters, work, fanout=True))
+                    )
+        rows += report.presence_rows(streams.PresenceFigures(found[False], found[True]))
     return rows
 
 

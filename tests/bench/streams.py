@@ -80,7 +80,7 @@ async def measure_streams(
     async with SessionClient(target) as client:
         if fanout:
             await create_sessions(client, ids, window_seconds=settings.window_seconds)
-        if settings.player_ids:
+        if settings.player_ids or settings.rostered:
             players = [player_of(k) for k in range(settings.per_session)]
             await for_each(ids, lambda sid: _join_all(client, sid, players), 64)
         rss_before = meters.rss()
@@ -144,22 +144,19 @@ async def _join_all(client: SessionClient, session_id: str, players: list[str]) 
 
 @dataclass(frozen=True, slots=True)
 class PresenceFigures:
-    """The same ramp twice on one sessiond: streams without, then with, player ids."""
+    """Rounds of the same load, each variant on a fresh sessiond and Redis: streams without,
+    and with, player ids (the order alternates from round to round)."""
 
-    without_ids: StreamsFigures
-    with_ids: StreamsFigures
+    without_ids: list[StreamsFigures]
+    with_ids: list[StreamsFigures]
 
 
-async def measure_presence(
-    target: str, streams: int, per_session: int, procs: int, cpus: str, meters: Meters, log_dir: Path
-) -> PresenceFigures:
-    """What presence leases add to the fan-out: ``streams`` streams with no player id,
-    then as many (on new sessions) that each watch for a rostered player."""
-    plain = settings_for(streams, per_session, procs, cpus, f"plain-{streams}-")
-    named = replace(settings_for(streams, per_session, procs, cpus, f"named-{streams}-"), player_ids=True)
-    without_ids = await measure_streams("without player ids", target, plain, meters, log_dir, fanout=True)
-    with_ids = await measure_streams("with player ids", target, named, meters, log_dir, fanout=True)
-    return PresenceFigures(without_ids, with_ids)
+def presence_settings(streams: int, per_session: int, procs: int, cpus: str, *, player_ids: bool) -> LagSettings:
+    """The same sessions (``per_session`` players joined in each) and streams, whose streams
+    name a rostered player or not: the one difference is presence."""
+    kind = "named" if player_ids else "plain"
+    base = settings_for(streams, per_session, procs, cpus, f"{kind}-{streams}-")
+    return replace(base, rostered=True, player_ids=player_ids)
 
 
 async def _get_session_latencies(client: SessionClient, ids: list[str]) -> list[float]:
