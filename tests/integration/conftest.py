@@ -21,6 +21,14 @@ def redis_server() -> Iterator[RedisServer]:
         server.remove()
 
 
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """The suite's shared redis-server, emptied."""
+    with redis_server.client() as admin:
+        admin.flushall()
+    return redis_server.url
+
+
 @pytest.fixture(scope="session")
 def redis_cluster() -> Iterator[RedisClusterServers]:
     """A 3-master cluster shared by the suite; tests flush it."""

@@ -16,7 +16,6 @@ from sessiond_client import SessionClient, pb
 
 from tests.e2e.conftest import Recorder
 from tests.integration.replicas import Replica, Replicas, eventually
-from tests.redis_server import RedisServer
 
 pytestmark = pytest.mark.redis
 
@@ -27,13 +26,6 @@ KILLED_PLAYERS = 50
 SLACK = 3.0  # seconds a busy 2-core machine may add to a lease or a grace
 
 ONLINE, AWAY, OFFLINE = pb.Player.ONLINE, pb.Player.AWAY, pb.Player.OFFLINE
-
-
-@pytest.fixture
-def redis_url(redis_server: RedisServer) -> str:
-    with redis_server.client() as admin:
-        admin.flushall()
-    return redis_server.url
 
 
 @pytest.fixture

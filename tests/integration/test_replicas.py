@@ -49,14 +49,6 @@ FAIL_FAST = 3.0  # seconds a call may take to fail while Redis is down, client r
 
 
 @pytest.fixture
-def redis_url(redis_server: RedisServer) -> str:
-    """The suite's shared redis-server, emptied."""
-    with redis_server.client() as admin:
-        admin.flushall()
-    return redis_server.url
-
-
-@pytest.fixture
 async def replicas(tmp_path: Path) -> AsyncIterator[Replicas]:
     group = Replicas(tmp_path)
     try:
